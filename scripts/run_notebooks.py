@@ -1,0 +1,95 @@
+"""Execute numbered notebooks headless with papermill, in order, with caching.
+
+A notebook is re-executed only when its content, the library source, the
+profile file or the pinned requirements changed since its last successful
+run. A failing notebook stops the run with exit code 1 and its name; its
+partly executed copy is kept as ``<name>.failed.ipynb`` for inspection.
+Executed copies land in ``build/executed/<profile>/`` and ``book/executed/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sp_prm_lib.profiles import load_profile  # noqa: E402
+
+
+def _inputs_hash(notebook: Path, profile_file: Path) -> str:
+    h = hashlib.sha256()
+    sources = [notebook, profile_file, ROOT / "requirements.txt"]
+    sources += sorted((ROOT / "sp_prm_lib").rglob("*.py"))
+    for path in sources:
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def run(notebooks: list[Path], profile_name: str) -> int:
+    import papermill as pm
+
+    profile = load_profile(profile_name)
+    out_dir = ROOT / "build" / "executed" / profile.name
+    book_dir = ROOT / "book" / "executed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    book_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    for nb in notebooks:
+        nb = Path(nb).resolve()
+        out = out_dir / nb.name
+        meta_path = out.with_suffix(".json")
+        key = _inputs_hash(nb, profile.path)
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if out.is_file() and meta.get("key") == key:
+            print(f"[cached] {nb.name} ({meta['seconds']:.1f}s when run)", flush=True)
+            timings[nb.stem] = {"seconds": meta["seconds"], "cached": True}
+        else:
+            print(f"[run] {nb.name} (profile {profile.name})", flush=True)
+            tmp = out.with_name(out.stem + ".running.ipynb")
+            started = time.time()
+            try:
+                pm.execute_notebook(
+                    str(nb), str(tmp), parameters={"profile": profile.name},
+                    kernel_name="python3", cwd=str(ROOT), progress_bar=False,
+                )
+            except pm.PapermillExecutionError as exc:
+                failed = out.with_name(out.stem + ".failed.ipynb")
+                shutil.move(tmp, failed)
+                print(f"error: notebook {nb.name} failed in cell {exc.exec_count}: "
+                      f"{exc.ename}: {exc.evalue} (executed copy: {failed.relative_to(ROOT)})", file=sys.stderr)
+                return 1
+            seconds = time.time() - started
+            tmp.replace(out)
+            meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name}))
+            print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)
+            timings[nb.stem] = {"seconds": seconds, "cached": False}
+        shutil.copyfile(out, book_dir / nb.name)
+    # the book shows one profile's run: drop executed notebooks of notebooks no longer run
+    wanted = {Path(nb).name for nb in notebooks}
+    for stale in book_dir.glob("*.ipynb"):
+        if stale.name not in wanted:
+            stale.unlink()
+    (book_dir / "profile.json").write_text(json.dumps({"profile": profile.name, "timings": timings}, indent=2))
+    total = sum(t["seconds"] for t in timings.values() if not t["cached"])
+    print(f"notebooks: {len(timings)} ok, {total:.1f}s executing (profile {profile.name})")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args()
+    return run(args.notebooks, args.profile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

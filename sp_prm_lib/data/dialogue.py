@@ -1,0 +1,73 @@
+"""HH-style dialogue text ("\\n\\nHuman: ...\\n\\nAssistant: ...") and chat messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+HUMAN = "\n\nHuman:"
+ASSISTANT = "\n\nAssistant:"
+_MARKER = re.compile(r"\n\n(Human|Assistant):")
+_ROLE = {"Human": "user", "Assistant": "assistant"}
+_MARKER_OF = {"user": HUMAN, "assistant": ASSISTANT}
+
+
+def split_last_turn(dialogue: str) -> tuple[str, str] | None:
+    """(prompt up to and including the last "\\n\\nAssistant:", stripped reply).
+
+    None when the dialogue has no Assistant turn.
+    """
+    cut = dialogue.rfind(ASSISTANT)
+    if cut < 0:
+        return None
+    cut += len(ASSISTANT)
+    return dialogue[:cut], dialogue[cut:].strip()
+
+
+def dialogue_to_messages(prompt: str, *, merge: bool = True) -> list[dict[str, str]]:
+    """Chat messages (role user/assistant, plus system for leading text) of a prompt.
+
+    A prompt without markers is one user message. The final empty
+    "\\n\\nAssistant:" slot is left out: chat templates add it themselves.
+    With ``merge``, consecutive turns of one speaker (a few real HH-RLHF
+    dialogues have them) are joined by a blank line, since most chat
+    templates require alternating roles.
+    """
+    parts = _MARKER.split(prompt)
+    if len(parts) == 1:
+        return [{"role": "user", "content": prompt.strip()}]
+    if parts[-2] == "Assistant" and not parts[-1].strip():
+        parts = parts[:-2]
+    messages: list[dict[str, str]] = []
+    if parts[0].strip():
+        messages.append({"role": "system", "content": parts[0].strip()})
+    for speaker, content in zip(parts[1::2], parts[2::2]):
+        role, content = _ROLE[speaker], content.strip()
+        if merge and messages and messages[-1]["role"] == role:
+            joined = "\n\n".join(x for x in (messages[-1]["content"], content) if x)
+            messages[-1] = {"role": role, "content": joined}
+        else:
+            messages.append({"role": role, "content": content})
+    return messages
+
+
+def messages_to_dialogue(messages: Sequence[Mapping[str, str]], *, open_reply: bool = True) -> str:
+    """HH-style text of chat messages; ends with "\\n\\nAssistant:" when ``open_reply``.
+
+    A system message, allowed only first, becomes leading text before the
+    first turn. Raises ValueError on any other role or a later system message.
+    """
+    out = []
+    for index, message in enumerate(messages):
+        role, content = message["role"], message["content"].strip()
+        if role == "system":
+            if index:
+                raise ValueError("a system message must come first")
+            out.append(content)
+        elif role in _MARKER_OF:
+            out.append(f"{_MARKER_OF[role]} {content}" if content else _MARKER_OF[role])
+        else:
+            raise ValueError(f"unknown role {role!r}")
+    if open_reply:
+        out.append(ASSISTANT)
+    return "".join(out)

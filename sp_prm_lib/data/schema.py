@@ -1,0 +1,54 @@
+"""The two shapes every loader returns: preference pairs and prompt sets.
+
+Prompt convention: in a :class:`PairSet` the ``prompt`` is an HH-style
+dialogue ("\\n\\nHuman: ...\\n\\nAssistant: ...") ending with the
+"\\n\\nAssistant:" marker that the responses continue; in a
+:class:`PromptSet` the ``prompt`` is the plain text of one user turn.
+:func:`sp_prm_lib.data.dialogue_to_messages` turns either into chat messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+PAIR_COLUMNS = ("prompt", "chosen", "rejected", "source", "row")
+PROMPT_COLUMNS = ("prompt", "reference", "source", "row")
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Preference pairs: ``frame`` has columns prompt, chosen, rejected, source, row.
+
+    ``source`` names the file (path relative to the mirror) or hub set a row
+    came from, ``row`` its 1-based line or row number there. ``dropped``
+    counts the rows left out, by reason. ``files`` lists what was read.
+    """
+
+    name: str
+    split: str
+    frame: pd.DataFrame
+    dropped: dict[str, int] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    origin: str = "mirror"
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """Prompts with a reference: ``frame`` has columns prompt, reference,
+    the set's own columns (``target`` for AdvBench, ``final_answer`` for
+    GSM8K), source and row. ``reference`` is None where a set has none."""
+
+    name: str
+    split: str
+    frame: pd.DataFrame
+    dropped: dict[str, int] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    origin: str = "mirror"
+
+    def __len__(self) -> int:
+        return len(self.frame)

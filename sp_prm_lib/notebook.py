@@ -1,0 +1,53 @@
+"""What every notebook does first and last: quiet set-up, seeds, figure saving."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+from .profiles import Profile, load_profile
+from .settings import figures_dir
+
+_QUIET_ENV = {
+    "TQDM_DISABLE": "1",  # progress bars become widgets in executed notebooks
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
+
+
+def quiet() -> None:
+    """Turn off progress bars and info logging of the HF libraries."""
+    os.environ.update(_QUIET_ENV)
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def start(profile_name: str) -> Profile:
+    """Load the profile, silence progress output and seed every generator."""
+    quiet()
+    profile = load_profile(profile_name)
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    pd.set_option("display.max_colwidth", 120)
+
+    random.seed(profile.seed)
+    np.random.seed(profile.seed)
+    torch.manual_seed(profile.seed)
+    return profile
+
+
+def save_figure(fig, name: str, profile: Profile) -> Path:
+    """Save a matplotlib figure as ``figures/<profile>/<name>.png`` and return the path."""
+    out = figures_dir() / profile.name / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    return out

@@ -1,0 +1,193 @@
+"""Profiles: one YAML file per size (smoke, tiny, paper), validated on load.
+
+A profile only carries sizes and names; every code path is the same for all
+profiles. Unknown keys, missing keys and bad values raise ``ConfigError``
+with a one-line message naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .settings import profiles_dir
+
+MODEL_SOURCES = ("package", "hub", "local")
+DATA_SOURCES = ("auto", "mirror", "hub")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _check(min=None, choices=None):
+    """Field metadata: bounds and allowed values checked at load time."""
+    return {"min": min, "choices": choices}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how much of it to keep.
+
+    ``source``: ``package`` (shipped inside a registry package, see
+    ``sp_prm_lib.models.PACKAGED``), ``hub`` (a Hugging Face id) or ``local``
+    (``id`` is a folder). ``num_layers`` keeps only the lower layers (None: all).
+    """
+
+    id: str
+    source: str = field(default="hub", metadata=_check(choices=MODEL_SOURCES))
+    num_layers: int | None = field(default=None, metadata=_check(min=1))
+    dtype: str = field(default="float32", metadata=_check(choices=DTYPES))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which preference and prompt sets a profile reads, and how many rows.
+
+    ``train_set``/``eval_set`` are names of ``sp_prm_lib.data`` pair sets.
+    When set and split are the same for both, train and eval are disjoint
+    (by prompt) parts of that split.
+    """
+
+    source: str = field(default="auto", metadata=_check(choices=DATA_SOURCES))
+    train_set: str = "hh-rlhf"
+    train_split: str = "test"
+    eval_set: str = "hh-rlhf"
+    eval_split: str = "test"
+    train_pairs: int = field(default=1000, metadata=_check(min=1))
+    eval_pairs: int = field(default=200, metadata=_check(min=1))
+    advbench_prompts: int = field(default=100, metadata=_check(min=0))
+    gsm8k_questions: int = field(default=100, metadata=_check(min=0))
+    gsm8k_pairs: int = field(default=200, metadata=_check(min=0))
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """Generation lengths used by the notebooks' policy calls."""
+
+    max_new_tokens: int = field(default=128, metadata=_check(min=1))
+    demo_prompts: int = field(default=1, metadata=_check(min=1))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated profile. ``path`` is the file it was read from."""
+
+    name: str
+    description: str
+    policy: ModelSpec
+    embedder: ModelSpec
+    data: DataSpec
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    seed: int = 0
+    path: Path | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for hashing into artifact keys and for display)."""
+        out = dataclasses.asdict(self)
+        out.pop("path")
+        return out
+
+
+def available_profiles() -> list[str]:
+    """Names of the shipped profiles."""
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load and validate a profile by name (``tiny``) or by YAML path."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = profiles_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown profile {str(name_or_path)!r}: known profiles are "
+                f"{', '.join(available_profiles())} (or give a path to a .yaml file)"
+            )
+    if not path.is_file():
+        raise ConfigError(f"{path}: profile file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML: {first}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
+    profile = _build(Profile, raw, path, prefix="")
+    _check_data_names(profile.data, path)
+    return dataclasses.replace(profile, path=path)
+
+
+def _check_data_names(data: DataSpec, path: Path) -> None:
+    from .data import REGISTRY, known_datasets
+
+    pair_sets = known_datasets("pairs")
+    for key in ("train", "eval"):
+        name, split = getattr(data, f"{key}_set"), getattr(data, f"{key}_split")
+        if name not in pair_sets:
+            raise ConfigError(f"{path}: data.{key}_set: unknown data set {name!r} (known: {', '.join(pair_sets)})")
+        if split not in REGISTRY[name].splits():
+            raise ConfigError(f"{path}: data.{key}_split: {name} has no split {split!r} "
+                              f"(known: {', '.join(REGISTRY[name].splits())})")
+
+
+def _build(cls, raw: Any, path: Path, prefix: str):
+    where = prefix.rstrip(".") or "<top level>"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {where}: expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path"}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {prefix}{unknown[0]!s} (allowed: {', '.join(fields)})"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{prefix}{name}"
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{path}: missing required key {key}")
+            continue
+        kwargs[name] = _value(hints[name], raw[name], path, key, f.metadata)
+    return cls(**kwargs)
+
+
+def _value(hint, value, path: Path, key: str, meta) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _value(args[0], value, path, key, meta)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, prefix=f"{key}.")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: {key}: expected a list, got {value!r}")
+        return [_value(item, v, path, f"{key}[{i}]", meta) for i, v in enumerate(value)]
+    # bool is an int subclass: refuse it where a number is expected
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{path}: {key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: {key}: expected a number, got {value!r}")
+        value = float(value)
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{path}: {key}: expected a string, got {value!r}")
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
+    if meta:
+        if meta.get("min") is not None and value < meta["min"]:
+            raise ConfigError(f"{path}: {key}: must be >= {meta['min']}, got {value!r}")
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            raise ConfigError(
+                f"{path}: {key}: must be one of {', '.join(meta['choices'])}, got {value!r}"
+            )
+    return value

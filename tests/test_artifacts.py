@@ -1,0 +1,105 @@
+"""The content-addressed cache: keys, reuse, atomic completion, interrupted builds."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sp_prm_lib.artifacts import MANIFEST, ArtifactStore, artifact_key, content_hash
+from sp_prm_lib.errors import ArtifactError
+
+
+def _builder(calls: list, text="hello"):
+    def build(out: Path):
+        calls.append(out)
+        (out / "a.txt").write_text(text)
+        (out / "sub").mkdir()
+        (out / "sub" / "b.bin").write_bytes(b"\0" * 10)
+        return {"n": 1}
+
+    return build
+
+
+def test_build_once_then_reuse(tmp_path):
+    store, calls = ArtifactStore(tmp_path), []
+    first = store.ensure("step", _builder(calls), config={"x": 1}, code_version="v1")
+    second = store.ensure("step", _builder(calls), config={"x": 1}, code_version="v1")
+    assert len(calls) == 1
+    assert first.path == second.path and (first.path / "a.txt").read_text() == "hello"
+    manifest = json.loads((first.path / MANIFEST).read_text())
+    assert manifest["facts"] == {"n": 1}
+    assert manifest["files"] == {"a.txt": 5, "sub/b.bin": 10}
+    assert manifest["config"] == {"x": 1} and manifest["key"] == first.key
+
+
+def test_key_depends_on_config_inputs_and_code(tmp_path):
+    base = artifact_key("s", {"a": 1, "b": 2}, None, "v1")
+    assert base == artifact_key("s", {"b": 2, "a": 1}, None, "v1")  # order-free
+    assert base != artifact_key("s", {"a": 1, "b": 3}, None, "v1")
+    assert base != artifact_key("s", {"a": 1, "b": 2}, None, "v2")
+    assert base != artifact_key("t", {"a": 1, "b": 2}, None, "v1")
+    f = tmp_path / "in.txt"
+    f.write_text("one")
+    k1 = artifact_key("s", {}, {"file": f}, "v1")
+    f.write_text("two")  # same path, new content: new key
+    assert artifact_key("s", {}, {"file": f}, "v1") != k1
+
+
+def test_folder_content_hash_sees_names_and_bytes(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("1")
+    h1 = content_hash(tmp_path / "d")
+    os.rename(tmp_path / "d" / "x", tmp_path / "d" / "y")
+    assert content_hash(tmp_path / "d") != h1
+    with pytest.raises(ArtifactError, match="does not exist"):
+        content_hash(tmp_path / "absent")
+
+
+def test_interrupted_build_leaves_no_entry_and_retry_succeeds(tmp_path):
+    store = ArtifactStore(tmp_path)
+
+    def crash(out: Path):
+        (out / "half.txt").write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure("step", crash, config={"x": 1}, code_version="v1")
+    key = artifact_key("step", {"x": 1}, None, "v1")
+    assert store.lookup("step", key) is None
+    assert not any(p.name.startswith(".") and "tmp" in p.name for p in (tmp_path / "step").iterdir())
+    calls = []
+    art = store.ensure("step", _builder(calls), config={"x": 1}, code_version="v1")
+    assert art.key == key and len(calls) == 1
+
+
+def test_half_written_folder_is_never_read_as_complete(tmp_path):
+    store = ArtifactStore(tmp_path)
+    key = artifact_key("step", {"x": 2}, None, "v1")
+    # a folder at the final place without manifest (e.g. a copy cut off midway)
+    (tmp_path / "step" / key).mkdir(parents=True)
+    (tmp_path / "step" / key / "a.txt").write_text("truncat")
+    assert store.lookup("step", key) is None
+    calls = []
+    art = store.ensure("step", _builder(calls), config={"x": 2}, code_version="v1")
+    assert len(calls) == 1 and (art.path / "a.txt").read_text() == "hello"
+
+
+def test_corrupt_manifest_is_a_clear_error(tmp_path):
+    store, calls = ArtifactStore(tmp_path), []
+    art = store.ensure("step", _builder(calls), code_version="v1")
+    (art.path / MANIFEST).write_text("{not json")
+    with pytest.raises(ArtifactError, match="corrupt manifest"):
+        store.lookup("step", art.key)
+
+
+def test_clean_partial_removes_leftover_temp_folders(tmp_path):
+    store = ArtifactStore(tmp_path)
+    (tmp_path / "step" / ".abc.tmp-1234").mkdir(parents=True)
+    assert store.clean_partial() == 1
+    assert not (tmp_path / "step" / ".abc.tmp-1234").exists()
+
+
+def test_unhashable_config_is_refused(tmp_path):
+    with pytest.raises(ArtifactError, match="cannot hash"):
+        ArtifactStore(tmp_path).ensure("s", _builder([]), config={"f": object()}, code_version="v")

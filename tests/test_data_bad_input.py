@@ -1,0 +1,245 @@
+"""Bad inputs to the data loaders: each gives a one-line error naming the
+file, row and field where they apply, and leaves what was written intact."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from data_fixtures import (  # noqa: E402, F401
+    SOLUTIONS, data_env, go_offline, hh, jsonl, snapshot, tiny_files, tiny_mirror, write_mirror,
+)
+
+from sp_prm_lib.data import ensure_local_copy, load_pairs, load_prompts, split_train_eval  # noqa: E402
+from sp_prm_lib.errors import ConfigError, DataError  # noqa: E402
+
+HARMLESS = "hh-rlhf/harmless-base-test.jsonl.gz"
+
+
+def one_line(excinfo) -> str:
+    message = str(excinfo.value)
+    assert message and "\n" not in message, message
+    return message
+
+
+@pytest.fixture
+def prepared(tiny_mirror):
+    """The tiny mirror with good local copies made, and their snapshot."""
+    ensure_local_copy()
+    tiny_mirror["before"] = snapshot(tiny_mirror["local"])
+    return tiny_mirror
+
+
+def rewrite(env, rel: str, content: str | bytes, **kwargs) -> None:
+    files = tiny_files()
+    files[rel] = content
+    write_mirror(env["mirror"], files, **kwargs)
+
+
+def hh_error(env, records_or_text, **kwargs) -> str:
+    text = records_or_text if isinstance(records_or_text, str) else jsonl(records_or_text)
+    rewrite(env, HARMLESS, text)
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-harmless-base", **kwargs)
+    return one_line(excinfo)
+
+
+def unchanged_except(env, rel: str) -> None:
+    """Every local copy but ``rel`` (re-copied on purpose) is as before."""
+    after = snapshot(env["local"])
+    assert {k: v for k, v in after.items() if k != rel} == {k: v for k, v in env["before"].items() if k != rel}
+    assert not list(env["local"].rglob("*.part"))
+
+
+# --- files and checksums -------------------------------------------------------
+
+def test_missing_mirror_file(prepared):
+    (prepared["mirror"] / "gsm8k/train.jsonl").unlink()
+    (prepared["local"] / "gsm8k/train.jsonl").unlink()
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("gsm8k", split="train")
+    message = one_line(excinfo)
+    assert "gsm8k/train.jsonl" in message and "not found" in message
+    assert not (prepared["local"] / "gsm8k/train.jsonl").exists()
+
+
+def test_bad_checksum_in_mirror_leaves_good_copy(prepared):
+    target = prepared["local"] / "gsm8k/test.jsonl"
+    target.write_text("stale")  # forces a re-copy from the (now corrupt) mirror
+    good = prepared["before"]["gsm8k/test.jsonl"]
+    rewrite(prepared, "gsm8k/test.jsonl", jsonl([{"question": "tampered", "answer": "#### 1"}]), checksums={"gsm8k/test.jsonl": good})
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("gsm8k", split="test")
+    message = one_line(excinfo)
+    assert "gsm8k/test.jsonl" in message and good in message and "checksum mismatch" in message
+    assert target.read_text() == "stale"  # not replaced by the corrupt file
+    unchanged_except(prepared, "gsm8k/test.jsonl")
+
+
+def test_bad_checksum_never_leaves_a_partial_copy(tiny_mirror):
+    rewrite(tiny_mirror, "advbench/harmful_behaviors.csv", "goal,target\na,b\n", checksums={"advbench/harmful_behaviors.csv": "0" * 64})
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy()
+    assert "advbench/harmful_behaviors.csv" in one_line(excinfo) and "0" * 64 in str(excinfo.value)
+    assert not (tiny_mirror["local"] / "advbench/harmful_behaviors.csv").exists()
+    assert not list(tiny_mirror["local"].rglob("*.part"))
+
+
+def test_readme_missing_or_without_checksums(tiny_mirror):
+    readme = tiny_mirror["mirror"] / "README.md"
+    readme.write_text("# Data mirror\n\nno checksums here\n")
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf")
+    assert "README.md" in one_line(excinfo) and "no checksum" in str(excinfo.value)
+    readme.unlink()
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf")
+    assert "README.md" in one_line(excinfo) and "not found" in str(excinfo.value)
+
+
+def test_unsafe_path_in_checksum_block(tiny_mirror):
+    readme = tiny_mirror["mirror"] / "README.md"
+    readme.write_text(readme.read_text().replace("./gsm8k/test.jsonl", "../../etc/passwd"))
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy()
+    assert "README.md line" in one_line(excinfo) and "unsafe path" in str(excinfo.value)
+
+
+def test_not_gzip_data(prepared):
+    rewrite(prepared, HARMLESS, b"plain text, not gzip\n")
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-harmless-base")
+    assert HARMLESS in one_line(excinfo) and "row 1" in str(excinfo.value)
+    unchanged_except(prepared, HARMLESS)
+
+
+# --- rows and fields -------------------------------------------------------------
+
+def test_malformed_json_line(prepared):
+    good = jsonl([{"chosen": hh("a", "b"), "rejected": hh("a", "c")}])
+    message = hh_error(prepared, good + '{"chosen": "oops\n')
+    assert HARMLESS in message and "row 2" in message and "not valid JSON" in message
+    unchanged_except(prepared, HARMLESS)
+
+
+def test_json_line_that_is_not_an_object(prepared):
+    message = hh_error(prepared, '["chosen", "rejected"]\n')
+    assert HARMLESS in message and "row 1" in message and "expected a JSON object, got list" in message
+
+
+def test_missing_field(prepared):
+    message = hh_error(prepared, [{"chosen": hh("a", "b"), "rejected": hh("a", "c")}, {"chosen": hh("a", "b")}])
+    assert HARMLESS in message and "row 2" in message and "field 'rejected': missing" in message
+    unchanged_except(prepared, HARMLESS)
+
+
+def test_non_string_field(prepared):
+    message = hh_error(prepared, [{"chosen": 5, "rejected": hh("a", "c")}])
+    assert "row 1" in message and "field 'chosen': expected a string, got int" in message
+
+
+def test_dialogue_without_assistant_turn(prepared):
+    message = hh_error(prepared, [{"chosen": hh("a", "b"), "rejected": "\n\nHuman: only a question"}])
+    assert "row 1" in message and "field 'rejected'" in message and "Assistant" in message
+
+
+def test_empty_response_strict_error_and_default_drop(prepared):
+    records = [{"chosen": hh("a", "b"), "rejected": hh("a", "c")}, {"chosen": hh("q", "fine"), "rejected": hh("q", "   ")}]
+    message = hh_error(prepared, records, strict=True)
+    assert HARMLESS in message and "row 2" in message and "field 'rejected': empty response" in message
+    lenient = load_pairs("hh-harmless-base")
+    assert len(lenient) == 1 and lenient.dropped == {"empty_response": 1}
+    unchanged_except(prepared, HARMLESS)
+
+
+def test_gsm8k_answer_without_final_number(prepared):
+    rewrite(prepared, "gsm8k/test.jsonl", jsonl([{"question": "q", "answer": "#### 9"}, {"question": "q2", "answer": "no marker"}]))
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("gsm8k")
+    message = one_line(excinfo)
+    assert "gsm8k/test.jsonl row 2" in message and "field 'answer'" in message and "####" in message
+
+
+def test_gsm8k_solution_flag_not_boolean(prepared):
+    bad = dict(SOLUTIONS[0])
+    bad["175b_finetuning"] = {"is_correct": "yes", "solution": "A: 2"}
+    rewrite(prepared, "gsm8k/example_model_solutions.jsonl", jsonl([bad]))
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("gsm8k-pairs")
+    message = one_line(excinfo)
+    assert "example_model_solutions.jsonl row 1" in message and "field '175b_finetuning.is_correct'" in message
+
+
+def test_advbench_missing_column_and_empty_goal(prepared):
+    rewrite(prepared, "advbench/harmful_behaviors.csv", "goal,tgt\nx,y\n")
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("advbench")
+    assert "harmful_behaviors.csv" in one_line(excinfo) and "missing column 'target'" in str(excinfo.value)
+    rewrite(prepared, "advbench/harmful_behaviors.csv", 'goal,target\nok,"Sure"\n  ,"Sure"\n')
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("advbench")
+    assert "harmful_behaviors.csv row 2" in one_line(excinfo) and "field 'goal': empty" in str(excinfo.value)
+
+
+# --- names, arguments and sources -------------------------------------------------
+
+def test_unknown_data_set_name(tiny_mirror):
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlfh")
+    message = one_line(excinfo)
+    assert "'hh-rlfh'" in message and "hh-rlhf" in message and "tldr" in message
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("hh-rlhf")  # a pair set, not a prompt set
+    assert "advbench" in one_line(excinfo)
+
+
+def test_unknown_split_and_bad_arguments(tiny_mirror):
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", split="dev")
+    assert "'dev'" in one_line(excinfo) and "test" in str(excinfo.value)
+    with pytest.raises(ConfigError, match="limit"):
+        load_pairs("hh-rlhf", limit=-1)
+    with pytest.raises(ConfigError, match="source"):
+        load_pairs("hh-rlhf", source="web")
+
+
+def test_split_sizes_name_the_argument():
+    import pandas as pd
+
+    frame = pd.DataFrame({"prompt": list("abcd"), "chosen": "c", "rejected": "r"})
+    with pytest.raises(ConfigError, match="n_train"):
+        split_train_eval(frame, -1, 1, 0)
+    with pytest.raises(ConfigError, match="n_eval=9"):
+        split_train_eval(frame, 0, 9, 0)
+    with pytest.raises(ConfigError, match="n_train=4"):
+        split_train_eval(frame, 4, 1, 0)
+
+
+def test_mirror_folder_absent_and_hub_unreachable(data_env, monkeypatch):
+    missing = data_env["mirror"] / "gone"
+    monkeypatch.setenv("SP_PRM_DATA_MIRROR", str(missing))
+    go_offline(monkeypatch)
+    start = time.monotonic()
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf")
+    message = one_line(excinfo)
+    assert time.monotonic() - start < 10
+    assert str(missing) in message and "Anthropic/hh-rlhf" in message and "failed" in message
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", source="mirror")
+    assert str(missing) in one_line(excinfo)
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("gsm8k-pairs")  # mirror-only set
+    assert str(missing) in one_line(excinfo) and "no hub source" in str(excinfo.value)
+    assert not data_env["home"].exists()  # nothing was written
+
+
+def test_missing_data_file(data_env):
+    absent = data_env["home"] / "nope.jsonl"
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("tldr", data_files=absent)
+    assert str(absent) in one_line(excinfo) and "not found" in str(excinfo.value)

@@ -1,0 +1,120 @@
+"""Profiles: shipped ones load; bad files give one-line errors naming file and key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sp_prm_lib.errors import ConfigError
+from sp_prm_lib.profiles import Profile, available_profiles, load_profile
+
+SHIPPED = ["paper", "smoke", "tiny"]
+
+
+def test_shipped_profiles_load():
+    assert available_profiles() == SHIPPED
+    for name in SHIPPED:
+        p = load_profile(name)
+        assert isinstance(p, Profile) and p.name == name
+        assert p.path.name == f"{name}.yaml"
+    assert load_profile("smoke").policy.num_layers == 2
+    assert load_profile("paper").policy.source == "hub"
+
+
+def test_sizes_grow_from_smoke_to_paper():
+    smoke, tiny, paper = (load_profile(n).data for n in ("smoke", "tiny", "paper"))
+    assert smoke.train_pairs < tiny.train_pairs < paper.train_pairs
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(load_profile("smoke").path.read_text())
+    mutate(raw)
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _expect(path: Path, *needles: str):
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert str(path) in msg
+    for needle in needles:
+        assert needle in msg
+    return msg
+
+
+def test_custom_profile_by_path(tmp_path):
+    path = _write(tmp_path, lambda r: r["data"].update(train_pairs=10))
+    assert load_profile(path).data.train_pairs == 10
+
+
+def test_unknown_top_level_key(tmp_path):
+    _expect(_write(tmp_path, lambda r: r.update(learning_rte=1)), "unknown key learning_rte")
+
+
+def test_unknown_nested_key_named_with_its_path(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["data"].update(trian_pairs=5)), "data.trian_pairs")
+
+
+def test_negative_size(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["data"].update(eval_pairs=-3)), "data.eval_pairs", ">= 1", "-3")
+
+
+def test_bad_choice(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["policy"].update(source="ftp")), "policy.source", "ftp")
+
+
+def test_wrong_type_and_bool_for_int(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["data"].update(train_pairs="many")), "data.train_pairs", "integer")
+    _expect(_write(tmp_path, lambda r: r["data"].update(train_pairs=True)), "data.train_pairs", "integer")
+
+
+def test_missing_required_key(tmp_path):
+    _expect(_write(tmp_path, lambda r: r.pop("policy")), "missing required key policy")
+    _expect(_write(tmp_path, lambda r: r["policy"].pop("id")), "policy.id")
+
+
+def test_nested_section_not_a_mapping(tmp_path):
+    _expect(_write(tmp_path, lambda r: r.update(data=[1, 2])), "data", "mapping")
+
+
+def test_invalid_yaml_and_not_a_mapping(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    _expect(bad, "not valid YAML")
+    bad.write_text("- just\n- a list\n")
+    _expect(bad, "mapping")
+
+
+def test_unknown_profile_name_lists_known():
+    with pytest.raises(ConfigError, match="unknown profile 'huge'.*smoke, tiny"):
+        load_profile("huge")
+
+
+def test_missing_profile_file(tmp_path):
+    _expect(tmp_path / "absent.yaml", "not found")
+
+
+def test_profile_file_is_not_modified_by_a_failed_load(tmp_path):
+    path = _write(tmp_path, lambda r: r.update(bogus=1))
+    before = path.read_bytes()
+    with pytest.raises(ConfigError):
+        load_profile(path)
+    assert path.read_bytes() == before
+
+
+def test_to_dict_is_plain_and_stable():
+    d = load_profile("tiny").to_dict()
+    assert "path" not in d and d["data"]["train_pairs"] == load_profile("tiny").data.train_pairs
+
+
+def test_unknown_data_set_name(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["data"].update(train_set="imagenet")),
+            "data.train_set", "imagenet", "hh-rlhf")
+
+
+def test_unknown_split_of_a_known_set(tmp_path):
+    _expect(_write(tmp_path, lambda r: r["data"].update(eval_split="validation")),
+            "data.eval_split", "validation")
