@@ -1,0 +1,143 @@
+"""RewardModel: one-pass prefix scoring equals per-prefix scoring; padding, batching, errors."""
+
+import pytest
+import torch
+
+from sp_prm_lib.errors import ConfigError
+from sp_prm_lib.rewards import RewardModel, RewardNaNError
+from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+
+PROMPTS = [
+    "\n\nHuman: hi there\n\nAssistant:",
+    "\n\nHuman: what is 2+2?\n\nAssistant: four\n\nHuman: are you sure?\n\nAssistant:",
+    "Plain prompt without dialogue markers",
+]
+RESPONSES = ["hello, how can I help you today?", "yes, 4.", "ok"]
+CAUSAL = ["llama-reward", "gemma-reward"]
+
+
+def _max_diff(a, b):
+    return max((x - y).abs().max().item() for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("arch", CAUSAL)
+@pytest.mark.parametrize("convention", ["open", "closed"])
+def test_one_pass_equals_per_prefix(arch, convention):
+    model, tok = tiny_model(arch, seed=3)
+    reference = RewardModel(model, tok, convention=convention, strategy="per-prefix")
+    fast = RewardModel(model, tok, convention=convention)
+    assert fast.one_pass and not reference.one_pass
+    expected = reference.score_prefixes(PROMPTS, RESPONSES)
+    got = fast.score_prefixes(PROMPTS, RESPONSES)
+    assert [len(x) for x in got] == [len(r) + 1 for r in RESPONSES]  # prefixes 0..L (byte tokens)
+    assert _max_diff(got, expected) <= 1e-4
+
+
+@pytest.mark.parametrize("arch", CAUSAL)
+@pytest.mark.parametrize("convention", ["open", "closed"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_batch_equals_single_under_either_padding(arch, convention, side):
+    model, _ = tiny_model(arch, seed=4)
+    rm = RewardModel(model, byte_tokenizer(padding_side=side), convention=convention, batch_size=3)
+    assert rm.padding_side == side
+    batch = rm.score_prefixes(PROMPTS, RESPONSES)
+    single = [rm.score_prefixes([p], [r])[0] for p, r in zip(PROMPTS, RESPONSES)]
+    assert _max_diff(batch, single) <= 1e-5
+
+
+@pytest.mark.parametrize("arch", CAUSAL + ["deberta-v2-reward"])
+def test_full_score_is_the_last_prefix_score(arch):
+    model, tok = tiny_model(arch, seed=5)
+    rm = RewardModel(model, tok, convention="closed")
+    full = rm.score(PROMPTS, RESPONSES)
+    prefixes = rm.score_prefixes(PROMPTS, RESPONSES)
+    assert torch.allclose(full, torch.stack([p[-1] for p in prefixes]), atol=1e-5)
+
+
+def test_conventions_differ_and_closed_matches_chat_template_rendering():
+    model, tok = tiny_model("llama-reward", seed=6)
+    closed = RewardModel(model, tok, convention="closed")
+    opened = RewardModel(model, tok, convention="open")
+    assert not torch.allclose(closed.score(PROMPTS, RESPONSES), opened.score(PROMPTS, RESPONSES))
+    enc = closed.formatter.encode(PROMPTS[:1], RESPONSES[:1])[0]
+    text = tok.decode(enc.context + enc.response + enc.closing)
+    rendered = tok.apply_chat_template(
+        [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": RESPONSES[0]}], tokenize=False)
+    assert text == rendered
+
+
+def test_selected_prefix_lengths_and_text_interface_agree():
+    model, tok = tiny_model("gemma-reward", seed=7)
+    rm = RewardModel(model, tok, convention="open")
+    picked = rm.score_prefixes(PROMPTS[:1], RESPONSES[:1], [[3, 10]])[0]
+    as_text = rm.score(PROMPTS[:1] * 2, [RESPONSES[0][:3], RESPONSES[0][:10]])  # byte tokens = characters
+    assert torch.allclose(picked, as_text, atol=1e-5)
+
+
+def test_cross_tokenizer_scoring_is_text_in():
+    """The policy's tokenizer never reaches the RM: it re-tokenizes the text."""
+    model, tok = tiny_model("llama-reward", seed=8)
+    rm = RewardModel(model, tok)
+    text = "ünïcödé ✓ 漢字 mixed text"
+    assert rm.response_lengths([text]) == [len(text.encode())]
+    assert torch.isfinite(rm.score(PROMPTS[:1], [text])).all()
+
+
+def test_bidirectional_model_refuses_one_pass():
+    model, tok = tiny_model("deberta-v2-reward")
+    with pytest.raises(ConfigError, match="one-pass"):
+        RewardModel(model, tok, strategy="one-pass")
+
+
+def test_missing_pad_token_is_set_not_an_error():
+    model, tok = tiny_model("llama-reward")
+    tok.pad_token = None
+    rm = RewardModel(model, tok)
+    assert tok.pad_token == tok.eos_token and model.config.pad_token_id == tok.pad_token_id
+    assert rm.score(PROMPTS, RESPONSES).shape == (3,)
+
+
+def test_prefix_length_beyond_response_is_an_error():
+    model, tok = tiny_model("llama-reward")
+    rm = RewardModel(model, tok)
+    with pytest.raises(ConfigError, match="prefix length 99 is beyond the response's 2 tokens"):
+        rm.score_prefixes(["p"], ["ok"], [[1, 99]])
+    with pytest.raises(ConfigError, match="non-negative"):
+        rm.score_prefixes(["p"], ["ok"], [[-1]])
+
+
+def test_mismatched_prompts_and_responses():
+    model, tok = tiny_model("llama-reward")
+    with pytest.raises(ConfigError, match="2 prompts but 1 responses"):
+        RewardModel(model, tok).score(["a", "b"], ["x"])
+
+
+def test_responses_longer_than_max_length_are_truncated_by_the_stated_rule():
+    model, tok = tiny_model("llama-reward", seed=9)
+    rm = RewardModel(model, tok, convention="closed", max_length=64)
+    long_prompt = "\n\nHuman: " + "context " * 40 + "\n\nAssistant:"
+    long_response = "word " * 40  # 200 byte tokens
+    enc = rm.formatter.encode([long_prompt], [long_response])[0]
+    assert len(enc.context) + enc.kept + len(enc.closing) <= 64
+    assert len(enc.context) == rm.formatter.min_context and enc.length == 200
+    scores = rm.score_prefixes([long_prompt], [long_response], [[enc.kept, 150, 200]])[0]
+    assert torch.allclose(scores, scores[:1].expand(3))  # beyond the kept part: the kept response's score
+    assert torch.allclose(rm.score([long_prompt], [long_response]), scores[:1])
+
+
+def test_nan_scores_are_a_clear_error():
+    model, tok = tiny_model("llama-reward")
+    with torch.no_grad():
+        model.score.weight.fill_(float("nan"))
+    with pytest.raises(RewardNaNError, match="non-finite score for response 0"):
+        RewardModel(model, tok).score(PROMPTS, RESPONSES)
+
+
+def test_bad_arguments():
+    model, tok = tiny_model("llama-reward")
+    with pytest.raises(ConfigError, match="convention"):
+        RewardModel(model, tok, convention="half-open")
+    with pytest.raises(ConfigError, match="strategy"):
+        RewardModel(model, tok, strategy="fast")
+    with pytest.raises(ConfigError, match="batch_size"):
+        RewardModel(model, tok, batch_size=0)
