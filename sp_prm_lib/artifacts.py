@@ -9,12 +9,14 @@ two builders of the same key from racing.
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import inspect
 import json
 import os
 import shutil
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -69,14 +71,33 @@ def content_hash(path: Path) -> str:
     raise ArtifactError(f"{path}: input of an artifact does not exist")
 
 
+def code_hash(*objects) -> str:
+    """Hash of the code of modules or functions, blind to comments, docstrings and layout.
+
+    Parses each source and hashes its syntax tree with docstrings removed, so
+    editing prose does not invalidate cached results, but any change of
+    behaviour does.
+    """
+    h = hashlib.sha256()
+    for obj in objects:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+        except (OSError, TypeError):
+            h.update(getattr(obj, "__qualname__", repr(obj)).encode())
+            continue
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(getattr(body[0], "value", None), ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()[:16]
+
+
 def source_version(fn: Callable) -> str:
-    """Code version of a build function: the library version and a hash of its module source."""
-    module = inspect.getmodule(fn)
-    try:
-        src = inspect.getsource(module) if module else inspect.getsource(fn)
-    except (OSError, TypeError):
-        src = getattr(fn, "__qualname__", repr(fn))
-    return f"{__version__}+{hashlib.sha256(src.encode()).hexdigest()[:12]}"
+    """Code version of a build function: the library version and the code hash of its module."""
+    return f"{__version__}+{code_hash(inspect.getmodule(fn) or fn)}"
 
 
 def artifact_key(step: str, config: Any, inputs: Any, code_version: str) -> str:
@@ -131,11 +152,15 @@ class ArtifactStore:
         config: Any = None,
         inputs: Any = None,
         code_version: str | None = None,
+        resumable: bool = False,
     ) -> Artifact:
         """Return the entry for this step, building it with ``build(tmp_dir)`` if absent.
 
         ``build`` writes its files into the folder it is given and may return a
-        dict of facts to keep in the manifest (sizes, timings, metrics).
+        dict of facts to keep in the manifest (sizes, timings, metrics). With
+        ``resumable``, it is called as ``build(tmp_dir, work_dir)``: ``work_dir``
+        survives an interrupted build (for checkpoints) and is removed once the
+        entry is complete.
         """
         code_version = code_version or source_version(build)
         key = artifact_key(step, config, inputs, code_version)
@@ -150,9 +175,14 @@ class ArtifactStore:
                 return found
             tmp = final.parent / f".{key}.tmp-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
+            work = final.parent / f".{key}.work"
             try:
                 started = time.time()
-                facts = build(tmp) or {}
+                if resumable:
+                    work.mkdir(exist_ok=True)
+                    facts = build(tmp, work) or {}
+                else:
+                    facts = build(tmp) or {}
                 manifest = {
                     "key": key,
                     "step": step,
@@ -172,17 +202,25 @@ class ArtifactStore:
                 if final.exists():  # a folder without manifest is not an entry
                     shutil.rmtree(final)
                 os.replace(tmp, final)
+                shutil.rmtree(work, ignore_errors=True)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         return Artifact(final, manifest)
 
-    def clean_partial(self) -> int:
-        """Remove temporary folders left by interrupted builds; returns how many."""
+    def clean_partial(self, include_work: bool = False) -> int:
+        """Remove temporary folders left by interrupted builds; returns how many.
+
+        With ``include_work``, also the work folders (checkpoints) that an
+        interrupted resumable build would continue from. Do not call while
+        another process is building.
+        """
+        patterns = ["*/.*.tmp-*"] + (["*/.*.work"] if include_work else [])
         removed = 0
-        for tmp in self.root.glob("*/.*.tmp-*"):
-            shutil.rmtree(tmp, ignore_errors=True)
-            removed += 1
+        for pattern in patterns:
+            for tmp in self.root.glob(pattern):
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed += 1
         return removed
 
 

@@ -35,6 +35,28 @@ def _cmd_models(args) -> None:
         print(f"models: {role} {spec.id} ({spec.source}) -> {where} [{time.time() - started:.1f}s]")
 
 
+def _cmd_train(args) -> None:
+    """Train one PRM variant of a profile into --output (no cache): the multi-GPU entry point."""
+    import dataclasses
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .notebook import start
+    from .reward_models import ensure_orm, ensure_reference, prm_train_config, training_pairs
+    from .training import train_reward_model
+
+    profile = start(args.profile)
+    config = dataclasses.replace(prm_train_config(profile, args.variant), deepspeed=args.deepspeed)
+    orm = ensure_orm(profile)
+    reference = ensure_reference(profile).load(profile) if config.uses_reference else None
+    pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
+    result = train_reward_model(orm.load(profile), pairs, config, Path(args.output), reference=reference)
+    pd.DataFrame(result.log).to_csv(Path(args.output) / "loss_log.csv", index=False)
+    print(f"train: {args.variant} on {len(pairs)} pairs ({len(result.rows)} rows), {result.steps} steps, "
+          f"{result.seconds:.0f}s -> {args.output}/model")
+
+
 def _cmd_profile(args) -> None:
     from .profiles import load_profile
 
@@ -50,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="tiny", help="profile name or YAML path (default: tiny)")
         p.set_defaults(fn=fn)
+    train = sub.add_parser("train", help="train a PRM variant of a profile (works under accelerate launch)")
+    train.add_argument("--profile", default="tiny")
+    train.add_argument("--variant", default="sp-prm", help="sp-prm, sc, sp-prm-tlt, sp-prm-released, ...")
+    train.add_argument("--output", required=True, help="folder for checkpoints and the trained model")
+    train.add_argument("--deepspeed", default=None, help="DeepSpeed config, e.g. configs/deepspeed_zero3.json")
+    train.set_defaults(fn=_cmd_train)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

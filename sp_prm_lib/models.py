@@ -207,9 +207,46 @@ def load_sequence_classifier(spec: ModelSpec, store: ArtifactStore | None = None
     return model, tok
 
 
+# Embedders whose sentence vector is the model's pooler output ([CLS] + MLP), as
+# SimCSE defines it and ARGS/CARDS use it for coherence; the rest use their
+# sentence-transformers pooling.
+POOLER_OUTPUT_EMBEDDERS = {"princeton-nlp/sup-simcse-bert-base-uncased",
+                           "princeton-nlp/sup-simcse-roberta-base", "princeton-nlp/sup-simcse-roberta-large"}
+
+
+class PoolerEmbedder:
+    """Sentence vectors from a transformers encoder's ``pooler_output`` (SimCSE style)."""
+
+    def __init__(self, location: str, device: str = "cpu"):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(location)
+        self.model = AutoModel.from_pretrained(location).to(device).eval()
+        self.device = device
+
+    @torch.inference_mode()
+    def encode(self, sentences, batch_size: int = 32, convert_to_tensor: bool = False,
+               normalize_embeddings: bool = False, **_ignored):
+        """Embeddings (n, d) of ``sentences``, like ``SentenceTransformer.encode``."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
+                                   max_length=512, return_tensors="pt").to(self.device)
+            parts.append(self.model(**batch).pooler_output.float().cpu())
+        out = torch.cat(parts) if parts else torch.zeros(0, self.model.config.hidden_size)
+        if normalize_embeddings:
+            out = torch.nn.functional.normalize(out, dim=-1)
+        out = out[0] if single else out
+        return out if convert_to_tensor else out.numpy()
+
+
 def load_embedder(spec: ModelSpec, device: str | None = None):
-    """A sentence-transformers embedder (MiniLM offline, SimCSE on the hub)."""
+    """A sentence embedder with ``.encode``: MiniLM offline, SimCSE (pooler output) on the hub."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if spec.id in POOLER_OUTPUT_EMBEDDERS:
+        return PoolerEmbedder(resolve(spec), device=device or "cpu")
     from sentence_transformers import SentenceTransformer
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return SentenceTransformer(resolve(spec), device=device or "cpu")

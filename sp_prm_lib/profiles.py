@@ -24,9 +24,9 @@ DATA_SOURCES = ("auto", "mirror", "hub")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-def _check(min=None, choices=None):
-    """Field metadata: bounds and allowed values checked at load time."""
-    return {"min": min, "choices": choices}
+def _check(min=None, above=None, choices=None):
+    """Field metadata: bounds (``min`` inclusive, ``above`` exclusive) and allowed values."""
+    return {"min": min, "above": above, "choices": choices}
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,56 @@ class GenerationSpec:
 
 
 @dataclass(frozen=True)
+class TrainingSpec:
+    """Optimisation sizes shared by ORM and PRM training."""
+
+    epochs: float = field(default=1.0, metadata=_check(above=0))
+    learning_rate: float = field(default=5e-5, metadata=_check(above=0))
+    batch_size: int = field(default=8, metadata=_check(min=1))
+    grad_accum: int = field(default=1, metadata=_check(min=1))
+    freeze_embeddings: bool = False
+
+
+@dataclass(frozen=True)
+class RewardTrainSpec(TrainingSpec):
+    """How a reward model is trained as an ORM (``train_pairs: 0``: used as it is)."""
+
+    train_pairs: int = field(default=0, metadata=_check(min=0))
+
+
+@dataclass(frozen=True)
+class RewardModelSpec:
+    """A reward model: its weights (or causal backbone) and how it is trained."""
+
+    model: ModelSpec
+    train: RewardTrainSpec = field(default_factory=RewardTrainSpec)
+
+
+@dataclass(frozen=True)
+class PrmSpec(TrainingSpec):
+    """SP-PRM training from the ORM (paper section 4) and its ablations."""
+
+    train_pairs: int = field(default=1000, metadata=_check(min=1))
+    truncation: str = field(default="sst", metadata=_check(choices=("sst", "tlt")))
+    K: int = field(default=5, metadata=_check(min=1))
+    tlt_max_cuts: int | None = field(default=None, metadata=_check(min=1))
+    weighting: str = field(default="clamp", metadata=_check(choices=("raw", "clamp", "batch-mean")))
+    weight_clamp: float = field(default=10.0, metadata=_check(above=0))
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """The reward models of a profile and the one formatting convention they share."""
+
+    orm: RewardModelSpec
+    reference: RewardModelSpec
+    prm: PrmSpec = field(default_factory=PrmSpec)
+    convention: str = field(default="closed", metadata=_check(choices=("closed", "open")))
+    max_length: int = field(default=512, metadata=_check(min=16))
+    eval_prefix_tokens: list[int] = field(default_factory=lambda: [5, 10, 20, 50], metadata=_check(min=1))
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated profile. ``path`` is the file it was read from."""
 
@@ -83,6 +133,7 @@ class Profile:
     policy: ModelSpec
     embedder: ModelSpec
     data: DataSpec
+    reward: RewardSpec
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     seed: int = 0
     path: Path | None = field(default=None, compare=False)
@@ -186,6 +237,8 @@ def _value(hint, value, path: Path, key: str, meta) -> Any:
     if meta:
         if meta.get("min") is not None and value < meta["min"]:
             raise ConfigError(f"{path}: {key}: must be >= {meta['min']}, got {value!r}")
+        if meta.get("above") is not None and not value > meta["above"]:
+            raise ConfigError(f"{path}: {key}: must be > {meta['above']}, got {value!r}")
         if meta.get("choices") is not None and value not in meta["choices"]:
             raise ConfigError(
                 f"{path}: {key}: must be one of {', '.join(meta['choices'])}, got {value!r}"

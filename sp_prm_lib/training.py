@@ -327,8 +327,9 @@ def train_reward_model(rm: RewardModel, pairs: pd.DataFrame, config: TrainConfig
     trainer.train(resume_from_checkpoint=last)
     rm.model.eval()
     seconds = time.time() - started
-    rm.model.save_pretrained(output_dir / "model")
-    rm.tokenizer.save_pretrained(output_dir / "model")
+    trainer.save_model(str(output_dir / "model"))  # gathers ZeRO-3 shards; main process writes
+    if trainer.is_world_process_zero():
+        rm.tokenizer.save_pretrained(output_dir / "model")
     log = [e for e in trainer.state.log_history if "loss" in e]
     return TrainResult(rows=rows, steps=trainer.state.global_step, seconds=seconds, log=log)
 

@@ -96,10 +96,55 @@ def test_corrupt_manifest_is_a_clear_error(tmp_path):
 def test_clean_partial_removes_leftover_temp_folders(tmp_path):
     store = ArtifactStore(tmp_path)
     (tmp_path / "step" / ".abc.tmp-1234").mkdir(parents=True)
+    (tmp_path / "step" / ".abc.work").mkdir()
     assert store.clean_partial() == 1
-    assert not (tmp_path / "step" / ".abc.tmp-1234").exists()
+    assert not (tmp_path / "step" / ".abc.tmp-1234").exists() and (tmp_path / "step" / ".abc.work").exists()
+    assert store.clean_partial(include_work=True) == 1
+    assert not (tmp_path / "step" / ".abc.work").exists()
 
 
 def test_unhashable_config_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="cannot hash"):
         ArtifactStore(tmp_path).ensure("s", _builder([]), config={"f": object()}, code_version="v")
+
+
+def test_resumable_build_keeps_its_work_folder_until_complete(tmp_path):
+    store = ArtifactStore(tmp_path)
+    seen = []
+
+    def build(out: Path, work: Path):
+        seen.append(work)
+        progress = work / "progress.txt"
+        done = int(progress.read_text()) if progress.exists() else 0
+        progress.write_text(str(done + 1))
+        if done == 0:
+            raise KeyboardInterrupt  # first attempt dies after saving progress
+        (out / "result.txt").write_text(f"resumed after {done}")
+
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure("train", build, config={"x": 1}, code_version="v1", resumable=True)
+    art = store.ensure("train", build, config={"x": 1}, code_version="v1", resumable=True)
+    assert (art.path / "result.txt").read_text() == "resumed after 1"
+    assert seen[0] == seen[1] and not seen[0].exists()
+
+
+def test_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
+    import importlib.util
+    import sys
+
+    from sp_prm_lib.artifacts import code_hash
+
+    def load(name, text):
+        path = tmp_path / f"{name}.py"
+        path.write_text(text)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    base = load("m1", '"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 1\n')
+    prose = load("m2", '"""Other doc."""\n# a comment\n\ndef f(x):\n    """Adds 1 to x."""\n\n    return x + 1  # note\n')
+    change = load("m3", '"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 2\n')
+    assert code_hash(base) == code_hash(prose)
+    assert code_hash(base) != code_hash(change)

@@ -112,3 +112,24 @@ def test_embedder_gives_unit_cosine_for_identical_text():
     assert v.shape == (3, 384)
     assert float(v[0] @ v[1]) == pytest.approx(1.0, abs=1e-5)
     assert float(v[0] @ v[2]) < 0.5
+
+
+def test_pooler_embedder_reads_the_pooler_output(tmp_path):
+    """SimCSE-style embedders use pooler_output; tested on a tiny BERT built from a config."""
+    from transformers import BertConfig, BertModel
+
+    from sp_prm_lib.models import PoolerEmbedder
+
+    tok = byte_tokenizer()
+    config = BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    emb = PoolerEmbedder(str(tmp_path))
+    vectors = emb.encode(["a sentence", "another one"], convert_to_tensor=True, normalize_embeddings=True)
+    assert vectors.shape == (2, 16) and torch.allclose(vectors.norm(dim=-1), torch.ones(2), atol=1e-5)
+    batch = emb.tokenizer(["a sentence"], return_tensors="pt")
+    with torch.no_grad():
+        expected = emb.model(**batch).pooler_output[0]
+    assert torch.allclose(torch.as_tensor(emb.encode("a sentence")), expected, atol=1e-5)

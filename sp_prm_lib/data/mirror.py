@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from sp_prm_lib import settings
+from sp_prm_lib.artifacts import file_sha256 as sha256_file
 from sp_prm_lib.errors import DataError
 
 README = "README.md"
@@ -36,14 +37,6 @@ def mirror_root() -> Path:
 def local_root() -> Path:
     """Folder of the local verified copies (git-ignored)."""
     return settings.data_dir() / "mirror"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _safe_relpath(text: str, readme: Path, line: int) -> str:

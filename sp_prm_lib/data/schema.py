@@ -18,14 +18,7 @@ PROMPT_COLUMNS = ("prompt", "reference", "source", "row")
 
 
 @dataclass(frozen=True)
-class PairSet:
-    """Preference pairs: ``frame`` has columns prompt, chosen, rejected, source, row.
-
-    ``source`` names the file (path relative to the mirror) or hub set a row
-    came from, ``row`` its 1-based line or row number there. ``dropped``
-    counts the rows left out, by reason. ``files`` lists what was read.
-    """
-
+class _RowSet:
     name: str
     split: str
     frame: pd.DataFrame
@@ -38,17 +31,18 @@ class PairSet:
 
 
 @dataclass(frozen=True)
-class PromptSet:
+class PairSet(_RowSet):
+    """Preference pairs: ``frame`` has columns prompt, chosen, rejected, source, row.
+
+    ``source`` names the file (path relative to the mirror) or hub set a row
+    came from, ``row`` its 1-based line or row number there. ``dropped``
+    counts the rows left out, by reason. ``files`` lists what was read;
+    ``origin`` is "mirror", "hub" or "files".
+    """
+
+
+@dataclass(frozen=True)
+class PromptSet(_RowSet):
     """Prompts with a reference: ``frame`` has columns prompt, reference,
     the set's own columns (``target`` for AdvBench, ``final_answer`` for
     GSM8K), source and row. ``reference`` is None where a set has none."""
-
-    name: str
-    split: str
-    frame: pd.DataFrame
-    dropped: dict[str, int] = field(default_factory=dict)
-    files: tuple[str, ...] = ()
-    origin: str = "mirror"
-
-    def __len__(self) -> int:
-        return len(self.frame)

@@ -1,0 +1,94 @@
+"""How far each HP proxy is from human preference: judge agreement on full HH-RLHF eval pairs.
+
+Each backend judges (chosen, rejected) of the tiny profile's held-out pairs in
+both answer orders (``sp_prm_lib.judge.judge_agreement``); it agrees with the
+human label when both orders prefer the chosen response. Printed per backend:
+agreement with a 95% bootstrap CI, agreement among decided pairs, tie rate,
+unparseable rate, order consistency and seconds.
+
+Backends:
+- ``local-lm``: SmolLM2-135M-Instruct (packaged, offline), verdict from the
+  log-probabilities of "1" / "2" / "-1" after the Fig. 6 prompt;
+- ``rm-proxy``: a reward model; ``--rm PATH`` (a local model folder, e.g. a
+  trained ORM from the artifact cache) or, by default, SmolLM2's lower
+  ``--rm-layers`` layers with a new, randomly initialised (UNTRAINED) score
+  head, which is a chance-level baseline, not an HP proxy;
+- ``api``: an OpenAI-compatible API, settings from SP_PRM_JUDGE_* (not run
+  unless asked for; replies are cached on disk).
+
+Examples: ``.venv/bin/python bench/bench_judges.py --pairs 100 --backends local-lm,rm-proxy``;
+a trained ORM: ``... --backends rm-proxy --rm .cache/sp_prm/artifacts/rm-orm/<hash>/model --max-length 128``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+import torch
+
+from sp_prm_lib.judge import BACKENDS, judge_agreement, make_judge
+from sp_prm_lib.notebook import quiet
+from sp_prm_lib.profile_data import preference_splits
+from sp_prm_lib.profiles import ModelSpec, load_profile
+from sp_prm_lib.rewards import RewardModel
+
+SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def build(backend: str, args) -> tuple[object, str]:
+    """(judge, note) of one backend."""
+    if backend == "local-lm":
+        return make_judge("local-lm", spec=ModelSpec(id=SMOLLM, source="package"), batch_size=args.batch_size), \
+            f"{SMOLLM}, verdict-token log-probabilities"
+    if backend == "rm-proxy":
+        torch.manual_seed(args.seed)  # the new score head of an untrained backbone
+        if args.rm:
+            spec, note = ModelSpec(id=args.rm, source="local"), f"reward model at {args.rm}"
+        else:
+            spec = ModelSpec(id=SMOLLM, source="package", num_layers=args.rm_layers)
+            note = f"UNTRAINED: {SMOLLM} lower {args.rm_layers} layers + random head (chance baseline)"
+        rm = RewardModel.from_spec(spec, convention=args.convention, batch_size=args.batch_size,
+                                   max_length=args.max_length)
+        return make_judge("rm-proxy", rm=rm), note
+    return make_judge("api"), "OpenAI-compatible API (SP_PRM_JUDGE_* settings)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=100, help="number of held-out HH-RLHF pairs")
+    parser.add_argument("--backends", default="local-lm,rm-proxy", help=f"comma-separated, from {', '.join(BACKENDS)}")
+    parser.add_argument("--rm", default=None, help="folder of a trained reward model for rm-proxy")
+    parser.add_argument("--rm-layers", type=int, default=2)
+    parser.add_argument("--convention", default="closed", choices=["closed", "open"],
+                        help="formatting convention of the rm-proxy (as it was trained)")
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="rm-proxy max tokens (as it was trained; the tiny profile uses 128)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--csv", default=None, help="also write the table here")
+    args = parser.parse_args()
+    quiet()
+    pairs = preference_splits(load_profile("tiny"))["eval"].frame.head(args.pairs).reset_index(drop=True)
+    rows = []
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        start = time.perf_counter()
+        judge, note = build(backend, args)
+        load = time.perf_counter() - start
+        result = judge_agreement(judge, pairs, seed=args.seed)
+        rows.append({"backend": backend, **{k: v for k, v in result.items() if k != "judge"},
+                     "load_s": round(load, 1), "what": note})
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90,
+                           "display.float_format", "{:.3f}".format):
+        print(f"judge agreement with human labels, {len(pairs)} HH-RLHF eval pairs (tiny profile), both orders")
+        print(table.drop(columns="what").to_string(index=False))
+        for row in rows:
+            print(f"  {row['backend']}: {row['what']}")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Reward-guided decoding (paper section 2.2, Algorithm 1-4, appendix C.5).
+
+Any scorer guides any causal-LM policy: a ``RewardModel`` (ORM, SP-PRM,
+ablation) or any object with ``score_texts(prompts, responses)``.
+
+>>> from sp_prm_lib.decoding import Policy, decode
+>>> results = decode("args", Policy(model, tokenizer), reward_model, prompts, k=30, w=1.5)
+
+Modules: ``config`` (argument dataclasses), ``policy`` (prompt rendering,
+batched KV-cache state, sampling), ``scorers`` (scorer protocol, the
+reward model's KV cache), ``beam`` (the chunk-level beam driver: CBS, TBS,
+BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS), ``baselines``
+(greedy), ``registry`` (method names), ``runs`` (JSONL runs, resume,
+sharding, merge), ``reference`` (naive loops for tests and benchmarks).
+"""
+
+from .args import args_greedy
+from .baselines import greedy
+from .beam import beam_search, best_of_n, cbs, sample, tbs
+from .cards import cards
+from .common import Generation
+from .config import (ArgsConfig, BeamConfig, BoNConfig, CardsConfig, DecodeConfig, GreedyConfig,
+                     SampleConfig, TBSConfig)
+from .policy import Policy, as_policy
+from .registry import METHODS, Method, decode, get_method, make_config
+from .runs import generate_run, merge_shards, read_records
+from .scorers import FunctionScorer, RewardScorer, RMSession, Scorer, ScorerStats, as_scorer
+
+__all__ = [
+    "ArgsConfig", "BeamConfig", "BoNConfig", "CardsConfig", "DecodeConfig", "FunctionScorer", "Generation",
+    "GreedyConfig", "METHODS", "Method", "Policy", "RMSession", "RewardScorer", "SampleConfig", "Scorer",
+    "ScorerStats", "TBSConfig", "args_greedy", "as_policy", "as_scorer", "beam_search", "best_of_n", "cards",
+    "cbs", "decode", "generate_run", "get_method", "greedy", "make_config", "merge_shards", "read_records",
+    "sample", "tbs",
+]

@@ -1,0 +1,368 @@
+"""Scorers: how decoders get rewards of partial responses.
+
+The protocol a decoder needs is one method::
+
+    score_texts(prompts, responses) -> Tensor (n,)   # rewards, NaN allowed
+
+``responses`` are decoded policy text (special tokens skipped), partial or
+finished; the reward model applies its own convention (``closed``: scored as
+a finished answer, ``open``: read at the last token). A scorer may also offer
+``token_session(policy, prompts, max_new_tokens)``: an incremental path over
+policy token ids with the reward model's KV cache (``RMSession``), or None.
+
+``RewardScorer`` wraps a ``RewardModel`` and offers the session when the RM
+is causal, shares the policy's vocabulary and every context fits its length
+limit; otherwise decoders fall back to batched text scoring. Scorers count
+their calls (``stats``) so tests can assert how much scoring a method does.
+
+Decoders use a ``CandidateScorer`` (text or session) that scores
+``k`` candidate continuations of each decoded row in one batched call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from ..errors import ConfigError
+from ..rewards import RewardModel, RewardNaNError
+from .policy import Policy, left_pad, new_cache
+
+
+@dataclass
+class ScorerStats:
+    """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate)."""
+
+    calls: int = 0
+    scored: int = 0
+
+    def reset(self) -> None:
+        self.calls = self.scored = 0
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+    stats: ScorerStats
+
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor: ...
+
+
+def same_vocabulary(a, b) -> bool:
+    """True when two tokenizers map every token to the same id."""
+    if a is b:
+        return True
+    if len(a) != len(b):
+        return False
+    return a.get_vocab() == b.get_vocab()
+
+
+class RewardScorer:
+    """A ``RewardModel`` as a decoding scorer.
+
+    ``kv_cache``: offer the incremental RM-cache path (``RMSession``) when it
+    is valid; False forces batched text scoring (the reference path).
+    ``max_query_tokens`` bounds one cached scoring forward (bigger candidate
+    sets are split into several forwards).
+    """
+
+    def __init__(self, rm: RewardModel, *, kv_cache: bool = True, max_query_tokens: int = 2048,
+                 name: str | None = None):
+        self.rm = rm
+        self.kv_cache = kv_cache
+        self.max_query_tokens = max_query_tokens
+        self.name = name or rm.name
+        self.stats = ScorerStats()
+        self._vocab_checked: dict[int, bool] = {}
+
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        self.stats.calls += 1
+        self.stats.scored += len(responses)
+        try:
+            return self.rm.score(list(prompts), list(responses)).float()
+        except RewardNaNError:
+            # find the offending items; decoders name their prompts
+            return torch.stack([self._one(p, r) for p, r in zip(prompts, responses, strict=True)])
+
+    def _one(self, prompt: str, response: str) -> torch.Tensor:
+        try:
+            return self.rm.score([prompt], [response])[0].float()
+        except RewardNaNError:
+            return torch.tensor(float("nan"))
+
+    def session_reason(self, policy: Policy, prompts: Sequence[str], max_new_tokens: int) -> str | None:
+        """Why the RM-cache path cannot be used (None: it can)."""
+        rm = self.rm
+        if not self.kv_cache:
+            return "disabled"
+        if not rm.causal:
+            return "the reward model is not causal"
+        key = id(policy.tokenizer)
+        if key not in self._vocab_checked:
+            self._vocab_checked[key] = same_vocabulary(rm.tokenizer, policy.tokenizer)
+        if not self._vocab_checked[key]:
+            return "the reward model's tokenizer differs from the policy's"
+        if any(getattr(layer, "is_sliding", False) for layer in new_cache(rm.model).layers):
+            return "the reward model has sliding-window cache layers"
+        closing = len(rm.formatter.closing)
+        for i, prompt in enumerate(prompts):
+            n = len(rm.formatter.context_ids(prompt))
+            if n + max_new_tokens + closing > rm.formatter.max_length:
+                return f"prompt {i}: context {n} + {max_new_tokens} new tokens exceed the RM's max_length"
+        return None
+
+    def token_session(self, policy: Policy, prompts: Sequence[str], max_new_tokens: int) -> RMSession | None:
+        if self.session_reason(policy, prompts, max_new_tokens) is not None:
+            return None
+        contexts = [self.rm.formatter.context_ids(p) for p in prompts]
+        return RMSession(self, contexts)
+
+
+class FunctionScorer:
+    """A scorer from a Python function ``fn(prompt, response) -> float`` (toys, tests)."""
+
+    def __init__(self, fn: Callable[[str, str], float], name: str = "function"):
+        self.fn = fn
+        self.name = name
+        self.stats = ScorerStats()
+
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        self.stats.calls += 1
+        self.stats.scored += len(responses)
+        return torch.tensor([float(self.fn(p, r)) for p, r in zip(prompts, responses, strict=True)],
+                            dtype=torch.float32)
+
+
+def as_scorer(obj) -> Scorer | None:
+    """A scorer from a ``RewardModel`` (wrapped), a scorer (itself) or None."""
+    if obj is None:
+        return None
+    if isinstance(obj, RewardModel):
+        return RewardScorer(obj)
+    if hasattr(obj, "score_texts"):
+        if not hasattr(obj, "stats"):
+            obj.stats = ScorerStats()
+        if not hasattr(obj, "name"):
+            obj.name = type(obj).__name__
+        return obj
+    raise ConfigError(f"a scorer needs score_texts(prompts, responses); got {type(obj).__name__}")
+
+
+# -- the reward model's KV cache over policy tokens ------------------------------
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    out = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return out.masked_fill_(~allowed, torch.finfo(dtype).min)
+
+
+class RMSession:
+    """The reward model's cache over ``context + response`` for each decoded row.
+
+    The response is in policy tokens (same vocabulary); the context is the
+    prompt rendered by the RM's formatter, so rewards equal those of
+    ``RewardModel.score`` on the same token ids. ``score`` reads k candidate
+    continuations of every row in one forward over the cached prefix: each
+    candidate is a block of query tokens (plus the closing tokens in the
+    ``closed`` convention) that sees the prefix and itself only, through an
+    additive 4-D mask; the cache is cropped back afterwards.
+    """
+
+    def __init__(self, scorer: RewardScorer, contexts: list[list[int]]):
+        rm = scorer.rm
+        self.scorer = scorer
+        self.model = rm.model
+        self.closing = list(rm.formatter.closing)
+        self.open = rm.convention == "open"
+        self.pad = rm.tokenizer.pad_token_id
+        self.device = next(self.model.parameters()).device
+        self.dtype = self.model.dtype
+        self.model.eval()
+        ids, mask = left_pad(contexts, self.pad)
+        ids, mask = ids.to(self.device), mask.to(self.device).bool()
+        width = ids.shape[1]
+        causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
+        allowed = (mask[:, None, :] & causal[None]) | torch.eye(width, dtype=torch.bool, device=self.device)
+        self.cache = new_cache(self.model)
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        hidden = self._forward(ids, allowed[:, None], positions)
+        self.mask = mask
+        self.next_pos = mask.long().sum(-1)
+        self.reward = self._head(hidden[:, -1])  # open convention: reward of the empty response
+        self.forwards = 1
+
+    @torch.inference_mode()
+    def _forward(self, ids, allowed, positions):
+        out = self.model.base_model(input_ids=ids, attention_mask=_additive(allowed, self.dtype),
+                                    position_ids=positions, past_key_values=self.cache, use_cache=True)
+        self.cache = out.past_key_values
+        return out.last_hidden_state
+
+    @torch.inference_mode()
+    def _head(self, hidden):
+        return self.model.score(hidden).squeeze(-1).float()
+
+    @property
+    def rows(self) -> int:
+        return self.mask.shape[0]
+
+    def select(self, rows) -> None:
+        index = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        if index.numel() == self.rows and torch.equal(index, torch.arange(self.rows, device=self.device)):
+            return
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask[index]
+        self.next_pos = self.next_pos[index]
+        self.reward = self.reward[index]
+
+    def score(self, blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Rewards (R, k) of each row's prefix extended by ``blocks[r, j, :lengths[r, j]]``."""
+        rows, k, width = blocks.shape
+        c = len(self.closing)
+        per_block = width + c
+        if per_block == 0:  # open convention, empty blocks: the prefix's reward
+            return self.reward[:, None].expand(rows, k).clone()
+        group = max(1, self.scorer.max_query_tokens // per_block)
+        parts = [self._score_group(blocks[:, s:s + group], lengths[:, s:s + group])
+                 for s in range(0, k, group)]
+        self.scorer.stats.calls += 1
+        self.scorer.stats.scored += rows * k
+        return torch.cat(parts, dim=1)
+
+    def _score_group(self, blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        rows, k, width = blocks.shape
+        dev = self.device
+        blocks, lengths = blocks.to(dev), lengths.to(dev)
+        c = len(self.closing)
+        m = width + c
+        slot = torch.arange(m, device=dev)
+        tokens = torch.full((rows, k, m), self.pad, dtype=torch.long, device=dev)
+        if width:
+            keep = slot[:width] < lengths[..., None]
+            tokens[..., :width] = torch.where(keep, blocks, self.pad)
+        for j, tok in enumerate(self.closing):
+            tokens.scatter_(2, (lengths + j)[..., None], tok)
+        positions = (self.next_pos[:, None, None] + slot).expand(rows, k, m)
+        q = k * m
+        block = torch.block_diag(*[torch.ones(m, m, dtype=torch.bool, device=dev).tril()] * k)
+        allowed = torch.cat([self.mask[:, None, None, :].expand(rows, 1, q, self.mask.shape[1]),
+                             block[None, None].expand(rows, 1, q, q)], dim=-1)
+        hidden = self._forward(tokens.reshape(rows, q), allowed, positions.reshape(rows, q))
+        self.cache.crop(-q)
+        read = (torch.arange(k, device=dev) * m)[None] + (lengths + c - 1).clamp(min=0)
+        picked = hidden.gather(1, read[..., None].expand(-1, -1, hidden.shape[-1]))
+        rewards = self._head(picked)
+        if self.open:
+            rewards = torch.where(lengths == 0, self.reward[:, None], rewards)
+        self.forwards += 1
+        return rewards
+
+    def advance(self, rows, blocks: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
+        """Keep ``rows`` (reordered, duplicated) and append ``blocks[i, :lengths[i]]`` to row i
+        (``lengths`` None: whole blocks; shorter rows get masked-out holes)."""
+        self.select(rows)
+        n, width = blocks.shape
+        if width == 0:
+            return
+        dev = self.device
+        valid = (torch.ones(n, width, dtype=torch.bool, device=dev) if lengths is None
+                 else torch.arange(width, device=dev)[None] < lengths.to(dev)[:, None])
+        causal = torch.ones(width, width, dtype=torch.bool, device=dev).tril()
+        block = (causal[None] & valid[:, None, :]) | torch.eye(width, dtype=torch.bool, device=dev)[None]
+        allowed = torch.cat([self.mask[:, None, None, :].expand(n, 1, width, self.mask.shape[1]),
+                             block[:, None]], dim=-1)
+        positions = self.next_pos[:, None] + torch.arange(width, device=dev)
+        hidden = self._forward(blocks.to(dev), allowed, positions)
+        if self.open:
+            used = valid.long().sum(-1)
+            last = hidden.gather(1, (used - 1).clamp(min=0)[:, None, None].expand(-1, 1, hidden.shape[-1]))
+            self.reward = torch.where(used > 0, self._head(last[:, 0]), self.reward)
+        self.mask = torch.cat([self.mask, valid], dim=1)
+        self.next_pos = self.next_pos + valid.long().sum(-1)
+        self.forwards += 1
+
+
+# -- what decoders call ------------------------------------------------------------
+class CandidateScorer:
+    """Rewards of candidate continuations of a decoder's rows (text or cached path).
+
+    ``owners[r]``: the batch position of row r's prompt.
+    """
+
+    kind = "text"
+
+    def __init__(self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int]):
+        self.scorer = scorer
+        self.policy = policy
+        self.prompts = list(prompts)
+        self.owners = list(owners)
+
+    def score(self, prefixes: Sequence[Sequence[int]], blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        rows, k, _ = blocks.shape
+        texts, prompts = [], []
+        for r in range(rows):
+            for j in range(k):
+                texts.append(list(prefixes[r]) + blocks[r, j, :int(lengths[r, j])].tolist())
+                prompts.append(self.prompts[self.owners[r]])
+        rewards = self.scorer.score_texts(prompts, self.policy.decode_many(texts))
+        return torch.as_tensor(rewards, dtype=torch.float32).reshape(rows, k)
+
+    def prefix_rewards(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
+        empty = torch.zeros((len(prefixes), 1, 0), dtype=torch.long)
+        return self.score(prefixes, empty, torch.zeros((len(prefixes), 1), dtype=torch.long))[:, 0]
+
+    def select(self, rows: Sequence[int]) -> None:
+        self.owners = [self.owners[r] for r in rows]
+
+    def advance(self, rows: Sequence[int], blocks: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
+        self.select(rows)
+
+
+class SessionCandidateScorer(CandidateScorer):
+    """The cached path: prefixes live in the RM's KV cache (``RMSession``)."""
+
+    kind = "rm-cache"
+
+    def __init__(self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int],
+                 session: RMSession):
+        super().__init__(scorer, policy, prompts, owners)
+        self.session = session
+        if list(owners) != list(range(len(prompts))):
+            session.select(list(owners))
+
+    def score(self, prefixes, blocks, lengths):
+        return self.session.score(blocks, lengths).cpu()
+
+    def select(self, rows):
+        super().select(rows)
+        self.session.select(list(rows))
+
+    def advance(self, rows, blocks, lengths=None):
+        super().select(rows)
+        self.session.advance(list(rows), blocks, lengths)
+
+
+def candidate_scorer(scorer: Scorer, policy: Policy, prompts: Sequence[str], max_new_tokens: int,
+                     owners: Sequence[int] | None = None) -> CandidateScorer:
+    """The cached path when the scorer offers one for these prompts, else the text path."""
+    owners = list(range(len(prompts))) if owners is None else list(owners)
+    make = getattr(scorer, "token_session", None)
+    session = make(policy, prompts, max_new_tokens) if make is not None else None
+    if session is not None:
+        return SessionCandidateScorer(scorer, policy, prompts, owners, session)
+    return CandidateScorer(scorer, policy, prompts, owners)
+
+
+def check_finite(rewards: torch.Tensor, owners: Sequence[int], prompts: Sequence[str],
+                 indices: Sequence[int], scorer) -> None:
+    """Raise ``RewardNaNError`` naming the first prompt whose candidates got a non-finite reward."""
+    bad = ~torch.isfinite(rewards.reshape(len(owners), -1)).all(dim=1)
+    if bad.any():
+        row = int(bad.nonzero()[0, 0])
+        b = owners[row]
+        err = RewardNaNError(
+            f"reward model {getattr(scorer, 'name', scorer)!r} returned a non-finite reward while decoding "
+            f"prompt {indices[b]} ({prompts[b][:60]!r}); decoding stopped")
+        err.prompt_index = indices[b]
+        raise err

@@ -1,0 +1,22 @@
+"""Judges of (partial) answers behind one interface, with the paper's templates.
+
+Backends (``make_judge(name, ...)``): ``api`` (an OpenAI-compatible chat API,
+cached on disk and retried), ``local-lm`` (a local causal LM read through
+verdict-token log-probabilities) and ``rm-proxy`` (a reward model).
+``judge_pairs`` judges both answer orders; ``win_tie_rate`` gives the paper's
+win-tie rate against a base policy; ``judge_agreement`` measures a judge
+against human labels; ``judged_accuracy`` grades GSM8K solutions.
+"""
+
+from .backends import BACKENDS, make_judge
+from .base import Comparison, Judge, JudgeError, TemplateJudge, Verdict
+from .grading import grade_solutions, judged_accuracy
+from .pairwise import combine, judge_pairs, outcome_summary, win_tie_rate
+from .parsing import parse_verdict
+from .quality import agreement_table, judge_agreement
+
+__all__ = [
+    "BACKENDS", "Comparison", "Judge", "JudgeError", "TemplateJudge", "Verdict", "agreement_table",
+    "combine", "grade_solutions", "judge_agreement", "judge_pairs", "judged_accuracy", "make_judge",
+    "outcome_summary", "parse_verdict", "win_tie_rate",
+]

@@ -1,0 +1,95 @@
+"""What every judge backend shares: requests, verdicts, errors, input checks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError, SpPrmError
+from . import templates
+from .parsing import parse_verdict
+
+
+class JudgeError(SpPrmError, RuntimeError):
+    """A judge could not produce replies (server unreachable, refused, malformed)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two answers to one prompt: answer A is shown first."""
+
+    prompt: str
+    answer_a: str
+    answer_b: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One judgement: ``value`` is 1 (A better), 2 (B better), -1 (tie) for
+    comparisons, 1 / 0 (correct / contains errors) for grading, or None when
+    the reply could not be parsed. ``raw`` is the reply (or how it was made);
+    ``scores`` holds per-candidate log-probabilities or rewards where known."""
+
+    value: int | None
+    raw: str = ""
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def parsed(self) -> bool:
+        return self.value is not None
+
+
+def check_texts(**named: Sequence[str]) -> int:
+    """Common length of the named text lists; one-line ConfigError when empty,
+    mismatched or not strings."""
+    lengths = {name: len(texts) for name, texts in named.items()}
+    first = next(iter(named))
+    if lengths[first] == 0:
+        raise ConfigError(f"no generations to judge: {first} is empty")
+    for name, n in lengths.items():
+        if n != lengths[first]:
+            raise ConfigError(f"{lengths[first]} {first} but {n} {name}: the lists must have one entry per item")
+    for name, texts in named.items():
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ConfigError(f"{name}[{i}] is {type(text).__name__}, not a string")
+    return lengths[first]
+
+
+class Judge(ABC):
+    """A preference judge: compares two answers, optionally grades one solution."""
+
+    name: str = "judge"
+
+    @abstractmethod
+    def compare(self, items: Sequence[Comparison]) -> list[Verdict]:
+        """One verdict per comparison, in order (1: A better, 2: B better, -1: tie, None: unparseable)."""
+
+    def grade(self, problems: Sequence[str], solutions: Sequence[str]) -> list[Verdict]:
+        """GSM8K correctness verdicts (1 correct, 0 errors, None unparseable)."""
+        raise ConfigError(f"judge {self.name!r} cannot grade solutions; use the api or local-lm backend")
+
+
+class TemplateJudge(Judge):
+    """A judge that answers the paper's chat templates (API model or local LM)."""
+
+    @abstractmethod
+    def answer(self, conversations: list[list[dict[str, str]]], allowed: tuple[int, ...]) -> list[Verdict]:
+        """A verdict among ``allowed`` for each chat conversation."""
+
+    def compare(self, items: Sequence[Comparison]) -> list[Verdict]:
+        if not items:
+            return []
+        return self.answer([templates.hh_messages(c.prompt, c.answer_a, c.answer_b) for c in items],
+                           templates.HH_VERDICTS)
+
+    def grade(self, problems: Sequence[str], solutions: Sequence[str]) -> list[Verdict]:
+        check_texts(problems=problems, solutions=solutions)
+        return self.answer([templates.gsm8k_messages(p, s) for p, s in zip(problems, solutions)],
+                           templates.GSM8K_VERDICTS)
+
+
+def verdict_from_reply(reply: str, allowed: tuple[int, ...]) -> Verdict:
+    """Parse a free-text reply into a Verdict (None value when unparseable)."""
+    return Verdict(parse_verdict(reply, allowed), reply)

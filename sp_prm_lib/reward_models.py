@@ -1,0 +1,211 @@
+"""The reward models of a profile, built once and cached by content hash.
+
+- ``ensure_orm``: the outcome RM (trained here from a backbone, or a hub RM
+  used as released when ``train.train_pairs`` is 0);
+- ``ensure_reference``: the reference RM r_phi of Eq. 3 (the same way);
+- ``ensure_prm(profile, variant)``: a PRM trained *from the ORM* on D_partial:
+  ``sp-prm`` (Eq. 3), ``sc`` (Eq. 2 ablation, no reference), ``sp-prm-tlt``
+  (TLT instead of SST), ``sp-prm-released`` (filter only, as the released
+  code behaves), ``sp-prm-raw`` / ``sp-prm-batch-mean`` (other treatments of
+  the unbounded 1/H weights).
+
+Each returns a ``TrainedRM`` whose ``metrics`` hold held-out full-pair
+accuracy and AR_RM-SC at the profile's prefix lengths (cached separately, so
+a change of the metrics code does not retrain anything).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import metrics, reward_format, rewards, training, truncation
+from .artifacts import Artifact, ArtifactStore, code_hash
+from .errors import ConfigError
+from .profile_data import preference_splits
+from .profiles import ModelSpec, Profile, RewardModelSpec
+from .rewards import RewardModel
+from .training import TrainConfig, train_reward_model
+
+PRM_VARIANTS: dict[str, dict] = {
+    "sp-prm": {"objective": "sp-prm"},
+    "sc": {"objective": "sc"},
+    "sp-prm-tlt": {"objective": "sp-prm", "truncation": "tlt"},
+    "sp-prm-released": {"objective": "sp-prm-released"},
+    "sp-prm-raw": {"objective": "sp-prm", "weighting": "raw"},
+    "sp-prm-batch-mean": {"objective": "sp-prm", "weighting": "batch-mean"},
+}
+
+
+_TRAIN_CODE = (training, rewards, reward_format, truncation)
+
+
+@dataclass(frozen=True)
+class TrainedRM:
+    """A profile's reward model: where its weights are, and what it scored."""
+
+    role: str
+    location: str  # a folder of the cache, or a hub id
+    source: str  # "local" or the spec's own source
+    dtype: str
+    artifact: Artifact
+    metrics: dict
+
+    @property
+    def facts(self) -> dict:
+        return self.artifact.manifest["facts"]
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(id=self.location, source=self.source, dtype=self.dtype)
+
+    def load(self, profile: Profile, device: str | None = None, **kwargs) -> RewardModel:
+        """The RewardModel, with the profile's convention and max length, on ``device``
+        (default: this process's GPU when there is one, else the CPU)."""
+        kwargs.setdefault("convention", profile.reward.convention)
+        kwargs.setdefault("max_length", profile.reward.max_length)
+        rm = RewardModel.from_spec(self.spec(), **kwargs)
+        rm.name = self.role
+        rm.model.to(device or default_device())
+        return rm
+
+
+def default_device() -> str:
+    """``cuda:<LOCAL_RANK>`` when a GPU is visible (one per process under accelerate), else ``cpu``."""
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def training_pairs(profile: Profile, n: int, key: str) -> pd.DataFrame:
+    """The first ``n`` pairs of the profile's (seeded, hash-ordered) train split."""
+    train = preference_splits(profile)["train"].frame
+    if n > len(train):
+        raise ConfigError(f"{profile.path}: {key} = {n} is more than the {len(train)} train pairs "
+                          f"(data.train_pairs)")
+    return train.head(n)[["prompt", "chosen", "rejected"]].reset_index(drop=True)
+
+
+def _common_config(profile: Profile) -> dict:
+    return {"convention": profile.reward.convention, "max_length": profile.reward.max_length,
+            "data": dataclasses.asdict(profile.data), "seed": profile.seed}
+
+
+def _install_model(work: Path, out: Path) -> None:
+    shutil.move(str(work / "model"), str(out / "model"))
+
+
+def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: ArtifactStore) -> TrainedRM:
+    config = {"role": role, "spec": dataclasses.asdict(spec), **_common_config(profile)}
+
+    def build(out: Path, work: Path) -> dict:
+        torch.manual_seed(profile.seed)  # the new score head's initialisation
+        rm = RewardModel.from_spec(spec.model, convention=profile.reward.convention,
+                                   max_length=profile.reward.max_length)
+        facts = {"parameters": sum(p.numel() for p in rm.model.parameters()),
+                 "layers": rm.model.config.num_hidden_layers}
+        t = spec.train
+        if t.train_pairs == 0:
+            return {**facts, "trained": False}
+        pairs = training_pairs(profile, t.train_pairs, f"reward.{role}.train.train_pairs")
+        cfg = TrainConfig(objective="orm", learning_rate=t.learning_rate, epochs=t.epochs,
+                          batch_size=t.batch_size, grad_accum=t.grad_accum, seed=profile.seed,
+                          freeze_embeddings=t.freeze_embeddings, bf16=spec.model.dtype == "bfloat16")
+        result = train_reward_model(rm, pairs, cfg, work)
+        _install_model(work, out)
+        return {**facts, "trained": True, "train_pairs": len(pairs), "train_rows": len(result.rows),
+                "steps": result.steps, "train_seconds": round(result.seconds, 1), "loss_log": result.log}
+
+    art = store.ensure(f"rm-{role}", build, config=config, code_version=code_hash(*_TRAIN_CODE),
+                       resumable=True)
+    if art.manifest["facts"]["trained"]:
+        trained = TrainedRM(role, str(art.path / "model"), "local", spec.model.dtype, art, {})
+    else:
+        trained = TrainedRM(role, spec.model.id, spec.model.source, spec.model.dtype, art, {})
+    return _with_metrics(trained, profile, store)
+
+
+def ensure_orm(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
+    """The profile's outcome reward model (trained on full pairs, paper Eq. 1)."""
+    return _ensure_base(profile, "orm", profile.reward.orm, store or ArtifactStore())
+
+
+def ensure_reference(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
+    """The profile's reference reward model r_phi (Eq. 3)."""
+    return _ensure_base(profile, "reference", profile.reward.reference, store or ArtifactStore())
+
+
+def prm_train_config(profile: Profile, variant: str) -> TrainConfig:
+    """The ``TrainConfig`` of a PRM variant under a profile."""
+    if variant not in PRM_VARIANTS:
+        raise ConfigError(f"unknown PRM variant {variant!r}; known: {', '.join(PRM_VARIANTS)}")
+    p = profile.reward.prm
+    base = dict(truncation=p.truncation, K=p.K, tlt_max_cuts=p.tlt_max_cuts, weighting=p.weighting,
+                weight_clamp=p.weight_clamp, learning_rate=p.learning_rate, epochs=p.epochs,
+                batch_size=p.batch_size, grad_accum=p.grad_accum, freeze_embeddings=p.freeze_embeddings,
+                seed=profile.seed, bf16=profile.reward.orm.model.dtype == "bfloat16")
+    return TrainConfig(**{**base, **PRM_VARIANTS[variant]})
+
+
+def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore | None = None) -> TrainedRM:
+    """A PRM initialised from the profile's ORM and trained on D_partial (see ``PRM_VARIANTS``)."""
+    store = store or ArtifactStore()
+    cfg = prm_train_config(profile, variant)
+    orm = ensure_orm(profile, store)
+    reference = ensure_reference(profile, store) if cfg.uses_reference else None
+    config = {"role": variant, "train": cfg.to_dict(), "train_pairs": profile.reward.prm.train_pairs,
+              **_common_config(profile)}
+    inputs = {"orm": orm.artifact.key, "reference": reference.artifact.key if reference else None}
+
+    def build(out: Path, work: Path) -> dict:
+        pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
+        rm = orm.load(profile)
+        ref = reference.load(profile) if reference else None
+        result = train_reward_model(rm, pairs, cfg, work, reference=ref)
+        _install_model(work, out)
+        rows = result.rows
+        facts = {"train_pairs": len(pairs), "train_rows": len(rows), "partial_rows": int((~rows.full).sum()),
+                 "steps": result.steps, "train_seconds": round(result.seconds, 1), "loss_log": result.log,
+                 "parameters": sum(p.numel() for p in rm.model.parameters()),
+                 "layers": rm.model.config.num_hidden_layers}
+        if "raw_weight" in rows:
+            facts["weights"] = {"mean": float(rows.weight.mean()), "max": float(rows.weight.max()),
+                                "raw_max": float(rows.raw_weight.max())}
+        rows.to_csv(out / "d_partial.csv.gz", index=False)
+        return facts
+
+    art = store.ensure(f"rm-{variant}", build, config=config, inputs=inputs,
+                       code_version=code_hash(*_TRAIN_CODE), resumable=True)
+    trained = TrainedRM(variant, str(art.path / "model"), "local", profile.reward.orm.model.dtype, art, {})
+    return _with_metrics(trained, profile, store)
+
+
+def _with_metrics(trained: TrainedRM, profile: Profile, store: ArtifactStore) -> TrainedRM:
+    ts = list(profile.reward.eval_prefix_tokens)
+
+    def build(out: Path) -> dict:
+        evaluation = preference_splits(profile)["eval"].frame
+        return metrics.evaluate_reward_model(trained.load(profile), evaluation, ts)
+
+    art = store.ensure("rm-eval", build, config={"ts": ts, **_common_config(profile)},
+                       inputs={"model": trained.artifact.key}, code_version=code_hash(metrics))
+    return dataclasses.replace(trained, metrics=art.manifest["facts"])
+
+
+def summary_table(models: dict[str, TrainedRM]) -> pd.DataFrame:
+    """One row per reward model: size, training cost and held-out metrics."""
+    rows = []
+    for name, m in models.items():
+        f, mt = m.facts, m.metrics
+        row = {"model": name, "layers": f.get("layers"), "parameters (M)": round(f.get("parameters", 0) / 1e6, 1),
+               "train pairs": f.get("train_pairs", 0), "train rows": f.get("train_rows", 0),
+               "train seconds": f.get("train_seconds", 0.0), "eval accuracy": mt.get("accuracy")}
+        for t, v in sorted(mt.get("ar_rm_sc", {}).items(), key=lambda kv: int(kv[0])):
+            row[f"AR_RM-SC@{t}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)

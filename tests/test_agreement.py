@@ -1,0 +1,142 @@
+"""Agreement rates and reward gap: toy scorers with known answers, CIs, both prefix units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sp_prm_lib.agreement import (
+    DEFAULT_TS, agreement_table, judge_prefix_orders, prefix_texts, rm_prefix_scores, wide,
+)
+from sp_prm_lib.errors import ConfigError
+from sp_prm_lib.judge import Judge, Verdict
+from sp_prm_lib.metrics import agreement_rm_sc, prefix_score_table
+from sp_prm_lib.rewards import RewardModel
+from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+
+
+class ToyRM:
+    """RewardModel-like: reward = sign * (#'a' - #'b') of the text; byte tokens as its tokens."""
+
+    def __init__(self, sign: float = 1.0):
+        self.sign, self.tokenizer = sign, byte_tokenizer()
+
+    def _r(self, text):
+        return self.sign * (text.count("a") - text.count("b"))
+
+    def score(self, prompts, responses):
+        assert len(prompts) == len(responses)
+        return torch.tensor([float(self._r(r)) for r in responses])
+
+    def response_lengths(self, texts):
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False).input_ids]
+
+    def score_prefixes(self, prompts, responses, lengths):
+        ids = self.tokenizer(list(responses), add_special_tokens=False).input_ids
+        return [torch.tensor([float(self._r(self.tokenizer.decode(seq[:t]))) for t in ts])
+                for seq, ts in zip(ids, lengths)]
+
+
+class CountingJudge(Judge):
+    """Prefers the answer with more 'a's (the toy RM's order); or a position-biased / garbage judge."""
+
+    def __init__(self, mode="a"):
+        self.mode, self.name = mode, f"counting-{mode}"
+
+    def compare(self, items):
+        out = []
+        for c in items:
+            if self.mode == "first":
+                out.append(Verdict(1))
+            elif self.mode == "garbage":
+                out.append(Verdict(None, "???"))
+            else:
+                da, db = c.answer_a.count("a"), c.answer_b.count("a")
+                out.append(Verdict(-1 if da == db else (1 if da > db else 2)))
+        return out
+
+
+def _pairs(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        rows.append({"prompt": f"\n\nHuman: question {i}?\n\nAssistant:",
+                     "chosen": " ".join("a" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30)))),
+                     "rejected": " ".join("b" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30))))})
+    return pd.DataFrame(rows)
+
+
+def _value(table, metric, t):
+    rows = table[(table.metric == metric) & (table.t.isna() if t is None else table.t == t)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+@pytest.mark.parametrize("unit", ["tokens", "words"])
+def test_consistent_rm_scores_one_and_reversed_rm_zero(unit):
+    pairs = _pairs()
+    good = agreement_table(pairs, rm=ToyRM(), judge=CountingJudge(), unit=unit, n_boot=200)
+    bad = agreement_table(pairs, rm=ToyRM(-1.0), judge=CountingJudge(), unit=unit, n_boot=200)
+    for t in list(DEFAULT_TS) + [None]:
+        assert _value(good, "ar_rm_sc", t).value == 1.0 and _value(bad, "ar_rm_sc", t).value == 0.0
+        assert _value(good, "ar_rm_hp", t).value == 1.0 and _value(bad, "ar_rm_hp", t).value == 0.0
+        assert _value(good, "ar_sc_hp", t).value == 1.0 and _value(bad, "ar_sc_hp", t).value == 1.0
+        assert _value(good, "reward_gap", t).value == pytest.approx(_value(bad, "reward_gap", t).value)
+    row = _value(good, "ar_rm_sc", 5)
+    assert (row.ci_low, row.ci_high, row.n, row.excluded, row.unit) == (1.0, 1.0, len(pairs), 0, unit)
+    assert set(good.metric) == {"ar_rm_sc", "reward_gap", "ar_sc_hp", "ar_rm_hp"}
+
+
+def test_reward_gap_values_and_cis():
+    pairs = pd.DataFrame({"prompt": ["p", "q"], "chosen": ["aaaaaaaaaa", "aaaaa"], "rejected": ["bbbbbbbbbb", "bb"]})
+    table = agreement_table(pairs, [1, 3, 6], rm=ToyRM(), n_boot=500)
+    gaps = wide(table).reward_gap.tolist()
+    assert gaps == pytest.approx([2.0, (6 + 5) / 2, (12 + 7) / 2, (20 + 7) / 2])  # t = 1, 3, 6, full
+    row = _value(table, "reward_gap", 6)
+    assert row.ci_low <= row.value <= row.ci_high and row.ci_low >= 7 and row.ci_high <= 12
+    again = agreement_table(pairs, [1, 3, 6], rm=ToyRM(), n_boot=500)
+    pd.testing.assert_frame_equal(table, again)  # seeded bootstrap
+
+
+def test_judge_ties_and_unparseable_replies():
+    pairs = _pairs(6)
+    biased = agreement_table(pairs, [5, 10], rm=ToyRM(), judge=CountingJudge("first"), unit="words", n_boot=50)
+    row = _value(biased, "ar_sc_hp", 5)
+    assert row.value == 0.0 and row.hp_ties == len(pairs)  # order-dependent verdicts are ties
+    garbage = agreement_table(pairs, [5], judge=CountingJudge("garbage"), unit="words", n_boot=50)
+    row = _value(garbage, "ar_sc_hp", 5)
+    assert np.isnan(row.value) and row.n == 0 and row.excluded == len(pairs)
+
+
+def test_token_prefixes_follow_the_rm_tokenizer_and_match_metrics_module():
+    model, tok = tiny_model("llama-reward", seed=1)
+    rm = RewardModel(model, tok, convention="closed", batch_size=4)
+    pairs = _pairs(4)
+    ts = [5, 20]
+    scores = rm_prefix_scores(rm, pairs, ts)
+    reference = prefix_score_table(rm, pairs, ts)
+    np.testing.assert_allclose(scores["chosen"], reference["chosen"])
+    table = agreement_table(pairs, ts, rm=rm, n_boot=50)
+    old = agreement_rm_sc(reference, ts)
+    np.testing.assert_allclose(wide(table).ar_rm_sc.to_numpy(), old.ar_rm_sc.to_numpy())
+    assert prefix_texts(["hello world"], [5], "tokens", tok) == [["hello"]]
+    orders = judge_prefix_orders(CountingJudge(), pairs, ts, "tokens", tok)
+    assert orders.shape == (4, 3) and set(np.unique(orders)) <= {1.0}
+
+
+def test_bad_input():
+    pairs = _pairs(3)
+    with pytest.raises(ConfigError, match="prefix unit must be one of tokens, words"):
+        agreement_table(pairs, rm=ToyRM(), unit="chars")
+    with pytest.raises(ConfigError, match="no pairs to measure"):
+        agreement_table(pairs.head(0), rm=ToyRM())
+    with pytest.raises(ConfigError, match="prefix lengths must be"):
+        agreement_table(pairs, [0, 5], rm=ToyRM())
+    with pytest.raises(ConfigError, match="nothing to measure"):
+        agreement_table(pairs)
+    with pytest.raises(ConfigError, match="token prefixes need a tokenizer"):
+        agreement_table(pairs, judge=CountingJudge())
+    with pytest.raises(ConfigError, match="lack column"):
+        agreement_table(pairs.drop(columns="rejected"), rm=ToyRM())

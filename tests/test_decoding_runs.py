@@ -1,0 +1,180 @@
+"""Generation runs: JSONL records, resume, sharding and merging, NaN mid-run, command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sp_prm_lib.decoding import Policy, RewardScorer, generate_run, merge_shards, read_records
+from sp_prm_lib.decoding.__main__ import main as cli_main
+from sp_prm_lib.errors import ConfigError, DataError
+from sp_prm_lib.rewards import RewardModel, RewardNaNError
+from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+
+PROMPTS = [f"\n\nHuman: question number {i}{'?' * i}\n\nAssistant:" for i in range(5)]
+ARGS = {"k": 3, "max_new_tokens": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    tok = byte_tokenizer()
+    policy_model, _ = tiny_model("llama-causal-lm", tok, seed=1)
+    rm_model, _ = tiny_model("llama-reward", tok, seed=2)
+    return Policy(policy_model, tok), RewardModel(rm_model, tok, convention="closed", name="tiny-rm")
+
+
+def strip_times(records):
+    """Records without timing fields, rewards rounded (batch composition moves the last float bits)."""
+    out = []
+    for r in records:
+        r = {k: v for k, v in r.items() if k not in ("time_s", "batch_time_s", "batch_size")}
+        out.append({**r, "reward": round(r["reward"], 5) if r["reward"] is not None else None})
+    return out
+
+
+def test_run_writes_one_line_per_prompt(setup, tmp_path):
+    policy, rm = setup
+    out = tmp_path / "run.jsonl"
+    summary = generate_run(PROMPTS, "args", policy, rm, out, config=ARGS, batch_size=2,
+                           process_index=0, num_processes=1)
+    records = read_records(out)
+    assert summary.done == 5 and summary.skipped == 0
+    assert [r["index"] for r in records] == list(range(5))
+    first = records[0]
+    for key in ("method", "scorer", "seed", "response", "reward", "tokens", "time_s", "finish", "config"):
+        assert key in first
+    assert first["method"] == "args" and first["scorer"] == "tiny-rm" and first["config"]["k"] == 3
+    assert all(r["prompt"] == PROMPTS[r["index"]] for r in records)
+
+
+def test_resume_after_interruption_redoes_nothing(setup, tmp_path):
+    policy, rm = setup
+    full = tmp_path / "full.jsonl"
+    generate_run(PROMPTS, "sample", policy, RewardScorer(rm, kv_cache=False), full,
+                 config={"max_new_tokens": 4}, batch_size=2, process_index=0, num_processes=1)
+
+    class Interrupting(RewardScorer):
+        def score_texts(self, prompts, responses):
+            if any("number 3" in p for p in prompts):
+                raise KeyboardInterrupt
+            return super().score_texts(prompts, responses)
+
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(PROMPTS, "sample", policy, Interrupting(rm, kv_cache=False), out,
+                     config={"max_new_tokens": 4}, batch_size=1, process_index=0, num_processes=1)
+    assert [r["index"] for r in read_records(out)] == [0, 1, 2]
+    with open(out, "a") as fh:  # a half-written line from a killed process
+        fh.write('{"index": 3, "resp')
+    scorer = RewardScorer(rm, kv_cache=False)
+    summary = generate_run(PROMPTS, "sample", policy, scorer, out, config={"max_new_tokens": 4},
+                           batch_size=2, process_index=0, num_processes=1, scorer_name="tiny-rm")
+    assert (summary.done, summary.skipped) == (2, 3)
+    assert scorer.stats.scored == 2  # only prompts 3 and 4 were decoded
+    assert strip_times(read_records(out)) == strip_times(read_records(full))  # seed + index: same results
+
+
+def test_resume_refuses_a_different_run(setup, tmp_path):
+    policy, rm = setup
+    out = tmp_path / "run.jsonl"
+    generate_run(PROMPTS[:2], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    with pytest.raises(ConfigError, match="holds a different run"):
+        generate_run(PROMPTS[:2], "args", policy, rm, out, config={**ARGS, "k": 4},
+                     process_index=0, num_processes=1)
+    with pytest.raises(ConfigError, match="does not match the prompt set"):
+        generate_run(["\n\nHuman: other\n\nAssistant:"] * 2, "args", policy, rm, out, config=ARGS,
+                     process_index=0, num_processes=1)
+    with pytest.raises(ConfigError, match="empty prompt list"):
+        generate_run([], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+
+
+def test_shards_split_the_prompts_and_merge_in_order(setup, tmp_path):
+    policy, rm = setup
+    single = tmp_path / "single.jsonl"
+    generate_run(PROMPTS, "args", policy, rm, single, config=ARGS, process_index=0, num_processes=1)
+    out = tmp_path / "sharded.jsonl"
+    for rank in range(2):
+        s = generate_run(PROMPTS, "args", policy, rm, out, config=ARGS, process_index=rank, num_processes=2)
+        assert s.path.name == f"sharded.shard-{rank:03d}-of-002.jsonl"
+        assert [r["index"] for r in read_records(s.path)] == list(range(rank, 5, 2))
+    with pytest.raises(DataError, match="not generated yet"):
+        merge_shards(out, expected=6)
+    merged = merge_shards(out, expected=5)
+    assert strip_times(read_records(merged)) == strip_times(read_records(single))
+    # a prompt in two shards, or a missing shard, is an error
+    shard0 = tmp_path / "sharded.shard-000-of-002.jsonl"
+    dup = read_records(shard0)[0]
+    with open(tmp_path / "sharded.shard-001-of-002.jsonl", "a") as fh:
+        fh.write(json.dumps(dup) + "\n")
+    with pytest.raises(DataError, match="appears in two shards"):
+        merge_shards(out)
+    shard0.unlink()
+    with pytest.raises(DataError, match=r"shard\(s\) \[0\] of 2 missing"):
+        merge_shards(out)
+
+
+def test_nan_mid_run_stops_naming_the_prompt_and_keeps_finished_lines(setup, tmp_path):
+    policy, rm = setup
+
+    class NaNOnPrompt3(RewardScorer):
+        def score_texts(self, prompts, responses):
+            out = super().score_texts(prompts, responses)
+            out[[i for i, p in enumerate(prompts) if "number 3" in p]] = float("nan")
+            return out
+
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(RewardNaNError, match=r"prompt 3 .*decoding stopped; 2 finished prompts are kept in"):
+        generate_run(PROMPTS, "bon", policy, NaNOnPrompt3(rm, kv_cache=False, name="nan-rm"), out,
+                     config={"n": 2, "max_new_tokens": 3}, batch_size=2, process_index=0, num_processes=1)
+    assert [r["index"] for r in read_records(out)] == [0, 1]
+
+
+def test_command_line_generate_resume_and_merge(setup, tmp_path, capsys):
+    policy, rm = setup
+    policy.model.save_pretrained(tmp_path / "policy")
+    policy.tokenizer.save_pretrained(tmp_path / "policy")
+    rm.model.save_pretrained(tmp_path / "rm")
+    rm.tokenizer.save_pretrained(tmp_path / "rm")
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS[:3]))
+    out = tmp_path / "cli.jsonl"
+    argv = ["generate", "--method", "args", "--prompts", str(prompts), "--policy", str(tmp_path / "policy"),
+            "--policy-source", "local", "--rm", str(tmp_path / "rm"), "--out", str(out),
+            "--set", "k=3", "--set", "max_new_tokens=3", "--limit", "2"]
+    assert cli_main(argv) == 0
+    assert [r["index"] for r in read_records(out)] == [0, 1]
+    assert cli_main(argv) == 0 and "0 decoded, 2 already there" in capsys.readouterr().out
+    assert cli_main(["generate", "--method", "args", "--prompts", str(prompts), "--policy",
+                     str(tmp_path / "policy"), "--policy-source", "local", "--rm", str(tmp_path / "rm"),
+                     "--out", str(out), "--set", "k=0"]) == 2
+    assert "k must be >= 1" in capsys.readouterr().err
+    assert cli_main(["merge", "--out", str(tmp_path / "none.jsonl")]) == 2
+    assert "no shard files" in capsys.readouterr().err
+
+
+def test_merge_script(setup, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    policy, rm = setup
+    out = tmp_path / "m.jsonl"
+    for rank in range(2):
+        generate_run(PROMPTS[:3], "greedy", policy, None, out, config={"max_new_tokens": 2},
+                     process_index=rank, num_processes=2)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "merge_generations.py"
+    spec = importlib.util.spec_from_file_location("merge_generations", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.cli([str(out), "--expected", "3", "--delete-shards"]) == 0
+    assert [r["index"] for r in read_records(out)] == [0, 1, 2]
+    assert not list(tmp_path.glob("m.shard-*"))
