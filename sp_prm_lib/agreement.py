@@ -14,9 +14,9 @@ order (XNOR of the orders), so AR_RM-SC = mean[r_w > r_l] and
 AR_SC-HP = mean[judge prefers y_w]; a judge tie agrees with neither.
 Delta_r(t) = mean |r_w - r_l|.
 
-Prefix units: ``tokens`` of the reward model's tokenizer (scored in one pass
+Prefix units: ``token`` of the reward model's tokenizer (scored in one pass
 per response with ``RewardModel.score_prefixes`` where the RM allows it) or
-whitespace ``words`` (``" ".join(words[:t])``, as the released code cuts,
+whitespace ``word`` units (``" ".join(words[:t])``, as the released code cuts,
 scored with ``rm.score``). A response shorter than t is used whole. Each
 table also has the full responses (``t`` = <NA>). CIs: percentile bootstrap
 over pairs, one resampling shared by all t.
@@ -35,7 +35,7 @@ from .judge import Judge, judge_pairs
 from .metrics import prefix_score_table
 
 DEFAULT_TS = tuple(range(5, 51, 5))
-UNITS = ("tokens", "words")
+UNITS = ("token", "word")
 _ORDER = {"a": 1.0, "b": -1.0, "tie": 0.0, "unparseable": np.nan}
 
 
@@ -60,25 +60,25 @@ def word_prefix(text: str, t: int) -> str:
 
 def prefix_texts(responses: Sequence[str], ts: Sequence[int], unit: str, tokenizer=None) -> list[list[str]]:
     """For each response, its prefix text at each t (tokens: decoded from ``tokenizer``'s ids)."""
-    if unit == "words":
+    if unit == "word":
         return [[word_prefix(r, t) for t in ts] for r in responses]
     if tokenizer is None:
-        raise ConfigError("token prefixes need a tokenizer (pass rm= or tokenizer=), or use unit='words'")
+        raise ConfigError("token prefixes need a tokenizer (pass rm= or tokenizer=), or use unit='word'")
     ids = tokenizer(list(responses), add_special_tokens=False).input_ids
     return [[tokenizer.decode(seq[:t]) for t in ts] for seq in ids]
 
 
-def rm_prefix_scores(rm, pairs: pd.DataFrame, ts: Sequence[int], unit: str = "tokens") -> dict[str, np.ndarray]:
+def rm_prefix_scores(rm, pairs: pd.DataFrame, ts: Sequence[int], unit: str = "token") -> dict[str, np.ndarray]:
     """Rewards (n_pairs, len(ts) + 1) of chosen and rejected prefixes; the last column is the full response."""
     ts = _check(pairs, ts, unit)
-    if unit == "tokens":
+    if unit == "token":
         return prefix_score_table(rm, pairs, ts)
     prompts = pairs.prompt.tolist()
     wanted = {}  # (prompt, text) -> reward; identical texts (saturated prefixes) are scored once
     texts = {}
     for side in ("chosen", "rejected"):
         full = pairs[side].tolist()
-        texts[side] = [row + [r] for row, r in zip(prefix_texts(full, ts, "words"), full)]
+        texts[side] = [row + [r] for row, r in zip(prefix_texts(full, ts, "word"), full)]
         for p, row in zip(prompts, texts[side]):
             wanted.update({(p, x): None for x in row})
     keys = list(wanted)
@@ -88,7 +88,7 @@ def rm_prefix_scores(rm, pairs: pd.DataFrame, ts: Sequence[int], unit: str = "to
             for side in texts}
 
 
-def judge_prefix_orders(judge: Judge, pairs: pd.DataFrame, ts: Sequence[int], unit: str = "tokens",
+def judge_prefix_orders(judge: Judge, pairs: pd.DataFrame, ts: Sequence[int], unit: str = "token",
                         tokenizer=None) -> np.ndarray:
     """Judge orders (n_pairs, len(ts) + 1): 1 chosen prefix preferred, -1 rejected, 0 tie, NaN unparseable.
 
@@ -142,7 +142,7 @@ def summarise_agreement(ts: Sequence[int], unit: str, *, scores: dict[str, np.nd
 
 
 def agreement_table(pairs: pd.DataFrame, ts: Sequence[int] = DEFAULT_TS, *, rm=None, judge: Judge | None = None,
-                    unit: str = "tokens", tokenizer=None, n_boot: int = 1000, level: float = 0.95,
+                    unit: str = "token", tokenizer=None, n_boot: int = 1000, level: float = 0.95,
                     seed: int = 0) -> pd.DataFrame:
     """AR_RM-SC, reward gap (with ``rm``), AR_SC-HP (with ``judge``) and AR_RM-HP (both) over ``ts``.
 

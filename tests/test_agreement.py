@@ -74,7 +74,7 @@ def _value(table, metric, t):
     return rows.iloc[0]
 
 
-@pytest.mark.parametrize("unit", ["tokens", "words"])
+@pytest.mark.parametrize("unit", ["token", "word"])
 def test_consistent_rm_scores_one_and_reversed_rm_zero(unit):
     pairs = _pairs()
     good = agreement_table(pairs, rm=ToyRM(), judge=CountingJudge(), unit=unit, n_boot=200)
@@ -102,10 +102,10 @@ def test_reward_gap_values_and_cis():
 
 def test_judge_ties_and_unparseable_replies():
     pairs = _pairs(6)
-    biased = agreement_table(pairs, [5, 10], rm=ToyRM(), judge=CountingJudge("first"), unit="words", n_boot=50)
+    biased = agreement_table(pairs, [5, 10], rm=ToyRM(), judge=CountingJudge("first"), unit="word", n_boot=50)
     row = _value(biased, "ar_sc_hp", 5)
     assert row.value == 0.0 and row.hp_ties == len(pairs)  # order-dependent verdicts are ties
-    garbage = agreement_table(pairs, [5], judge=CountingJudge("garbage"), unit="words", n_boot=50)
+    garbage = agreement_table(pairs, [5], judge=CountingJudge("garbage"), unit="word", n_boot=50)
     row = _value(garbage, "ar_sc_hp", 5)
     assert np.isnan(row.value) and row.n == 0 and row.excluded == len(pairs)
 
@@ -121,14 +121,14 @@ def test_token_prefixes_follow_the_rm_tokenizer_and_match_metrics_module():
     table = agreement_table(pairs, ts, rm=rm, n_boot=50)
     old = agreement_rm_sc(reference, ts)
     np.testing.assert_allclose(wide(table).ar_rm_sc.to_numpy(), old.ar_rm_sc.to_numpy())
-    assert prefix_texts(["hello world"], [5], "tokens", tok) == [["hello"]]
-    orders = judge_prefix_orders(CountingJudge(), pairs, ts, "tokens", tok)
+    assert prefix_texts(["hello world"], [5], "token", tok) == [["hello"]]
+    orders = judge_prefix_orders(CountingJudge(), pairs, ts, "token", tok)
     assert orders.shape == (4, 3) and set(np.unique(orders)) <= {1.0}
 
 
 def test_bad_input():
     pairs = _pairs(3)
-    with pytest.raises(ConfigError, match="prefix unit must be one of tokens, words"):
+    with pytest.raises(ConfigError, match="prefix unit must be one of token, word"):
         agreement_table(pairs, rm=ToyRM(), unit="chars")
     with pytest.raises(ConfigError, match="no pairs to measure"):
         agreement_table(pairs.head(0), rm=ToyRM())
