@@ -16,7 +16,7 @@ from sp_prm_lib.profile_data import preference_splits
 from sp_prm_lib.profiles import ModelSpec, load_profile
 from sp_prm_lib.rewards import RewardModel
 
-N_RESPONSES, LENGTH = 4, 128
+N_RESPONSES, LENGTH = 2, 128
 
 
 def _timed(fn):

@@ -54,7 +54,7 @@ SMALL = dict(max_new_tokens=8)
 def test_args_cached_equals_naive_loop(models, convention):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
-    cfg = ArgsConfig(k=6, w=1.5, **SMALL)
+    cfg = ArgsConfig(k=8, w=1.5, max_new_tokens=16)
     fast = args_greedy(policy, scorer, PROMPTS, cfg)
     ref = naive_args(policy, scorer, PROMPTS, cfg, rescore_mode="tokens")
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
@@ -71,10 +71,10 @@ def test_args_text_path_equals_naive_text_loop(models):
 
 
 @pytest.mark.parametrize("convention,cfg", [
-    ("closed", BeamConfig(width=2, successors=3, chunk_length=3, max_new_tokens=7)),
-    ("open", BeamConfig(width=2, successors=3, chunk_length=3, max_new_tokens=7)),
-    ("closed", TBSConfig(width=2, successors=2, max_new_tokens=5)),
-    ("open", BoNConfig(n=4, max_new_tokens=6)),
+    ("closed", BeamConfig(width=2, successors=3, chunk_length=3, max_new_tokens=10)),
+    ("open", BeamConfig(width=3, successors=2, chunk_length=4, max_new_tokens=10, top_k=0, temperature=0.8)),
+    ("closed", TBSConfig(width=2, successors=3, max_new_tokens=8)),
+    ("open", BoNConfig(n=4, max_new_tokens=8)),
 ])
 def test_beam_driver_equals_naive_loop(models, convention, cfg):
     policy = models[0]
@@ -369,3 +369,55 @@ def test_function_scorer_and_unknown_scorer():
     from sp_prm_lib.decoding import as_scorer
     with pytest.raises(ConfigError, match="score_texts"):
         as_scorer(object())
+
+
+def test_cached_path_only_when_valid_else_batched_text_scoring(models):
+    policy, rm_model, tok = models
+    rm = reward_model(models, "closed")
+    assert RewardScorer(rm).session_reason(policy, PROMPTS, 8) is None
+    # a second tokenizer object with the same vocabulary still shares the cache path
+    assert RewardScorer(RewardModel(rm_model, byte_tokenizer())).session_reason(policy, PROMPTS, 8) is None
+    assert RewardScorer(rm, kv_cache=False).session_reason(policy, PROMPTS, 8) == "disabled"
+    assert "max_length" in RewardScorer(rm).session_reason(policy, PROMPTS, 600)
+    deberta, dtok = tiny_model("deberta-v2-reward", byte_tokenizer(), seed=3)
+    bidirectional = RewardScorer(RewardModel(deberta, dtok))
+    assert bidirectional.session_reason(policy, PROMPTS, 8) == "the reward model is not causal"
+    out = args_greedy(policy, bidirectional, PROMPTS[:2], ArgsConfig(k=3, max_new_tokens=4))
+    ref = naive_args(policy, bidirectional, PROMPTS[:2], ArgsConfig(k=3, max_new_tokens=4))
+    assert [g.token_ids for g in out] == [g.token_ids for g in ref]
+    assert bidirectional.stats.calls > 0
+
+    class OtherVocab:
+        def __len__(self):
+            return len(tok)
+
+        def get_vocab(self):
+            return {**tok.get_vocab(), "zz": -1}
+
+    from sp_prm_lib.decoding.scorers import same_vocabulary
+    assert not same_vocabulary(tok, OtherVocab())
+
+
+@pytest.mark.slow
+def test_real_smollm2_args_cached_equals_released_style_loop():
+    """The real policy tokenizer and chat template (2-layer slices keep it fast):
+    cached ARGS gives the tokens of the loop that re-scores k decoded texts per step."""
+    from sp_prm_lib.models import load_policy
+    from sp_prm_lib.profiles import ModelSpec
+
+    spec = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    try:
+        model, tok = load_policy(ModelSpec(id=spec, source="package", num_layers=2))
+    except Exception as exc:  # the offline package is not installed
+        pytest.skip(f"SmolLM2 not available: {exc}")
+    torch.manual_seed(0)
+    rm = RewardModel.from_spec(ModelSpec(id=spec, source="package", num_layers=2), convention="closed")
+    policy = Policy(model, tok)
+    prompts = ["\n\nHuman: Is it illegal to eat horse meat in the US?\n\nAssistant:", PROMPTS[1]]
+    cached = RewardScorer(rm)
+    assert cached.session_reason(policy, prompts, 6) is None
+    cfg = ArgsConfig(k=10, max_new_tokens=6)
+    fast = args_greedy(policy, cached, prompts, cfg)
+    ref = naive_args(policy, RewardScorer(rm, kv_cache=False), prompts, cfg, rescore_mode="text", policy_cache=True)
+    assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
+    assert all(math.isclose(a.reward, b.reward, abs_tol=1e-4) for a, b in zip(fast, ref))

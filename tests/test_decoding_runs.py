@@ -178,3 +178,43 @@ def test_merge_script(setup, tmp_path):
     assert module.cli([str(out), "--expected", "3", "--delete-shards"]) == 0
     assert [r["index"] for r in read_records(out)] == [0, 1, 2]
     assert not list(tmp_path.glob("m.shard-*"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available() and torch.cuda.device_count() < 2,
+                    reason="two processes need two GPUs (or none: a CPU gloo group)")
+def test_accelerate_launch_splits_prompts_across_processes(setup, tmp_path):
+    """Two real processes under ``accelerate launch`` write one shard each; merged = one process."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists() and shutil.which("accelerate") is None:
+        pytest.skip("accelerate launcher not installed")
+    policy, rm = setup
+    policy.model.save_pretrained(tmp_path / "policy")
+    policy.tokenizer.save_pretrained(tmp_path / "policy")
+    rm.model.save_pretrained(tmp_path / "rm")
+    rm.tokenizer.save_pretrained(tmp_path / "rm")
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(PROMPTS))
+    out = tmp_path / "run.jsonl"
+    cmd = [str(launcher if launcher.exists() else shutil.which("accelerate")), "launch", "--multi_gpu",
+           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "sp_prm_lib.decoding", "generate", "--method", "args", "--prompts", str(prompts),
+           "--policy", str(tmp_path / "policy"), "--policy-source", "local", "--rm", str(tmp_path / "rm"),
+           "--out", str(out), "--set", "k=3", "--set", "max_new_tokens=4", "--batch-size", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shards = sorted(p.name for p in tmp_path.glob("run.shard-*"))
+    assert shards == ["run.shard-000-of-002.jsonl", "run.shard-001-of-002.jsonl"]
+    assert [r["index"] for r in read_records(tmp_path / shards[1])] == [1, 3]
+    merged = read_records(merge_shards(out, expected=len(PROMPTS)))
+    single = tmp_path / "single.jsonl"
+    generate_run(PROMPTS, "args", policy, rm, single, config=ARGS, process_index=0, num_processes=1,
+                 scorer_name=str(tmp_path / "rm"))
+    assert [r["response"] for r in merged] == [r["response"] for r in read_records(single)]

@@ -9,9 +9,6 @@ from ..errors import ConfigError
 from .policy import Policy, as_policy, make_generators, render_prompts
 from .scorers import as_scorer
 
-FINISH = ("eos", "length")
-
-
 @dataclass
 class Generation:
     """One prompt's result. ``token_ids``: the response in policy tokens (EOS

@@ -60,10 +60,6 @@ class Policy:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    @property
-    def vocab_size(self) -> int:
-        return self.model.get_output_embeddings().weight.shape[0]
-
     def prompt_ids(self, prompt: str) -> list[int]:
         if self.render is not None:
             return list(self.render(prompt))
