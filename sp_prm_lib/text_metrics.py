@@ -24,17 +24,11 @@ import pandas as pd
 from .bootstrap import bootstrap_mean_ci
 from .data.gsm8k import final_number
 from .errors import ConfigError
+from .validation import parallel_lists
 
 
 def _check(**named: Sequence) -> int:
-    lengths = {k: len(v) for k, v in named.items()}
-    first = next(iter(named))
-    if lengths[first] == 0:
-        raise ConfigError(f"no generations to evaluate: {first} is empty")
-    for k, n in lengths.items():
-        if n != lengths[first]:
-            raise ConfigError(f"{lengths[first]} {first} but {n} {k}: the lists must have one entry per item")
-    return lengths[first]
+    return parallel_lists("evaluate", **named)
 
 
 # -- average reward ------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError, SpPrmError
+from ..validation import parallel_lists
 from . import templates
 from .parsing import parse_verdict
 
@@ -43,18 +44,7 @@ class Verdict:
 def check_texts(**named: Sequence[str]) -> int:
     """Common length of the named text lists; one-line ConfigError when empty,
     mismatched or not strings."""
-    lengths = {name: len(texts) for name, texts in named.items()}
-    first = next(iter(named))
-    if lengths[first] == 0:
-        raise ConfigError(f"no generations to judge: {first} is empty")
-    for name, n in lengths.items():
-        if n != lengths[first]:
-            raise ConfigError(f"{lengths[first]} {first} but {n} {name}: the lists must have one entry per item")
-    for name, texts in named.items():
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ConfigError(f"{name}[{i}] is {type(text).__name__}, not a string")
-    return lengths[first]
+    return parallel_lists("judge", strings=True, **named)
 
 
 class Judge(ABC):
