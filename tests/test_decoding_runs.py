@@ -17,12 +17,7 @@ PROMPTS = [f"\n\nHuman: question number {i}{'?' * i}\n\nAssistant:" for i in ran
 ARGS = {"k": 3, "max_new_tokens": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

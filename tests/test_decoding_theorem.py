@@ -15,12 +15,7 @@ PROMPTS = ["\n\nHuman: toy\n\nAssistant:"]
 FIXED = dict(max_new_tokens=T, min_new_tokens=T)  # no EOS: every response has T tokens
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
