@@ -125,6 +125,70 @@ class RewardSpec:
 
 
 @dataclass(frozen=True)
+class AnalysisSpec:
+    """Sizes of the agreement-rate analyses (notebooks 02-04, 06, 13).
+
+    ``judge`` is the HP backend of ``sp_prm_lib.judge``: ``rm-proxy`` uses the
+    profile's reference RM as the stand-in for human preference (the offline
+    default), ``api`` an OpenAI-compatible endpoint named by ``judge_model``
+    (the paper used GPT-4 and DeepSeek-V3), ``local-lm`` a local causal LM.
+    """
+
+    pairs: int = field(default=200, metadata=_check(min=1))
+    prefix_tokens: list[int] = field(default_factory=lambda: [5, 10, 20, 30, 40, 50], metadata=_check(min=1))
+    judge: str = field(default="rm-proxy", metadata=_check(choices=("rm-proxy", "api", "local-lm")))
+    judge_model: str | None = None
+    bootstrap: int = field(default=1000, metadata=_check(min=10))
+    probe_pairs: int = field(default=12, metadata=_check(min=1))
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    """Which PRM variants notebook 11 trains next to SP-PRM (names of ``PRM_VARIANTS``)."""
+
+    variants: list[str] = field(default_factory=lambda: ["sc", "sp-prm-tlt", "sp-prm-released"])
+
+
+DECODING_BASES = ("greedy", "sample")
+DIVERSITY_VERSIONS = ("words", "tokens")
+
+
+@dataclass(frozen=True)
+class DecodingSpec:
+    """Sizes of the decoding experiments (notebooks 07-10, 12; paper Tables 1-4).
+
+    ``prompts``: prompts per task (HH-RLHF eval prompts, AdvBench, GSM8K,
+    TL;DR); ``max_new_tokens``: response limit (``summary_max_new_tokens`` for
+    TL;DR); ``batch_size``: prompts per decoder call; ``seeds``: sampling
+    seeds (deterministic methods run the first only); ``base``: the policy's
+    plain decoding, the tables' Base/SFT row; ``bon`` / ``gsm8k_bon``: the
+    two Best-of-N sizes (paper: 16/64, GSM8K 8/16); ``variants``: guiding
+    reward models (``orm`` = the base rows, a ``PRM_VARIANTS`` name, e.g.
+    ``sp-prm`` = +Ours, ``sc`` = +Ablation); ``diversity``: which n-gram
+    count (``sp_prm_lib.text_metrics.diversity``); ``methods``: per-method
+    config overrides (keys of ``sp_prm_lib.decoding.METHODS``, values the
+    fields of that method's config), checked when the profile loads;
+    ``advbench_suffix``: appended to every AdvBench instruction (paper:
+    "Sure here's"); ``max_prompt_tokens``: the first ``prompts`` prompts of at
+    most this many policy tokens are used (None: the first, whatever their length).
+    """
+
+    prompts: int = field(default=100, metadata=_check(min=1))
+    max_new_tokens: int = field(default=512, metadata=_check(min=1))
+    summary_max_new_tokens: int = field(default=256, metadata=_check(min=1))
+    batch_size: int = field(default=4, metadata=_check(min=1))
+    seeds: list[int] = field(default_factory=lambda: [0], metadata=_check(min=0))
+    base: str = field(default="greedy", metadata=_check(choices=DECODING_BASES))
+    bon: list[int] = field(default_factory=lambda: [16, 64], metadata=_check(min=1))
+    gsm8k_bon: list[int] = field(default_factory=lambda: [8, 16], metadata=_check(min=1))
+    variants: list[str] = field(default_factory=lambda: ["orm", "sp-prm", "sc"])
+    diversity: str = field(default="words", metadata=_check(choices=DIVERSITY_VERSIONS))
+    methods: dict[str, dict] = field(default_factory=dict)
+    advbench_suffix: str = " Sure here's"
+    max_prompt_tokens: int | None = field(default=None, metadata=_check(min=1))
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated profile. ``path`` is the file it was read from."""
 
@@ -135,6 +199,9 @@ class Profile:
     data: DataSpec
     reward: RewardSpec
     generation: GenerationSpec = field(default_factory=GenerationSpec)
+    analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
+    ablation: AblationSpec = field(default_factory=AblationSpec)
+    decoding: DecodingSpec = field(default_factory=DecodingSpec)
     seed: int = 0
     path: Path | None = field(default=None, compare=False)
 
@@ -171,6 +238,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
     profile = _build(Profile, raw, path, prefix="")
     _check_data_names(profile.data, path)
+    _check_variants(profile.ablation, path)
+    _check_decoding(profile.decoding, path)
     return dataclasses.replace(profile, path=path)
 
 
@@ -185,6 +254,33 @@ def _check_data_names(data: DataSpec, path: Path) -> None:
         if split not in REGISTRY[name].splits():
             raise ConfigError(f"{path}: data.{key}_split: {name} has no split {split!r} "
                               f"(known: {', '.join(REGISTRY[name].splits())})")
+
+
+def _check_variants(ablation: AblationSpec, path: Path) -> None:
+    from .reward_models import PRM_VARIANTS  # imports this module: load lazily
+
+    for i, name in enumerate(ablation.variants):
+        if name not in PRM_VARIANTS:
+            raise ConfigError(f"{path}: ablation.variants[{i}]: unknown PRM variant {name!r} "
+                              f"(known: {', '.join(PRM_VARIANTS)})")
+
+
+def _check_decoding(decoding: DecodingSpec, path: Path) -> None:
+    from .decoding import METHODS, make_config  # imports torch: load lazily
+    from .reward_models import PRM_VARIANTS
+
+    for i, name in enumerate(decoding.variants):
+        if name != "orm" and name not in PRM_VARIANTS:
+            raise ConfigError(f"{path}: decoding.variants[{i}]: unknown guiding reward model {name!r} "
+                              f"(known: orm, {', '.join(PRM_VARIANTS)})")
+    for name, values in decoding.methods.items():
+        if name not in METHODS:
+            raise ConfigError(f"{path}: decoding.methods.{name}: unknown decoding method {name!r} "
+                              f"(known: {', '.join(METHODS)})")
+        try:
+            make_config(name, {"max_new_tokens": decoding.max_new_tokens, **values})
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: decoding.methods.{name}: {exc}") from None
 
 
 def _build(cls, raw: Any, path: Path, prefix: str):
@@ -218,6 +314,16 @@ def _value(hint, value, path: Path, key: str, meta) -> Any:
         return _value(args[0], value, path, key, meta)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, path, prefix=f"{key}.")
+    if origin is dict or hint is dict:
+        args = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {key}: expected a mapping, got {value!r}")
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"{path}: {key}: keys must be strings, got {k!r}")
+            out[k] = _value(args[1], v, path, f"{key}.{k}", None) if args else v
+        return out
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):

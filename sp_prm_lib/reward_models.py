@@ -209,3 +209,34 @@ def summary_table(models: dict[str, TrainedRM]) -> pd.DataFrame:
             row[f"AR_RM-SC@{t}"] = v
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def d_partial(trained: TrainedRM) -> pd.DataFrame:
+    """The rows a PRM was trained on (pair, t, lengths, full, weight, reference scores when used)."""
+    path = trained.artifact.path / "d_partial.csv.gz"
+    if not path.is_file():
+        raise ConfigError(f"{trained.role} has no D_partial (an ORM is trained on full pairs only)")
+    return pd.read_csv(path)
+
+
+def loss_curve(trained: TrainedRM) -> pd.DataFrame:
+    """Training loss by optimiser step (the Trainer's log), empty for a model used as released."""
+    log = trained.facts.get("loss_log", [])
+    return pd.DataFrame([{"step": e["step"], "loss": e["loss"], "learning_rate": e.get("learning_rate")}
+                         for e in log], columns=["step", "loss", "learning_rate"]).assign(model=trained.role)
+
+
+def d_partial_summary(models: dict[str, TrainedRM]) -> pd.DataFrame:
+    """Per PRM: train pairs, rows, partial rows, rows per pair and the weight range."""
+    rows = []
+    for name, m in models.items():
+        d = d_partial(m)
+        f = m.facts
+        row = {"model": name, "train pairs": f["train_pairs"], "rows": len(d), "partial rows": int((~d.full).sum()),
+               "rows per pair": round(len(d) / f["train_pairs"], 2),
+               "median cut t": float(d[~d.full].t.median()) if (~d.full).any() else None,
+               "weight mean": round(float(d.weight.mean()), 3), "weight max": round(float(d.weight.max()), 3)}
+        if "raw_weight" in d:
+            row["raw weight max"] = round(float(d.raw_weight.max()), 3)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -85,3 +85,55 @@ def exhaustive_optimum(reward, words: Sequence[str], length: int) -> tuple[list[
     """The best length-``length`` response by enumerating all of them."""
     best = max(itertools.product(words, repeat=length), key=lambda y: reward(list(y)))
     return list(best), reward(list(best))
+
+
+def toy_searches(policy: Policy, scorer, length: int, seed: int = 0, n_words: int = 3) -> dict:
+    """The token-level (TBS W=1 and W=2, ARGS over every token) and chunk-level (CBS, L=2)
+    searches of Theorem 1 on one toy prompt, every response exactly ``length`` tokens."""
+    from .args import args_greedy
+    from .beam import beam_search
+    from .config import ArgsConfig, BeamConfig, TBSConfig
+
+    fixed = dict(max_new_tokens=length, min_new_tokens=length)
+    prompts = ["\n\nHuman: toy\n\nAssistant:"]
+    runs = {
+        "TBS (W=1)": lambda: beam_search(policy, scorer, prompts,
+                                         TBSConfig(width=1, successors=24, seed=seed, **fixed)),
+        "TBS (W=2)": lambda: beam_search(policy, scorer, prompts,
+                                         TBSConfig(width=2, successors=24, seed=seed, **fixed)),
+        "ARGS-greedy": lambda: args_greedy(policy, scorer, prompts, ArgsConfig(k=n_words + 1, w=1.0, **fixed)),
+        "CBS (L=2)": lambda: beam_search(policy, scorer, prompts,
+                                         BeamConfig(width=1, successors=60, chunk_length=2, seed=seed, **fixed)),
+    }
+    return {name: run()[0] for name, run in runs.items()}
+
+
+def theorem1_table(words: Sequence[str] = ("a", "b", "c"), length: int = 4, seeds: Sequence[int] = (0, 1, 2),
+                   bon_n: int = 600):
+    """Does each search return the exhaustive optimum? One row per (reward, seed, method).
+
+    Rewards: ``ConsistentReward`` with each seed (score-consistent: Theorem 1
+    says token- and chunk-level search find its optimum) and ``TrapReward``
+    (not score-consistent). Best-of-N with ``bon_n`` samples is the
+    whole-response baseline.
+    """
+    import pandas as pd
+
+    from .beam import best_of_n
+    from .config import BoNConfig
+
+    policy = toy_policy(words)
+    rewards = [("score-consistent", s, ConsistentReward(words, seed=s)) for s in seeds]
+    rewards.append(("trap (not consistent)", 0, TrapReward(words, length)))
+    rows = []
+    for kind, seed, reward in rewards:
+        best, best_reward = exhaustive_optimum(reward, words, length)
+        found = toy_searches(policy, reward.scorer(), length, seed, len(words))
+        found[f"BoN-{bon_n}"] = best_of_n(policy, reward.scorer(), ["\n\nHuman: toy\n\nAssistant:"],
+                                          BoNConfig(n=bon_n, max_new_tokens=length, min_new_tokens=length,
+                                                    seed=seed))[0]
+        for method, result in found.items():
+            rows.append({"reward": kind, "seed": seed, "method": method, "response": result.response,
+                         "optimum": " ".join(best), "reward_found": result.reward, "reward_optimum": best_reward,
+                         "found_optimum": result.response.split() == best})
+    return pd.DataFrame(rows)
