@@ -1,0 +1,112 @@
+# %% [markdown]
+# # 03 · Observations 2 and 3: reward models, score consistency and human preference on prefixes
+#
+# **The paper's claims (section 3.2, Fig. 2a-b).**
+# - *Observation 2:* ORMs agree with human preference on prefixes:
+#   AR<sub>RM-HP</sub>(t) is above 65% at every prefix length.
+# - *Observation 3:* score consistency alone does not: AR<sub>SC-HP</sub>(t),
+#   the share of prefix pairs where the human-preference proxy prefers the prefix
+#   of the preferred full response, is below 45% at 5 tokens and below 65% at
+#   50 tokens. So a PRM trained only for score consistency may learn orders that
+#   humans would not give to the prefixes.
+#
+# The paper approximated human preference (HP) on prefixes with GPT-4 and
+# DeepSeek-V3 and the partial-answer template of its Fig. 6. Here HP comes from
+# the judge named by the profile (`analysis.judge`); every judgement is made in
+# both answer orders and counts only when both orders agree (a split is a tie).
+# **Which judge** produced the numbers, and how well it agrees with the human
+# labels of the *full* pairs, is printed below: read every HP number in that light.
+
+# %% tags=["parameters"]
+profile = "tiny"  # papermill parameter: smoke | tiny | paper
+
+# %%
+import matplotlib.pyplot as plt
+
+from sp_prm_lib import analysis, comparison
+from sp_prm_lib.agreement import wide
+from sp_prm_lib.notebook import save_figure, start
+
+P = start(profile)
+judge = analysis.judge_name(P)
+print("HP judge:", judge)
+print(analysis.rm_description(P, "orm"))
+table = analysis.agreement(P, "orm", with_hp=True)
+w = wide(table).round(3)
+w
+
+# %% [markdown]
+# The `full` row of `ar_sc_hp` is the judge's agreement with the **human labels
+# of the full pairs**: the quality of the HP proxy itself. With the `rm-proxy`
+# judge it equals the reference RM's held-out accuracy.
+
+# %%
+judge_quality = analysis.value_at(table, "ar_sc_hp", None)
+print(f"judge agreement with human labels on full pairs: {judge_quality.value:.3f} "
+      f"[{judge_quality.ci_low:.3f}, {judge_quality.ci_high:.3f}], ties {judge_quality.hp_ties}, "
+      f"unparseable {judge_quality.excluded}")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+for ax, metric, key, label in ((axes[0], "ar_rm_hp", "obs2", "AR$_{RM-HP}$(t)"),
+                               (axes[1], "ar_sc_hp", "obs3", "AR$_{SC-HP}$(t)")):
+    rows = table[(table.metric == metric) & table.t.notna()]
+    ax.plot(rows.t, rows.value, "o-", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
+    ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, alpha=0.15)
+    for q, t, rel, v in comparison.paper_table(key)[["quantity", "t", "relation", "value"]].itertuples(index=False):
+        if t == "all":
+            ax.axhline(v, color="k", ls="--", lw=1, label=f"paper: {rel} {v:g} at every t")
+        else:
+            ax.plot([t], [v], "kv" if rel == "<" else "k*", ms=9, label=f"paper: {rel} {v:g} at t={t}")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set(xlabel="prefix length t (tokens)", title=label, ylim=(0.2, 1.0))
+    ax.legend(fontsize=7, loc="lower right")
+axes[0].set_ylabel("agreement rate")
+fig.suptitle(f"Prefix agreement with the HP judge ({P.analysis.judge}), profile {P.name}", fontsize=10)
+save_figure(fig, "03_ar_hp", P)
+plt.show()
+
+# %% [markdown]
+# ## Paper vs ours
+
+# %%
+ts = list(P.analysis.prefix_tokens)
+rm_hp = table[(table.metric == "ar_rm_hp") & table.t.notna()]
+obs2 = comparison.figure_claims("obs2", {("ar_rm_hp", "all"): round(float(rm_hp.value.min()), 3)})
+obs3 = comparison.figure_claims("obs3", {("ar_sc_hp", t): round(float(analysis.value_at(table, "ar_sc_hp", t).value), 3)
+                                         for t in (5, 50) if t in ts})
+display(obs2, obs3)
+
+# %%
+setting = (f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; {analysis.rm_description(P, 'orm')}; "
+           f"HP judge: {judge}, agreement with the human labels of full pairs {judge_quality.value:.2f}")
+# a judge no better than chance on full pairs cannot stand in for human preference
+judge_usable = judge_quality.ci_low > 0.5
+print("judge better than chance on full pairs (95% CI above 0.5):", judge_usable)
+proxy_note = (f" The judge agrees with the human labels of full pairs {judge_quality.value:.0%} of the time"
+              + ("." if judge_usable else ", no better than chance, so it cannot stand in for human preference."))
+
+display(comparison.record(
+    P, "obs2", ref="Fig. 2a, observation 2", notebook="03_obs2_3_human_preference",
+    claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at every prefix length.",
+    verdict=comparison.bound_verdict(obs2, valid=judge_usable),
+    evidence=f"AR_RM-HP of our ORM ranges {rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over "
+             f"t={ts[0]}..{ts[-1]}." + proxy_note,
+    setting=setting, table=obs2))
+sc_hp = table[(table.metric == "ar_sc_hp") & table.t.notna()]
+display(comparison.record(
+    P, "obs3", ref="Fig. 2b, observation 3", notebook="03_obs2_3_human_preference",
+    claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP below 45% at 5 tokens "
+          "and below 65% at 50 tokens.",
+    verdict=comparison.bound_verdict(obs3, valid=judge_usable),
+    evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}."
+             + proxy_note,
+    setting=setting, table=obs3))
+
+# %% [markdown]
+# **Reading.** Both observations are about a strong judge (GPT-4 class) and a
+# strong ORM. Offline we have neither: in the `tiny` profile the HP judge is our
+# own reference RM, which is itself near chance on the full pairs, so high
+# AR<sub>RM-HP</sub> mostly measures how similar two small RMs trained on the
+# same data are, and AR<sub>SC-HP</sub> cannot be told apart from a coin flip.
+# Set `analysis.judge: api` in a profile (with `SP_PRM_JUDGE_API_KEY`) to rerun
+# this notebook with an API judge; the code path is the same.

@@ -1,0 +1,105 @@
+# %% [markdown]
+# # 13 · The prefix probe
+#
+# Reward-guided decoding asks a reward model to judge **unfinished** answers:
+# after every chunk of tokens, the search keeps the partial responses the
+# reward model likes best. The paper's Observation 1 says an outcome reward
+# model (ORM), trained on finished answers only, often orders two partial
+# answers differently from how it orders the finished ones; SP-PRM is trained
+# so that it does not (score consistency).
+#
+# This probe lets you watch it happen, one pair at a time. For a prompt and two
+# responses A and B it scores **every prefix length t** of both responses with
+# three reward models of this profile:
+#
+# - **ORM**: the outcome reward model, trained on full pairs (paper Eq. 1);
+# - **SP-PRM**: the process reward model trained from that ORM on truncated
+#   pairs (Eq. 3, notebook 05);
+# - **reference**: the larger reference reward model r_phi that SP-PRM's
+#   training uses to filter and weight the partial pairs.
+#
+# At each t a reward model **agrees** when it orders the two t-token prefixes
+# the way it orders the two full responses (a tie does not agree). A response
+# shorter than t is used whole. Prefix lengths count tokens of the ORM's
+# tokenizer (all three reward models of the offline profiles share it); all
+# prefixes of a response are scored in one forward pass
+# (`RewardModel.score_prefixes`).
+#
+# Every number below is computed when the notebook runs.
+
+# %% tags=["parameters"]
+profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+
+# %%
+import matplotlib.pyplot as plt
+
+from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.probe import (agreement_curve, live_probe, load_probe_models, probe_eval_pairs,
+                              static_probe)
+
+P = start(profile)
+probes = probe_eval_pairs(P)
+print(f"profile {P.name}: {len(probes)} HH-RLHF eval pairs (A = chosen, B = rejected), "
+      f"lengths in {probes[0].unit}: " + ", ".join(f"{p.lengths[0]}/{p.lengths[1]}" for p in probes))
+print("how each reward model was scored:", probes[0].methods)
+
+# %% [markdown]
+# ## The probe in the page (no kernel needed)
+#
+# Pick one of the precomputed pairs and move the slider: the table shows each
+# reward model's score of the two t-token prefixes, which prefix it prefers at
+# t, which full response it prefers, and whether the two agree. Below, the
+# prefix texts (the part not yet seen is grey). Everything was computed when
+# the notebook ran; your browser only looks it up, so this version works in
+# the rendered book but cannot score new text.
+
+# %%
+static_probe(probes, element_id="spprm-probe-eval")
+
+# %% [markdown]
+# ## The live probe (JupyterLab)
+#
+# The live version below runs the reward models in the notebook's kernel, so it
+# also scores **your own text**: choose "your own text", type a prompt and two
+# responses, press *Score*. It needs a running Python kernel, which the
+# rendered book does not have: its output is hidden here. Open
+# `notebooks/13_prefix_probe.ipynb` in JupyterLab (`.venv/bin/jupyter lab`,
+# works offline) and run the notebook to use it.
+
+# %% tags=["remove-output"]
+models = load_probe_models(P)
+live_probe(models, probes)
+
+# %% [markdown]
+# ## Agreement with the full-pair order, by prefix length
+#
+# Over the probe pairs: the fraction each reward model orders like its own
+# verdict on the full responses, for every prefix length t. With this few
+# pairs the curves are coarse; notebooks 02 and 06 measure the same quantity
+# (AR_RM-SC) on many more pairs.
+
+# %%
+curve = agreement_curve(probes)
+top = max(1, int(sorted(p.max_t for p in probes)[len(probes) // 2]))  # up to the median longer response
+shown = curve[curve.t <= top]
+fig, ax = plt.subplots(figsize=(7, 3.2))
+for rm, colour in zip(shown.rm.unique(), ("tab:blue", "tab:orange", "tab:green")):
+    part = shown[shown.rm == rm]
+    ax.plot(part.t, part.agreement, label=rm, color=colour, lw=1.6)
+ax.set(xlabel=f"prefix length t ({probes[0].unit})", ylabel="pairs ordered like in full",
+       ylim=(-0.05, 1.05), title=f"Prefix probe: agreement with the full-pair order ({len(probes)} pairs, "
+       f"profile {P.name})")
+ax.legend()
+save_figure(fig, "13_prefix_probe_agreement", P)
+plt.show()
+summary = (shown.groupby("rm", sort=False).agreement.mean().rename("mean agreement, t = 1.." + str(top))
+           .to_frame())
+summary
+
+# %% [markdown]
+# A curve that stays near 1 from small t on belongs to a reward model whose
+# judgement of partial answers already points where its judgement of the
+# finished answers ends up; that is what a reward-guided search needs from its
+# scorer. In the `smoke` profile the reward models are one- and two-layer cuts
+# of SmolLM2 trained on a handful of pairs, so the curves only show that the
+# code runs.

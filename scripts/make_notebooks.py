@@ -1,0 +1,95 @@
+"""Build the numbered notebooks from their plain-text sources (``notebooks/src/*.py``).
+
+A source is a Python file in the "percent" format: cells start at a line
+``# %%`` (code) or ``# %% [markdown]`` (markdown, every line commented with
+``# ``). Tags go in brackets after ``tags=``: ``# %% tags=["parameters"]``.
+The committed ``.ipynb`` files carry no outputs; ``--check`` fails when one
+differs from its source (CI runs it through the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "notebooks" / "src"
+OUT = ROOT / "notebooks"
+_HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
+
+
+def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
+    """A notebook from percent-format text."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}}
+    cell = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            cell = {"md": bool(header["md"]), "lines": [],
+                    "tags": json.loads(header["tags"]) if header["tags"] else []}
+            nb.cells.append(cell)
+            continue
+        if cell is None:
+            if line.strip():
+                raise ValueError(f"{name}:{number}: text before the first '# %%' cell marker")
+            continue
+        if cell["md"] and line.strip():
+            if not line.startswith("#"):
+                raise ValueError(f"{name}:{number}: a markdown cell line must start with '#'")
+            line = line[2:] if line.startswith("# ") else line[1:]
+        elif cell["md"]:
+            line = ""
+        cell["lines"].append(line)
+    cells = []
+    for c in nb.cells:
+        source = "\n".join(c["lines"]).strip("\n")
+        made = nbformat.v4.new_markdown_cell(source) if c["md"] else nbformat.v4.new_code_cell(source)
+        made.pop("id", None)
+        if c["tags"]:
+            made.metadata["tags"] = c["tags"]
+        cells.append(made)
+    nb.cells = cells
+    nb.nbformat, nb.nbformat_minor = 4, 4
+    return nb
+
+
+def render(source: Path) -> str:
+    nb = parse(source.read_text(encoding="utf-8"), str(source.relative_to(ROOT)))
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if a notebook differs from its source")
+    args = ap.parse_args(argv)
+    stale = []
+    for source in sorted(SRC.glob("[0-9][0-9]_*.py")):
+        target = OUT / f"{source.stem}.ipynb"
+        text = render(source)
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            continue
+        if args.check:
+            stale.append(target.name)
+        else:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target.relative_to(ROOT)}")
+    orphans = sorted({p.stem for p in OUT.glob("[0-9][0-9]_*.ipynb")} - {p.stem for p in SRC.glob("*.py")})
+    if orphans:
+        print(f"error: notebooks without a source in notebooks/src: {', '.join(orphans)}", file=sys.stderr)
+        return 1
+    if stale:
+        print(f"error: out of date with notebooks/src (run python scripts/make_notebooks.py): "
+              f"{', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The committed notebooks are built from notebooks/src by scripts/make_notebooks.py."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from make_notebooks import parse  # noqa: E402
+
+
+def test_committed_notebooks_match_their_sources():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_percent_format_cells_and_tags():
+    nb = parse('# %% [markdown]\n# # Title\n#\n# text\n\n# %% tags=["parameters"]\nprofile = "tiny"\n\n# %%\nx = 1\n')
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
+    assert nb.cells[0].source == "# Title\n\ntext"
+    assert nb.cells[1].metadata["tags"] == ["parameters"]
+    assert nb.cells[2].source == "x = 1"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x = 1\n# %%\n", "before the first"),
+    ("# %% [markdown]\nnot a comment\n", "must start with '#'"),
+])
+def test_bad_sources_name_the_line(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse(text, "nb.py")
