@@ -55,9 +55,15 @@ notebooks: setup data models
 reproduce: notebooks
 	$(MAKE) --no-print-directory book PROFILE=$(PROFILE)
 
+# build_book.py builds the site (warnings are errors); browser_test.py then opens every
+# page in headless Chromium (no outside request, no console error, no missing image),
+# drives the static prefix probe and saves screenshots into _build/screenshots/.
+# scripts/install_chromium.sh installs Chromium (Debian package) when it is missing.
 book: $(STAMPS)/setup $(STAMPS)/vendor-js
+	@bash scripts/install_chromium.sh
 	@test -n "$$(ls book/executed/*.ipynb 2>/dev/null)" || { echo "book: no executed notebooks in book/executed; run make reproduce" >&2; exit 1; }
 	$(PY) scripts/build_book.py
+	$(PY) scripts/browser_test.py _build/html
 
 # --- checks ----------------------------------------------------------------
 test: setup data

@@ -23,7 +23,10 @@ For each page (default: every page of the site):
 Fails (exit 1) on any outside request, any 404 from the site except
 /favicon.ico, or a widget / math page that did not render. Needs ``chromium``
 (Debian: apt-get install chromium). Only for verification: this is not a test of
-widget interaction (that needs the DevTools protocol).
+widget interaction. ``scripts/browser_test.py`` (run by ``make book``) is the full
+test: it drives Chromium through the DevTools protocol, fails on console errors
+and missing images too, exercises the static prefix probe and takes screenshots;
+it reuses the servers and Chromium flags defined here.
 """
 
 from __future__ import annotations
