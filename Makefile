@@ -67,6 +67,7 @@ book: $(STAMPS)/setup $(STAMPS)/vendor-js
 
 # --- checks ----------------------------------------------------------------
 test: setup data
+	@bash scripts/install_chromium.sh
 	$(MAKE) --no-print-directory models PROFILE=smoke
 	$(PY) -m pytest -q
 

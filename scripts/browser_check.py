@@ -58,7 +58,7 @@ CHROMIUM_FLAGS = [
     "AutofillServerCommunication",
 ]
 LOCAL_HOSTS = {"127.0.0.1"}
-INTERNAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools"}
+INTERNAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools", "chrome-error"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -140,11 +140,11 @@ def is_local(url: str) -> bool:
 
 
 def find_chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "chrome"):
         path = shutil.which(name)
         if path:
             return path
-    raise SystemExit("browser_check: chromium not found (apt-get install chromium)")
+    raise SystemExit("chromium not found: run scripts/install_chromium.sh (apt-get install chromium)")
 
 
 def check_page(chromium: str, site: _Server, trap: _Server, root: Path, rel: str,

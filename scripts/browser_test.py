@@ -37,7 +37,6 @@ import base64
 import functools
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,26 +46,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_check import CHROMIUM_FLAGS, _Quiet, _start, _Trap  # noqa: E402
+from browser_check import CHROMIUM_FLAGS, _Quiet, _start, _Trap, find_chromium, is_local  # noqa: E402
 from check_site_offline import site_pages  # noqa: E402
 
-LOCAL_HOSTS = {"127.0.0.1"}
-INTERNAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools", "chrome-error"}
 PROBE_PAGE = "book/executed/13_prefix_probe.html"
 RESULTS_PAGE = "book/executed/results.html"
-
-
-def is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in INTERNAL_SCHEMES or (parts.hostname or "") in LOCAL_HOSTS
-
-
-def find_chromium() -> str:
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise SystemExit("browser_test: chromium not found (apt-get install chromium)")
 
 
 class DevTools:

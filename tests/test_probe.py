@@ -31,9 +31,9 @@ def probe(models):
     return pr.probe_pair(models, PROMPT, A, B)
 
 
-def _site_checker():
-    script = Path(__file__).resolve().parent.parent / "scripts" / "check_site_offline.py"
-    spec = importlib.util.spec_from_file_location("check_site_offline", script)
+def _script(name):
+    script = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -93,7 +93,7 @@ def test_static_html_embeds_the_data_and_no_outside_url(tmp_path, probe):
     assert "id='probe-test'" in text and "getElementById(\"probe-test\")" in text
     page = tmp_path / "page.html"
     page.write_text(f"<html><body>{text}</body></html>", encoding="utf-8")
-    assert _site_checker().check_page(tmp_path, page) == []
+    assert _script("check_site_offline").check_page(tmp_path, page) == []
 
 
 def test_live_widget_scores_typed_text(models, probe):
@@ -136,16 +136,9 @@ def test_mismatched_lengths_are_config_errors(probe):
         pr.static_probe_html([probe], element_id="a'><script>")
 
 
-def _browser_test():
-    script = Path(__file__).resolve().parent.parent / "scripts" / "browser_test.py"
-    spec = importlib.util.spec_from_file_location("browser_test", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_browser_test_classifies_devtools_events():
-    bt = _browser_test()
+    bt = _script("browser_test")
+
     def request(rid, url):
         return {"method": "Network.requestWillBeSent", "params": {"requestId": rid, "request": {"url": url}}}
 
@@ -178,7 +171,7 @@ def test_static_probe_responds_in_headless_chromium(tmp_path, probe):
     (site / "index.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>p</title></head>"
                                      f"<body>{pr.static_probe_html([probe, other])}</body></html>", encoding="utf-8")
     shots = tmp_path / "shots"
-    rc = _browser_test().main([str(site), "--probe-page", "index.html", "--results-page", "index.html",
+    rc = _script("browser_test").main([str(site), "--probe-page", "index.html", "--results-page", "index.html",
                                "--screenshots", str(shots)])
     assert rc == 0
     assert (shots / "13_prefix_probe.png").stat().st_size > 1000
