@@ -75,7 +75,8 @@ side = pd.DataFrame(
 side
 
 # %%
-bigger_faster = reach["reference"] is not None and (reach["orm"] is None or reach["reference"] <= reach["orm"])
+# "faster" is strict: reaching the share at the same prefix length does not count
+bigger_faster = reach["reference"] is not None and (reach["orm"] is None or reach["reference"] < reach["orm"])
 holds = [grows[r] for r in roles] + [bigger_faster]
 gap_text = "; ".join(
     f"{r}: gap {analysis.value_at(table, 'reward_gap', first, r).value:.3f} at t={first}, "
@@ -88,7 +89,8 @@ comparison.record(
     verdict=comparison.verdict(holds),
     evidence=gap_text + f". Growth with non-overlapping 95% CIs between t={first} and t={last}: "
              + ", ".join(f"{r} {'yes' if grows[r] else 'no'}" for r in roles)
-             + f"; the larger RM reaches {share:.0%} no later than the smaller: {'yes' if bigger_faster else 'no'}.",
+             + f"; the larger RM reaches {share:.0%} at a shorter prefix than the smaller: "
+             f"{'yes' if bigger_faster else 'no'}.",
     setting=f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; "
             + "; ".join(analysis.rm_description(P, r) for r in roles)
             + ". The paper compares 0.4B with 13B parameters.",

@@ -69,7 +69,8 @@ comparison.record(
     P, "fig5", ref="Fig. 5", notebook="06_score_consistency_after_training",
     claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it is above 55% at 5 tokens "
           "and about 65% at 50 tokens.",
-    verdict=comparison.verdict(raised + bounds),
+    # the levels after training only count as evidence when training raised something
+    verdict=comparison.verdict(raised + bounds) if any(raised) else "not at this scale",
     evidence=f"SP-PRM's AR_RM-SC is above the ORM's at {sum(raised)} of {len(ts)} prefix lengths "
              f"({sum(significant)} with the SP-PRM interval wholly above the ORM's value); after training "
              + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts) + "; before "
