@@ -109,23 +109,29 @@ def results_page(executed: Path = EXECUTED) -> str:
     name = run.get("profile", "?")
     entries = collected(name)
     lines += [_profile_paragraph(name), "",
-              "Each row is one claim of the paper (a figure, a table or Theorem 1), the evidence "
-              "our run gives for it and a verdict: *reproduced* (every check holds), *partly* "
-              "(some do), *not at this scale* (none do: our small models or data cannot show it) "
-              "or *not run here* (the run needs models, data or a judge this profile lacks).", ""]
+              "Each row is one claim of the paper (a figure, a table or Theorem 1) with a verdict; "
+              "the evidence our run gives for it and our setting follow below the table. "
+              "*reproduced*: every check holds; *partly*: some do; "
+              "*not at this scale*: none do (our small models or data cannot show it); "
+              "*not run here*: the run needs models, data or a judge this profile lacks.", ""]
     lines += ["## Verdicts", ""]
     if entries:
         counts = Counter(e.get("verdict", "?") for e in entries)
         order = [v for v in VERDICTS if counts.get(v)] + sorted(set(counts) - set(VERDICTS))
         summary = ", ".join(f"{counts[v]} {v}" for v in order)
         lines += [f"{len(entries)} claims checked with profile `{name}`: {summary}.", ""]
-        lines += ["| Paper | The paper's claim | Our evidence | Verdict | Our setting | Notebook |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| Paper | The paper's claim | Verdict | Notebook |", "|---|---|---|---|"]
         for e in entries:
             lines.append("| " + " | ".join([
-                _cell(e.get("ref")), _cell(e.get("claim")), _cell(e.get("evidence")),
-                f"**{_cell(e.get('verdict'))}**", _cell(e.get("setting")),
+                _cell(e.get("ref")), _cell(e.get("claim")), f"**{_cell(e.get('verdict'))}**",
                 _notebook_link(e.get("notebook", ""), executed)]) + " |")
+        lines += ["", "## Evidence, claim by claim", ""]
+        for e in entries:
+            lines += [f"### {_cell(e.get('ref'))}: {_cell(e.get('verdict'))}", "",
+                      f"**Claim.** {_cell(e.get('claim'))}", "",
+                      f"**Our evidence.** {_cell(e.get('evidence'))}", "",
+                      f"**Our setting.** {_cell(e.get('setting'))}", "",
+                      f"Notebook: {_notebook_link(e.get('notebook', ''), executed)}", ""]
         lines.append("")
     else:
         lines += [f"No verdicts were filed by the notebooks of profile `{name}` "

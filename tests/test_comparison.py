@@ -272,7 +272,8 @@ def test_results_page(home, tmp_path):
     assert "ASR \\| drops \\$5" in page and "line one line two" in page
     assert "| **total** | **16.3** | |" in page
     rows = [line for line in page.splitlines() if line.startswith("| ") and "Table 3" in line]
-    assert len(rows) == 1 and rows[0].count(" | ") == 5  # six cells, no stray column breaks
+    assert len(rows) == 1 and rows[0].count(" | ") == 3  # four cells, no stray column breaks
+    assert "### Table 3: not at this scale" in page and "**Our evidence.** line one line two" in page
 
 
 def test_results_page_without_a_run(tmp_path):
