@@ -10,6 +10,7 @@ JavaScript) are unchanged since the last successful build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -71,7 +72,8 @@ def _profile_paragraph(name: str) -> str:
     )
 
 
-def _toc_files() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _toc_files() -> frozenset[str]:
     """The ``file`` entries of ``_toc.yml`` (only those pages are built)."""
     import yaml
 
@@ -84,7 +86,7 @@ def _toc_files() -> set[str]:
             todo += list(item.values())
         elif isinstance(item, list):
             todo += item
-    return found
+    return frozenset(found)
 
 
 def _notebook_link(name: str, executed: Path) -> str:

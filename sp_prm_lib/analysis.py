@@ -26,14 +26,18 @@ from .reward_models import TrainedRM, ensure_orm, ensure_prm, ensure_reference
 UNIT = "token"
 
 
+def held_out_pairs(profile: Profile, n: int, setting: str) -> pd.DataFrame:
+    """The first ``n`` pairs of the eval split; ``setting`` names the profile key that asked for them."""
+    frame = preference_splits(profile)["eval"].frame
+    if n > len(frame):
+        raise ConfigError(f"{profile.path}: {setting} = {n} is more than the {len(frame)} eval pairs "
+                          f"(data.eval_pairs)")
+    return frame.head(n).reset_index(drop=True)
+
+
 def analysis_pairs(profile: Profile) -> pd.DataFrame:
     """The first ``analysis.pairs`` held-out pairs (prompt, chosen, rejected)."""
-    frame = preference_splits(profile)["eval"].frame
-    n = profile.analysis.pairs
-    if n > len(frame):
-        raise ConfigError(f"{profile.path}: analysis.pairs = {n} is more than the {len(frame)} eval pairs "
-                          f"(data.eval_pairs)")
-    return frame.head(n)[["prompt", "chosen", "rejected"]].reset_index(drop=True)
+    return held_out_pairs(profile, profile.analysis.pairs, "analysis.pairs")[["prompt", "chosen", "rejected"]]
 
 
 def trained_rm(profile: Profile, role: str, store: ArtifactStore | None = None) -> TrainedRM:
@@ -68,12 +72,13 @@ def prefix_scores(profile: Profile, role: str, store: ArtifactStore | None = Non
         return {k: data[k] for k in ("chosen", "rejected")}
 
 
-def profile_judge(profile: Profile, store: ArtifactStore | None = None):
-    """The HP judge named by ``analysis.judge`` (``rm-proxy``: the profile's reference RM)."""
+def profile_judge(profile: Profile, store: ArtifactStore | None = None, *, reference_rm=None):
+    """The HP judge named by ``analysis.judge`` (``rm-proxy``: the profile's reference RM;
+    ``reference_rm``: that model when the caller has it loaded already)."""
     a = profile.analysis
     if a.judge == "rm-proxy":
-        return judge_mod.make_judge("rm-proxy", rm=ensure_reference(profile, store).load(profile),
-                                    name="rm-proxy:reference")
+        rm = reference_rm if reference_rm is not None else ensure_reference(profile, store).load(profile)
+        return judge_mod.make_judge("rm-proxy", rm=rm, name="rm-proxy:reference")
     if a.judge == "api":
         return judge_mod.make_judge("api", model=a.judge_model)
     spec = ModelSpec(id=a.judge_model or profile.policy.id, source="package" if a.judge_model is None
@@ -109,14 +114,8 @@ def hp_orders(profile: Profile, store: ArtifactStore | None = None) -> np.ndarra
 
     config = {**_config(profile), "judge": profile.analysis.judge, "judge_model": profile.analysis.judge_model}
     art = store.ensure("analysis-hp", build, config=config, inputs=inputs,
-                       code_version=code_hash(agreement_mod, *_judge_modules()))
+                       code_version=code_hash(agreement_mod, *judge_mod.verdict_modules()))
     return np.load(art.path / "orders.npy")
-
-
-def _judge_modules():
-    from .judge import base, pairwise, parsing, rm_proxy, templates
-
-    return base, pairwise, parsing, rm_proxy, templates
 
 
 def agreement(profile: Profile, role: str, *, with_hp: bool = False,
@@ -144,6 +143,15 @@ def value_at(table: pd.DataFrame, metric: str, t: int | None, rm: str | None = N
     if len(rows) != 1:
         raise ConfigError(f"expected one row of {metric} at t={t} (rm={rm}), found {len(rows)}")
     return rows.iloc[0]
+
+
+def plot_curve(ax, table: pd.DataFrame, metric: str, rm: str, label: str | None = None,
+               colour: str | None = None, alpha: float = 0.15):
+    """``metric`` of ``rm`` over the prefix lengths with its 95% bootstrap band (full responses left out)."""
+    rows = table[(table.metric == metric) & (table.rm == rm) & table.t.notna()]
+    (line,) = ax.plot(rows.t, rows.value, "o-", color=colour, label=rm if label is None else label)
+    ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, color=line.get_color(), alpha=alpha)
+    return line
 
 
 def gap_share_of_max(table: pd.DataFrame, rm: str) -> pd.DataFrame:

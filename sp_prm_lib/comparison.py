@@ -114,9 +114,9 @@ def verdict(holds: Iterable[bool]) -> str:
     return "partly" if any(holds) else "not at this scale"
 
 
-def results_dir(profile: Profile) -> Path:
+def results_dir(profile_name: str) -> Path:
     """Where a profile's verdicts are filed (``build/results/<profile>``)."""
-    return home() / "build" / "results" / profile.name
+    return home() / "build" / "results" / profile_name
 
 
 def record(profile: Profile, claim_id: str, *, ref: str, claim: str, verdict: str, evidence: str,
@@ -129,7 +129,7 @@ def record(profile: Profile, claim_id: str, *, ref: str, claim: str, verdict: st
     """
     if verdict not in VERDICTS:
         raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-    out = results_dir(profile)
+    out = results_dir(profile.name)
     out.mkdir(parents=True, exist_ok=True)
     entry = {"id": claim_id, "ref": ref, "claim": claim, "verdict": verdict, "evidence": evidence,
              "setting": setting, "notebook": notebook, "profile": profile.name}
@@ -146,8 +146,7 @@ def record(profile: Profile, claim_id: str, *, ref: str, claim: str, verdict: st
 
 def collected(profile_name: str) -> list[dict]:
     """Every verdict a profile's run filed, in notebook order."""
-    folder = home() / "build" / "results" / profile_name
-    entries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results_dir(profile_name).glob("*.json"))]
     return sorted(entries, key=lambda e: (e["notebook"], e["id"]))
 
 

@@ -77,6 +77,16 @@ VARIANT_LABELS = {"none": "", "orm": "", "sp-prm": "+Ours", "sc": "+Ablation"}
 DETERMINISTIC = ("greedy", "args")
 
 
+def check_guiding_variants(names, where: str) -> None:
+    """Raise ``ConfigError`` naming ``where[i]`` unless every name is ``orm`` or a PRM variant."""
+    from .reward_models import PRM_VARIANTS
+
+    for i, name in enumerate(names):
+        if name != "orm" and name not in PRM_VARIANTS:
+            raise ConfigError(f"{where}[{i}]: unknown guiding reward model {name!r} "
+                              f"(known: orm, {', '.join(PRM_VARIANTS)})")
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ConfigError(f"unknown decoding task {name!r}; known: {', '.join(TASKS)}")
@@ -95,12 +105,6 @@ class Run:
     decoder: str
     config: object  # a DecodeConfig
     guided: bool
-
-    @property
-    def label(self) -> str:
-        if self.ours.startswith("bon-"):
-            return f"BoN-{self.ours[4:]}"
-        return LABELS.get(self.ours, self.ours)
 
 
 def method_runs(profile: Profile, task: str, methods: list[str] | None = None) -> list[Run]:
@@ -244,11 +248,9 @@ class ExperimentModels:
     def judge(self):
         from .analysis import profile_judge
 
-        if self.profile.analysis.judge == "rm-proxy":
-            from .judge import make_judge
-
-            return make_judge("rm-proxy", rm=self.rm("reference"), name="rm-proxy:reference")
-        return profile_judge(self.profile, self.store)
+        # an rm-proxy judge reuses the reference RM this object has (or will have) loaded for scoring
+        reference = self.rm("reference") if self.profile.analysis.judge == "rm-proxy" else None
+        return profile_judge(self.profile, self.store, reference_rm=reference)
 
 
 def _decoding_code() -> str:
@@ -345,11 +347,8 @@ def ensure_evaluation(profile: Profile, task: str, run_art: Artifact, base_art: 
         frame.to_csv(out / "evaluation.csv", index=False)
         return {"rows": len(frame)}
 
-    from .judge import base as jb, pairwise, parsing, rm_proxy, templates
-
     art = store.ensure("decode-eval", build, config=config, inputs=inputs,
-                       code_version=code_hash(text_metrics, jb, pairwise, parsing, rm_proxy, templates,
-                                              ensure_evaluation))
+                       code_version=code_hash(text_metrics, *judge_mod.verdict_modules(), ensure_evaluation))
     return pd.read_csv(art.path / "evaluation.csv", keep_default_na=False, na_values=[""])
 
 
@@ -378,14 +377,10 @@ def ensure_decoding_table(profile: Profile, task: str, *, methods: list[str] | N
     ``data_files``: local files in the hub's schema (TL;DR only), instead of the hub;
     ``models``: an ``ExperimentModels`` (default: the profile's, loaded lazily).
     """
-    from .reward_models import PRM_VARIANTS
-
     store = store or ArtifactStore()
     t = get_task(task)
     variants = list(profile.decoding.variants if variants is None else variants)
-    for v in variants:
-        if v != "orm" and v not in PRM_VARIANTS:
-            raise ConfigError(f"unknown guiding reward model {v!r}; known: orm, {', '.join(PRM_VARIANTS)}")
+    check_guiding_variants(variants, "variants")
     prompts = task_prompts(profile, task, data_files=data_files)
     texts = prompts.prompt.tolist()
     models = models or ExperimentModels(profile, store)

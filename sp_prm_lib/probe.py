@@ -41,7 +41,7 @@ from .artifacts import ArtifactStore, code_hash
 from .errors import ConfigError
 from .profiles import Profile
 
-RM_NAMES = ("ORM", "SP-PRM", "reference")
+PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
 PROBE_FILE = "probe.json"
 _SIDES = ("a", "b")
 
@@ -218,36 +218,26 @@ def probe_pair(models: Mapping[str, rewards.RewardModel], prompt: str, response_
                      scores, methods)
 
 
+def _trained_probe_rms(profile: Profile, store: ArtifactStore) -> dict:
+    """The ``TrainedRM`` of each ``PROBE_ROLES`` entry (trained first if not cached)."""
+    from .analysis import trained_rm
+
+    return {name: trained_rm(profile, role, store) for name, role in PROBE_ROLES.items()}
+
+
 def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> dict[str, rewards.RewardModel]:
     """The profile's ORM, SP-PRM and reference RM, loaded (trained first if not cached)."""
-    from .reward_models import ensure_orm, ensure_prm, ensure_reference
-
-    store = store or ArtifactStore()
-    trained = {"ORM": ensure_orm(profile, store), "SP-PRM": ensure_prm(profile, "sp-prm", store),
-               "reference": ensure_reference(profile, store)}
+    trained = _trained_probe_rms(profile, store or ArtifactStore())
     return {name: t.load(profile) for name, t in trained.items()}
-
-
-def probe_pairs_frame(profile: Profile) -> pd.DataFrame:
-    """The first ``analysis.probe_pairs`` pairs of the profile's eval split."""
-    from .profile_data import preference_splits
-
-    frame = preference_splits(profile)["eval"].frame
-    n = profile.analysis.probe_pairs
-    if n > len(frame):
-        raise ConfigError(f"{profile.path}: analysis.probe_pairs = {n} is more than the {len(frame)} eval pairs "
-                          "(data.eval_pairs)")
-    return frame.head(n).reset_index(drop=True)
 
 
 def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> list[PairProbe]:
     """Probes of the profile's probe pairs (A = chosen, B = rejected), cached by content hash."""
-    from .reward_models import ensure_orm, ensure_prm, ensure_reference
+    from .analysis import held_out_pairs
 
     store = store or ArtifactStore()
-    trained = {"ORM": ensure_orm(profile, store), "SP-PRM": ensure_prm(profile, "sp-prm", store),
-               "reference": ensure_reference(profile, store)}
-    pairs = probe_pairs_frame(profile)
+    trained = _trained_probe_rms(profile, store)
+    pairs = held_out_pairs(profile, profile.analysis.probe_pairs, "analysis.probe_pairs")
     config = {"probe_pairs": profile.analysis.probe_pairs, "convention": profile.reward.convention,
               "max_length": profile.reward.max_length, "data": asdict(profile.data), "seed": profile.seed}
 

@@ -267,12 +267,9 @@ def _check_variants(ablation: AblationSpec, path: Path) -> None:
 
 def _check_decoding(decoding: DecodingSpec, path: Path) -> None:
     from .decoding import METHODS, make_config  # imports torch: load lazily
-    from .reward_models import PRM_VARIANTS
+    from .decoding_experiments import check_guiding_variants
 
-    for i, name in enumerate(decoding.variants):
-        if name != "orm" and name not in PRM_VARIANTS:
-            raise ConfigError(f"{path}: decoding.variants[{i}]: unknown guiding reward model {name!r} "
-                              f"(known: orm, {', '.join(PRM_VARIANTS)})")
+    check_guiding_variants(decoding.variants, f"{path}: decoding.variants")
     for name, values in decoding.methods.items():
         if name not in METHODS:
             raise ConfigError(f"{path}: decoding.methods.{name}: unknown decoding method {name!r} "

@@ -272,3 +272,11 @@ def test_profiles_resolve_every_task():
     assert (cbs.width, cbs.successors, cbs.chunk_length) == (8, 8, 30)
     assert [r.config.n for r in method_runs(paper, "gsm8k") if r.decoder == "bon"] == [8, 16]
     assert [r.config.max_new_tokens for r in method_runs(paper, "tldr")][0] == 256
+
+
+def test_guiding_variant_names_are_checked_with_their_place():
+    from sp_prm_lib.decoding_experiments import check_guiding_variants
+
+    check_guiding_variants(["orm", "sp-prm", "sc"], "variants")
+    with pytest.raises(ConfigError, match=r"decoding.variants\[1\]: unknown guiding reward model 'sp_prm'"):
+        check_guiding_variants(["orm", "sp_prm"], "decoding.variants")

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from sp_prm_lib.decoding import ArgsConfig, BeamConfig, BoNConfig, TBSConfig, args_greedy, beam_search, best_of_n
-from sp_prm_lib.decoding.toy import ConsistentReward, TrapReward, exhaustive_optimum, toy_policy
+from sp_prm_lib.decoding.toy import TOY_PROMPT, ConsistentReward, TrapReward, exhaustive_optimum, toy_policy
 
 WORDS = ("a", "b", "c")
 T = 4
-PROMPTS = ["\n\nHuman: toy\n\nAssistant:"]
+PROMPTS = [TOY_PROMPT]
 FIXED = dict(max_new_tokens=T, min_new_tokens=T)  # no EOS: every response has T tokens
 
 

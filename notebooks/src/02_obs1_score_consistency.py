@@ -35,9 +35,7 @@ for role in roles:
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
-    rows = table[(table.rm == role) & (table.metric == "ar_rm_sc") & table.t.notna()]
-    ax.plot(rows.t, rows.value, "o-", color=colour, label=f"{role} (ours)")
-    ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, color=colour, alpha=0.15)
+    analysis.plot_curve(ax, table, "ar_rm_sc", role, label=f"{role} (ours)", colour=colour)
 paper = comparison.paper_table("obs1")
 ax.plot(paper.t, paper.value, "k*", ms=11, label="paper, Fig. 1 (text values)")
 ax.axhline(0.5, color="grey", ls=":", lw=1)

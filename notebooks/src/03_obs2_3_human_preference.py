@@ -49,9 +49,7 @@ print(f"judge agreement with human labels on full pairs: {judge_quality.value:.3
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
 for ax, metric, key, label in ((axes[0], "ar_rm_hp", "obs2", "AR$_{RM-HP}$(t)"),
                                (axes[1], "ar_sc_hp", "obs3", "AR$_{SC-HP}$(t)")):
-    rows = table[(table.metric == metric) & table.t.notna()]
-    ax.plot(rows.t, rows.value, "o-", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
-    ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, alpha=0.15)
+    analysis.plot_curve(ax, table, metric, "orm", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
     for q, t, rel, v in comparison.paper_table(key)[["quantity", "t", "relation", "value"]].itertuples(index=False):
         if t == "all":
             ax.axhline(v, color="k", ls="--", lw=1, label=f"paper: {rel} {v:g} at every t")

@@ -35,9 +35,7 @@ gaps.assign(t=gaps.t.astype("object").where(gaps.t.notna(), "full")).round(3)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
-    rows = table[(table.rm == role) & (table.metric == "reward_gap") & table.t.notna()]
-    axes[0].plot(rows.t, rows.value, "o-", color=colour, label=role)
-    axes[0].fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, color=colour, alpha=0.15)
+    analysis.plot_curve(axes[0], table, "reward_gap", role, colour=colour)
     g = gaps[(gaps.rm == role) & gaps.t.notna()]
     axes[1].plot(g.t, g.share_of_max, "o-", color=colour, label=role)
 axes[0].set(xlabel="prefix length t (tokens)", ylabel="mean reward gap $\\Delta_r(t)$", title="reward gap")

@@ -37,9 +37,7 @@ fig, ax = plt.subplots(figsize=(6.5, 3.4))
 styles = {"orm": ("tab:grey", "ORM (before)"), "sp-prm": ("tab:green", "SP-PRM (after)"), "sc": ("tab:purple", "SC only (after)")}
 for role in roles:
     colour, label = styles[role]
-    rows = ar[(ar.rm == role) & ar.t.notna()]
-    ax.plot(rows.t, rows.value, "o-", color=colour, label=label)
-    ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, color=colour, alpha=0.12)
+    analysis.plot_curve(ax, ar, "ar_rm_sc", role, label=label, colour=colour, alpha=0.12)
 paper = comparison.paper_table("fig5")
 ax.plot(paper.t, paper.value, "k*", ms=10, label="paper, after training (text values)")
 ax.axhline(0.5, color="grey", ls=":", lw=1)

@@ -87,6 +87,9 @@ def exhaustive_optimum(reward, words: Sequence[str], length: int) -> tuple[list[
     return list(best), reward(list(best))
 
 
+TOY_PROMPT = "\n\nHuman: toy\n\nAssistant:"  # every prompt renders to one token for the toy policy
+
+
 def toy_searches(policy: Policy, scorer, length: int, seed: int = 0, n_words: int = 3) -> dict:
     """The token-level (TBS W=1 and W=2, ARGS over every token) and chunk-level (CBS, L=2)
     searches of Theorem 1 on one toy prompt, every response exactly ``length`` tokens."""
@@ -95,7 +98,7 @@ def toy_searches(policy: Policy, scorer, length: int, seed: int = 0, n_words: in
     from .config import ArgsConfig, BeamConfig, TBSConfig
 
     fixed = dict(max_new_tokens=length, min_new_tokens=length)
-    prompts = ["\n\nHuman: toy\n\nAssistant:"]
+    prompts = [TOY_PROMPT]
     runs = {
         "TBS (W=1)": lambda: beam_search(policy, scorer, prompts,
                                          TBSConfig(width=1, successors=24, seed=seed, **fixed)),
@@ -129,7 +132,7 @@ def theorem1_table(words: Sequence[str] = ("a", "b", "c"), length: int = 4, seed
     for kind, seed, reward in rewards:
         best, best_reward = exhaustive_optimum(reward, words, length)
         found = toy_searches(policy, reward.scorer(), length, seed, len(words))
-        found[f"BoN-{bon_n}"] = best_of_n(policy, reward.scorer(), ["\n\nHuman: toy\n\nAssistant:"],
+        found[f"BoN-{bon_n}"] = best_of_n(policy, reward.scorer(), [TOY_PROMPT],
                                           BoNConfig(n=bon_n, max_new_tokens=length, min_new_tokens=length,
                                                     seed=seed))[0]
         for method, result in found.items():

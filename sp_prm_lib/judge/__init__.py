@@ -15,8 +15,17 @@ from .pairwise import combine, judge_pairs, outcome_summary, win_tie_rate
 from .parsing import parse_verdict
 from .quality import agreement_table, judge_agreement
 
+
+
+def verdict_modules() -> tuple:
+    """The judge modules whose code decides a verdict: the code part of cache keys of judged results."""
+    from . import base, pairwise, parsing, rm_proxy, templates
+
+    return base, pairwise, parsing, rm_proxy, templates
+
+
 __all__ = [
     "BACKENDS", "Comparison", "Judge", "JudgeError", "TemplateJudge", "Verdict", "agreement_table",
     "combine", "grade_solutions", "judge_agreement", "judge_pairs", "judged_accuracy", "make_judge",
-    "outcome_summary", "parse_verdict", "win_tie_rate",
+    "outcome_summary", "parse_verdict", "verdict_modules", "win_tie_rate",
 ]
