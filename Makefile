@@ -15,12 +15,15 @@ LIB := $(shell find sp_prm_lib -name '*.py' 2>/dev/null) pyproject.toml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md)
 
-.PHONY: all setup data models test reproduce notebooks book bench clean distclean help
+.PHONY: all setup data models test test-fast lint notebooks-src reproduce notebooks book bench clean distclean help
 all: reproduce
 
 help:
 	@echo "make reproduce [PROFILE=smoke|tiny|paper]  run every notebook, build the book"
-	@echo "make test                                  unit, property, bad-input and notebook smoke tests"
+	@echo "make test                                  lint, then unit, property, bad-input and notebook smoke tests (CI)"
+	@echo "make test-fast                             the unit tests only (no notebooks, no policy): a few minutes"
+	@echo "make lint                                  ruff check and ruff format --check"
+	@echo "make notebooks-src                         rebuild notebooks/*.ipynb from notebooks/src/*.py"
 	@echo "make setup | data | models | book | bench | clean | distclean"
 
 # --- environment -----------------------------------------------------------
@@ -55,21 +58,33 @@ notebooks: setup data models
 reproduce: notebooks
 	$(MAKE) --no-print-directory book PROFILE=$(PROFILE)
 
-# build_book.py builds the site (warnings are errors); browser_test.py then opens every
-# page in headless Chromium (no outside request, no console error, no missing image),
-# drives the static prefix probe and saves screenshots into _build/screenshots/.
+# build_book.py builds the site (warnings are errors); check_site.py browser then runs the
+# static checks again and opens every page in headless Chromium (no outside request, no
+# console error, no missing image), drives the static prefix probe and saves screenshots
+# into _build/screenshots/.
 # scripts/install_chromium.sh installs Chromium (Debian package) when it is missing.
 book: $(STAMPS)/setup $(STAMPS)/vendor-js
 	@bash scripts/install_chromium.sh
 	@test -n "$$(ls book/executed/*.ipynb 2>/dev/null)" || { echo "book: no executed notebooks in book/executed; run make reproduce" >&2; exit 1; }
 	$(PY) scripts/build_book.py
-	$(PY) scripts/browser_test.py _build/html
+	$(PY) scripts/check_site.py browser _build/html
 
 # --- checks ----------------------------------------------------------------
-test: setup data
+test: setup data lint
 	@bash scripts/install_chromium.sh
 	$(MAKE) --no-print-directory models PROFILE=smoke
 	$(PY) -m pytest -q
+
+# The developer loop: everything but the tests marked slow (notebooks, the real policy).
+test-fast: setup data
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMPS)/setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+notebooks-src: $(STAMPS)/setup
+	$(PY) scripts/make_notebooks.py
 
 bench: setup data
 	$(MAKE) --no-print-directory models PROFILE=smoke

@@ -41,13 +41,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sp_prm_lib.config.profile import ModelSpec, load_profile  # noqa: E402
 from sp_prm_lib.decoding import Policy, RewardScorer, decode  # noqa: E402
-from sp_prm_lib.decoding.reference import naive_args  # noqa: E402
-from sp_prm_lib.models import load_policy  # noqa: E402
+from sp_prm_lib.decoding.naive import naive_args  # noqa: E402
+from sp_prm_lib.experiments.pairs import preference_splits  # noqa: E402
+from sp_prm_lib.models.loading import load_policy  # noqa: E402
 from sp_prm_lib.notebook import quiet  # noqa: E402
-from sp_prm_lib.profile_data import preference_splits  # noqa: E402
-from sp_prm_lib.profiles import ModelSpec, load_profile  # noqa: E402
-from sp_prm_lib.rewards import RewardModel  # noqa: E402
+from sp_prm_lib.scoring.reward_model import RewardModel  # noqa: E402
 
 POLICY = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -106,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rm-layers", type=int, default=3)
     p.add_argument("--convention", default="closed", choices=["closed", "open"])
-    p.add_argument("--naive", default="text", choices=["text", "tokens", "none"],
-                   help="how the naive ARGS loop re-scores: decoded text (released code) or token ids")
+    p.add_argument(
+        "--naive",
+        default="text",
+        choices=["text", "tokens", "none"],
+        help="how the naive ARGS loop re-scores: decoded text (released code) or token ids",
+    )
     p.add_argument("--methods", default="greedy,sample,bon,cards,args,tbs,cbs")
     p.add_argument("--skip-bon-vs-samples", action="store_true")
     p.add_argument("--json", type=Path, default=None)
@@ -117,60 +121,92 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     model, tok = load_policy(ModelSpec(id=POLICY, source="package"))
     torch.manual_seed(0)
-    rm = RewardModel.from_spec(ModelSpec(id=POLICY, source="package", num_layers=a.rm_layers),
-                               convention=a.convention)
+    rm = RewardModel.from_spec(ModelSpec(id=POLICY, source="package", num_layers=a.rm_layers), convention=a.convention)
     policy = Policy(model, tok)
-    prompts = list(preference_splits(load_profile("tiny"))["eval"].frame.prompt[:a.prompts])
+    prompts = list(preference_splits(load_profile("tiny"))["eval"].frame.prompt[: a.prompts])
     n_tok = [len(policy.prompt_ids(x)) for x in prompts]
     m = a.max_new_tokens
-    report = {"setup": {"policy": POLICY, "rm_layers": a.rm_layers, "convention": a.convention,
-                        "prompts": len(prompts), "prompt_tokens": n_tok, "max_new_tokens": m,
-                        "threads": a.threads}}
-    print(f"setup: {POLICY} policy, RM = its lower {a.rm_layers} layers ({a.convention}), "
-          f"{len(prompts)} HH-RLHF prompts of {n_tok} policy tokens, max_new_tokens={m}, "
-          f"{a.threads} thread(s)", flush=True)
+    report = {
+        "setup": {
+            "policy": POLICY,
+            "rm_layers": a.rm_layers,
+            "convention": a.convention,
+            "prompts": len(prompts),
+            "prompt_tokens": n_tok,
+            "max_new_tokens": m,
+            "threads": a.threads,
+        }
+    }
+    print(
+        f"setup: {POLICY} policy, RM = its lower {a.rm_layers} layers ({a.convention}), "
+        f"{len(prompts)} HH-RLHF prompts of {n_tok} policy tokens, max_new_tokens={m}, "
+        f"{a.threads} thread(s)",
+        flush=True,
+    )
 
     # 1. ARGS: cached and batched vs naive -------------------------------------------------
     args_cfg = {"k": 30, "w": 1.5, "max_new_tokens": m}
     fast_scorer = RewardScorer(rm)
     fast, t_fast, mem_fast = timed(lambda: decode("args", policy, fast_scorer, prompts, **args_cfg))
-    line = {"fast_s": round(t_fast, 2), "fast_scored": fast_scorer.stats.scored,
-            "tokens": [g.tokens for g in fast]}
+    line = {"fast_s": round(t_fast, 2), "fast_scored": fast_scorer.stats.scored, "tokens": [g.tokens for g in fast]}
     if a.naive != "none":
         from sp_prm_lib.decoding import ArgsConfig
 
         naive_scorer = RewardScorer(rm, kv_cache=False)
-        naive, t_naive, _ = timed(lambda: naive_args(policy, naive_scorer, prompts, ArgsConfig(**args_cfg),
-                                                     rescore_mode=a.naive, policy_cache=True))
+        naive, t_naive, _ = timed(
+            lambda: naive_args(
+                policy, naive_scorer, prompts, ArgsConfig(**args_cfg), rescore_mode=a.naive, policy_cache=True
+            )
+        )
         same = [x.token_ids == y.token_ids for x, y in zip(fast, naive)]
-        line.update(naive_s=round(t_naive, 2), speedup=round(t_naive / t_fast, 1), identical_tokens=same,
-                    naive_rescore=a.naive)
-        print(f"ARGS-greedy k=30 w=1.5, {m} new tokens: cached+batched {t_fast:.1f}s, naive loop "
-              f"(re-scores k full {a.naive} each step) {t_naive:.1f}s, speedup {t_naive / t_fast:.1f}x, "
-              f"identical tokens: {all(same)} {same}", flush=True)
+        line.update(
+            naive_s=round(t_naive, 2), speedup=round(t_naive / t_fast, 1), identical_tokens=same, naive_rescore=a.naive
+        )
+        print(
+            f"ARGS-greedy k=30 w=1.5, {m} new tokens: cached+batched {t_fast:.1f}s, naive loop "
+            f"(re-scores k full {a.naive} each step) {t_naive:.1f}s, speedup {t_naive / t_fast:.1f}x, "
+            f"identical tokens: {all(same)} {same}",
+            flush=True,
+        )
     report["args_vs_naive"] = line
 
     # 2. every method vs greedy ---------------------------------------------------------------
-    settings = {"greedy": {}, "sample": {}, "bon": {"n": 16}, "cards": {"reward_threshold": 0.0},
-                "args": {"k": 30, "w": 1.5}, "tbs": {}, "cbs": {}}
+    settings = {
+        "greedy": {},
+        "sample": {},
+        "bon": {"n": 16},
+        "cards": {"reward_threshold": 0.0},
+        "args": {"k": 30, "w": 1.5},
+        "tbs": {},
+        "cbs": {},
+    }
     rows = []
     base = None
     for name in a.methods.split(","):
         scorer = RewardScorer(rm)
-        out, elapsed, mem = timed(lambda: decode(name, policy, scorer, prompts, max_new_tokens=m,
-                                                 **settings.get(name, {})))
+        out, elapsed, mem = timed(
+            lambda: decode(name, policy, scorer, prompts, max_new_tokens=m, **settings.get(name, {}))
+        )
         base = elapsed if name == "greedy" else base
         new = sum(g.tokens for g in out)
-        row = {"method": name, "seconds": round(elapsed, 2),
-               "vs_greedy": round(elapsed / base, 2) if base else None,
-               "ms_per_token": round(1000 * elapsed / max(new, 1), 1),
-               "peak_mib": round(mem.mib, 1), "memory_measure": mem.method,
-               "new_tokens": new, "scorer_calls": scorer.stats.calls,
-               "rewards_computed": scorer.stats.scored}
+        row = {
+            "method": name,
+            "seconds": round(elapsed, 2),
+            "vs_greedy": round(elapsed / base, 2) if base else None,
+            "ms_per_token": round(1000 * elapsed / max(new, 1), 1),
+            "peak_mib": round(mem.mib, 1),
+            "memory_measure": mem.method,
+            "new_tokens": new,
+            "scorer_calls": scorer.stats.calls,
+            "rewards_computed": scorer.stats.scored,
+        }
         rows.append(row)
-        print(f"{name:7s} {elapsed:7.1f}s  x{row['vs_greedy'] if base else float('nan'):5.2f} greedy  "
-              f"{row['ms_per_token']:6.1f} ms/token  peak +{mem.mib:7.1f} MiB  {new:4d} tokens  "
-              f"{scorer.stats.calls:4d} scorer calls ({scorer.stats.scored} rewards)", flush=True)
+        print(
+            f"{name:7s} {elapsed:7.1f}s  x{row['vs_greedy'] if base else float('nan'):5.2f} greedy  "
+            f"{row['ms_per_token']:6.1f} ms/token  peak +{mem.mib:7.1f} MiB  {new:4d} tokens  "
+            f"{scorer.stats.calls:4d} scorer calls ({scorer.stats.scored} rewards)",
+            flush=True,
+        )
     report["methods"] = rows
     print(f"(peak memory: {rows[0]['memory_measure'] if rows else ''})")
 
@@ -184,12 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             return [decode("sample", policy, sample_scorer, prompts, max_new_tokens=m, seed=s) for s in range(16)]
 
         _, t_16, mem_16 = timed(sixteen)
-        report["bon16_vs_16_samples"] = {"bon_s": round(t_bon, 2), "samples_s": round(t_16, 2),
-                                         "ratio": round(t_bon / t_16, 3), "bon_peak_mib": round(mem_bon.mib, 1),
-                                         "samples_peak_mib": round(mem_16.mib, 1)}
-        print(f"BoN-16 (one pass, shared prompt cache) {t_bon:.1f}s vs 16 independent sampled generations "
-              f"{t_16:.1f}s: ratio {t_bon / t_16:.2f} (peak +{mem_bon.mib:.0f} vs +{mem_16.mib:.0f} MiB)",
-              flush=True)
+        report["bon16_vs_16_samples"] = {
+            "bon_s": round(t_bon, 2),
+            "samples_s": round(t_16, 2),
+            "ratio": round(t_bon / t_16, 3),
+            "bon_peak_mib": round(mem_bon.mib, 1),
+            "samples_peak_mib": round(mem_16.mib, 1),
+        }
+        print(
+            f"BoN-16 (one pass, shared prompt cache) {t_bon:.1f}s vs 16 independent sampled generations "
+            f"{t_16:.1f}s: ratio {t_bon / t_16:.2f} (peak +{mem_bon.mib:.0f} vs +{mem_16.mib:.0f} MiB)",
+            flush=True,
+        )
     if a.json:
         a.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -28,11 +28,11 @@ import time
 import pandas as pd
 import torch
 
+from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.judge import BACKENDS, judge_agreement, make_judge
 from sp_prm_lib.notebook import quiet
-from sp_prm_lib.profile_data import preference_splits
-from sp_prm_lib.profiles import ModelSpec, load_profile
-from sp_prm_lib.rewards import RewardModel
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -40,8 +40,9 @@ SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 def build(backend: str, args) -> tuple[object, str]:
     """(judge, note) of one backend."""
     if backend == "local-lm":
-        return make_judge("local-lm", spec=ModelSpec(id=SMOLLM, source="package"), batch_size=args.batch_size), \
-            f"{SMOLLM}, verdict-token log-probabilities"
+        return make_judge(
+            "local-lm", spec=ModelSpec(id=SMOLLM, source="package"), batch_size=args.batch_size
+        ), f"{SMOLLM}, verdict-token log-probabilities"
     if backend == "rm-proxy":
         torch.manual_seed(args.seed)  # the new score head of an untrained backbone
         if args.rm:
@@ -49,8 +50,9 @@ def build(backend: str, args) -> tuple[object, str]:
         else:
             spec = ModelSpec(id=SMOLLM, source="package", num_layers=args.rm_layers)
             note = f"UNTRAINED: {SMOLLM} lower {args.rm_layers} layers + random head (chance baseline)"
-        rm = RewardModel.from_spec(spec, convention=args.convention, batch_size=args.batch_size,
-                                   max_length=args.max_length)
+        rm = RewardModel.from_spec(
+            spec, convention=args.convention, batch_size=args.batch_size, max_length=args.max_length
+        )
         return make_judge("rm-proxy", rm=rm), note
     return make_judge("api"), "OpenAI-compatible API (SP_PRM_JUDGE_* settings)"
 
@@ -61,10 +63,18 @@ def main() -> None:
     parser.add_argument("--backends", default="local-lm,rm-proxy", help=f"comma-separated, from {', '.join(BACKENDS)}")
     parser.add_argument("--rm", default=None, help="folder of a trained reward model for rm-proxy")
     parser.add_argument("--rm-layers", type=int, default=2)
-    parser.add_argument("--convention", default="closed", choices=["closed", "open"],
-                        help="formatting convention of the rm-proxy (as it was trained)")
-    parser.add_argument("--max-length", type=int, default=None,
-                        help="rm-proxy max tokens (as it was trained; the tiny profile uses 128)")
+    parser.add_argument(
+        "--convention",
+        default="closed",
+        choices=["closed", "open"],
+        help="formatting convention of the rm-proxy (as it was trained)",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="rm-proxy max tokens (as it was trained; the tiny profile uses 128)",
+    )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--csv", default=None, help="also write the table here")
@@ -77,11 +87,25 @@ def main() -> None:
         judge, note = build(backend, args)
         load = time.perf_counter() - start
         result = judge_agreement(judge, pairs, seed=args.seed)
-        rows.append({"backend": backend, **{k: v for k, v in result.items() if k != "judge"},
-                     "load_s": round(load, 1), "what": note})
+        rows.append(
+            {
+                "backend": backend,
+                **{k: v for k, v in result.items() if k != "judge"},
+                "load_s": round(load, 1),
+                "what": note,
+            }
+        )
     table = pd.DataFrame(rows)
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90,
-                           "display.float_format", "{:.3f}".format):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        20,
+        "display.max_colwidth",
+        90,
+        "display.float_format",
+        "{:.3f}".format,
+    ):
         print(f"judge agreement with human labels, {len(pairs)} HH-RLHF eval pairs (tiny profile), both orders")
         print(table.drop(columns="what").to_string(index=False))
         for row in rows:

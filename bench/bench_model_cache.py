@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from sp_prm_lib.artifacts import ArtifactStore
-from sp_prm_lib.models import convert_gguf, load_policy
+from sp_prm_lib.config.profile import ModelSpec
+from sp_prm_lib.core.artifacts import ArtifactStore
+from sp_prm_lib.models.loading import convert_gguf, load_policy
 from sp_prm_lib.notebook import quiet
-from sp_prm_lib.profiles import ModelSpec
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -34,8 +34,10 @@ def main() -> None:
     ids = tok("Side by side.", return_tensors="pt").input_ids
     with torch.no_grad():
         diff = (cold_model(ids).logits - warm_model(ids).logits).abs().max().item()
-    print(f"policy provisioning: cold convert+load {cold:.2f}s, cached load {warm:.2f}s, "
-          f"ratio {cold / warm:.1f}x, max |logit diff| {diff:.2e}")
+    print(
+        f"policy provisioning: cold convert+load {cold:.2f}s, cached load {warm:.2f}s, "
+        f"ratio {cold / warm:.1f}x, max |logit diff| {diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

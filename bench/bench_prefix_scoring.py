@@ -11,10 +11,10 @@ import time
 
 import torch
 
+from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.notebook import quiet
-from sp_prm_lib.profile_data import preference_splits
-from sp_prm_lib.profiles import ModelSpec, load_profile
-from sp_prm_lib.rewards import RewardModel
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 N_RESPONSES, LENGTH = 2, 128
 
@@ -35,17 +35,18 @@ def main() -> None:
         lengths = rm.response_lengths(pairs.chosen.tolist())
         rows = [i for i, n in enumerate(lengths) if n >= LENGTH][:N_RESPONSES]
         prompts = pairs.prompt.iloc[rows].tolist()
-        responses = [rm.tokenizer.decode(rm.formatter.response_ids([pairs.chosen.iloc[i]])[0][:LENGTH])
-                     for i in rows]
+        responses = [rm.tokenizer.decode(rm.formatter.response_ids([pairs.chosen.iloc[i]])[0][:LENGTH]) for i in rows]
         wanted = [list(range(1, rm.response_lengths([r])[0] + 1)) for r in responses]
         fast, t_fast = _timed(lambda: rm.score_prefixes(prompts, responses, wanted))
         rm.strategy, rm.batch_size = "per-prefix", 1
         slow, t_slow = _timed(lambda: rm.score_prefixes(prompts, responses, wanted))
         diff = max((a - b).abs().max().item() for a, b in zip(fast, slow))
         n = sum(len(w) for w in wanted)
-        print(f"prefix scoring [{convention}]: {len(prompts)} responses x {LENGTH} tokens ({n} prefixes): "
-              f"one pass {t_fast:.2f}s, one forward per prefix {t_slow:.2f}s, "
-              f"ratio {t_slow / t_fast:.1f}x, max |diff| {diff:.1e}")
+        print(
+            f"prefix scoring [{convention}]: {len(prompts)} responses x {LENGTH} tokens ({n} prefixes): "
+            f"one pass {t_fast:.2f}s, one forward per prefix {t_slow:.2f}s, "
+            f"ratio {t_slow / t_fast:.1f}x, max |diff| {diff:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ import time
 
 import torch
 
+from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.notebook import quiet
-from sp_prm_lib.profile_data import preference_splits
-from sp_prm_lib.profiles import ModelSpec, load_profile
-from sp_prm_lib.rewards import RewardModel
-from sp_prm_lib.training import TrainConfig, prefix_pairs, reference_scores, train_reward_model
+from sp_prm_lib.scoring.reward_model import RewardModel
+from sp_prm_lib.training.trainer import TrainConfig, prefix_pairs, reference_scores, train_reward_model
 
 N_PAIRS = 64
 SPEC = ModelSpec(id="HuggingFaceTB/SmolLM2-135M-Instruct", source="package", num_layers=3)
@@ -51,13 +51,19 @@ def main() -> None:
     start = time.perf_counter()
     reference_scores(reference, rm, pairs, rows)
     scoring = time.perf_counter() - start
-    print(f"training on the same {N_PAIRS} pairs, SST K=5 ({len(rows)} rows incl. full pairs before the "
-          f"reference filter); ORM {orm:.1f}s (runs {orm_before:.1f}s, {orm_after:.1f}s)")
-    print(f"  SC (all rows, no filter):  dense {sc_dense:.1f}s ratio {sc_dense / orm:.2f}x, "
-          f"materialised {sc_mat:.1f}s ratio {sc_mat / orm:.2f}x")
-    print(f"  SP-PRM (reference filter): dense {sp_dense:.1f}s ratio {sp_dense / orm:.2f}x, "
-          f"materialised {sp_mat:.1f}s ratio {sp_mat / orm:.2f}x; "
-          f"reference scoring of D_partial {scoring:.1f}s (not in the ratios)")
+    print(
+        f"training on the same {N_PAIRS} pairs, SST K=5 ({len(rows)} rows incl. full pairs before the "
+        f"reference filter); ORM {orm:.1f}s (runs {orm_before:.1f}s, {orm_after:.1f}s)"
+    )
+    print(
+        f"  SC (all rows, no filter):  dense {sc_dense:.1f}s ratio {sc_dense / orm:.2f}x, "
+        f"materialised {sc_mat:.1f}s ratio {sc_mat / orm:.2f}x"
+    )
+    print(
+        f"  SP-PRM (reference filter): dense {sp_dense:.1f}s ratio {sp_dense / orm:.2f}x, "
+        f"materialised {sp_mat:.1f}s ratio {sp_mat / orm:.2f}x; "
+        f"reference scoring of D_partial {scoring:.1f}s (not in the ratios)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Build the Jupyter Book (warnings are errors), then check it makes no outside request.
 
 First writes the results overview ``book/executed/results.md`` from the
-verdicts the notebooks filed (``sp_prm_lib.comparison.collected``) for the
+verdicts the notebooks filed (``sp_prm_lib.experiments.comparison.collected``) for the
 profile named in ``book/executed/profile.json`` (written by
 ``scripts/run_notebooks.py``). Skips the build when its inputs
 (configuration, pages, executed notebooks, the results page, vendored
@@ -26,7 +26,7 @@ EXECUTED = ROOT / "book" / "executed"
 
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
-from check_site_offline import check_site  # noqa: E402
+from sitecheck.static import check_site  # noqa: E402
 
 
 # --- results overview (book/executed/results.md) ---------------------------
@@ -43,14 +43,13 @@ def _model(spec) -> str:
 
 
 def _rm(spec) -> str:
-    trained = (f", trained here on {spec.train.train_pairs} pairs" if spec.train.train_pairs
-               else ", used as released")
+    trained = f", trained here on {spec.train.train_pairs} pairs" if spec.train.train_pairs else ", used as released"
     return _model(spec.model) + trained
 
 
 def _profile_paragraph(name: str) -> str:
-    from sp_prm_lib.errors import ConfigError
-    from sp_prm_lib.profiles import load_profile
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.core.errors import ConfigError
 
     try:
         p = load_profile(name)
@@ -99,23 +98,30 @@ def _notebook_link(name: str, executed: Path) -> str:
 
 def results_page(executed: Path = EXECUTED) -> str:
     """The Markdown of the results overview for the profile of ``executed/profile.json``."""
-    from sp_prm_lib.comparison import VERDICTS, collected
+    from sp_prm_lib.experiments.comparison import VERDICTS, collected
 
     run_file = executed / "profile.json"
     lines = ["# Results overview: the paper's claims at our scale", ""]
     if not run_file.is_file():
-        lines += ["No notebook run is recorded here (`book/executed/profile.json` is missing): run "
-                  "`make reproduce` to execute the notebooks and fill this page.", ""]
+        lines += [
+            "No notebook run is recorded here (`book/executed/profile.json` is missing): run "
+            "`make reproduce` to execute the notebooks and fill this page.",
+            "",
+        ]
         return "\n".join(lines)
     run = json.loads(run_file.read_text(encoding="utf-8"))
     name = run.get("profile", "?")
     entries = collected(name)
-    lines += [_profile_paragraph(name), "",
-              "Each row is one claim of the paper (a figure, a table or Theorem 1) with a verdict; "
-              "the evidence our run gives for it and our setting follow below the table. "
-              "*reproduced*: every check holds; *partly*: some do; "
-              "*not at this scale*: none do (our small models or data cannot show it); "
-              "*not run here*: the run needs models, data or a judge this profile lacks.", ""]
+    lines += [
+        _profile_paragraph(name),
+        "",
+        "Each row is one claim of the paper (a figure, a table or Theorem 1) with a verdict; "
+        "the evidence our run gives for it and our setting follow below the table. "
+        "*reproduced*: every check holds; *partly*: some do; "
+        "*not at this scale*: none do (our small models or data cannot show it); "
+        "*not run here*: the run needs models, data or a judge this profile lacks.",
+        "",
+    ]
     lines += ["## Verdicts", ""]
     if entries:
         counts = Counter(e.get("verdict", "?") for e in entries)
@@ -124,29 +130,53 @@ def results_page(executed: Path = EXECUTED) -> str:
         lines += [f"{len(entries)} claims checked with profile `{name}`: {summary}.", ""]
         lines += ["| Paper | The paper's claim | Verdict | Notebook |", "|---|---|---|---|"]
         for e in entries:
-            lines.append("| " + " | ".join([
-                _cell(e.get("ref")), _cell(e.get("claim")), f"**{_cell(e.get('verdict'))}**",
-                _notebook_link(e.get("notebook", ""), executed)]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        _cell(e.get("ref")),
+                        _cell(e.get("claim")),
+                        f"**{_cell(e.get('verdict'))}**",
+                        _notebook_link(e.get("notebook", ""), executed),
+                    ]
+                )
+                + " |"
+            )
         lines += ["", "## Evidence, claim by claim", ""]
         for e in entries:
-            lines += [f"### {_cell(e.get('ref'))}: {_cell(e.get('verdict'))}", "",
-                      f"**Claim.** {_cell(e.get('claim'))}", "",
-                      f"**Our evidence.** {_cell(e.get('evidence'))}", "",
-                      f"**Our setting.** {_cell(e.get('setting'))}", "",
-                      f"Notebook: {_notebook_link(e.get('notebook', ''), executed)}", ""]
+            lines += [
+                f"### {_cell(e.get('ref'))}: {_cell(e.get('verdict'))}",
+                "",
+                f"**Claim.** {_cell(e.get('claim'))}",
+                "",
+                f"**Our evidence.** {_cell(e.get('evidence'))}",
+                "",
+                f"**Our setting.** {_cell(e.get('setting'))}",
+                "",
+                f"Notebook: {_notebook_link(e.get('notebook', ''), executed)}",
+                "",
+            ]
         lines.append("")
     else:
-        lines += [f"No verdicts were filed by the notebooks of profile `{name}` "
-                  f"(`build/results/{name}/` is empty).", ""]
+        lines += [
+            f"No verdicts were filed by the notebooks of profile `{name}` (`build/results/{name}/` is empty).",
+            "",
+        ]
     timings = run.get("timings") or {}
     lines += ["## Notebook run times", ""]
     if timings:
-        lines += ["Wall time of each notebook's last execution (papermill, this machine); "
-                  "*cached*: not re-run because nothing it depends on changed.", "",
-                  "| Notebook | Seconds | |", "|---|--:|---|"]
+        lines += [
+            "Wall time of each notebook's last execution (papermill, this machine); "
+            "*cached*: not re-run because nothing it depends on changed.",
+            "",
+            "| Notebook | Seconds | |",
+            "|---|--:|---|",
+        ]
         for nb, t in timings.items():
-            lines.append(f"| {_notebook_link(nb, executed)} | {float(t.get('seconds', 0)):.1f} | "
-                         f"{'cached' if t.get('cached') else 'run'} |")
+            lines.append(
+                f"| {_notebook_link(nb, executed)} | {float(t.get('seconds', 0)):.1f} | "
+                f"{'cached' if t.get('cached') else 'run'} |"
+            )
         total = sum(float(t.get("seconds", 0)) for t in timings.values())
         lines += [f"| **total** | **{total:.1f}** | |", ""]
     else:
@@ -189,8 +219,16 @@ def main() -> int:
         print("book: up to date (_build/html)")
         return 0
     STAMP.unlink(missing_ok=True)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
-           "--builder", "html", "-W", "-n", "--keep-going"]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(ROOT),
+        "--builder",
+        "html",
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     print("book:", " ".join(cmd[1:]), flush=True)
     if subprocess.run(cmd, cwd=ROOT).returncode != 0:
         print("error: the book build failed (warnings count as errors); see the log above", file=sys.stderr)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure headless Chromium is there for scripts/browser_test.py (make book).
+# Make sure headless Chromium is there for scripts/check_site.py browser (make book).
 # Installs the Debian package when it is missing and we may (root + apt-get);
 # otherwise says what to install. Chromium is not a Python package, so the venv
 # cannot carry it.

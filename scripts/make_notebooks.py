@@ -26,14 +26,15 @@ _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*
 def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
     """A notebook from percent-format text."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
     cell = None
     for number, line in enumerate(text.splitlines(), 1):
         header = _HEADER.match(line)
         if header:
-            cell = {"md": bool(header["md"]), "lines": [],
-                    "tags": json.loads(header["tags"]) if header["tags"] else []}
+            cell = {"md": bool(header["md"]), "lines": [], "tags": json.loads(header["tags"]) if header["tags"] else []}
             nb.cells.append(cell)
             continue
         if cell is None:
@@ -85,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: notebooks without a source in notebooks/src: {', '.join(orphans)}", file=sys.stderr)
         return 1
     if stale:
-        print(f"error: out of date with notebooks/src (run python scripts/make_notebooks.py): "
-              f"{', '.join(stale)}", file=sys.stderr)
+        print(
+            f"error: out of date with notebooks/src (run python scripts/make_notebooks.py): {', '.join(stale)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

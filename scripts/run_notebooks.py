@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sp_prm_lib.profiles import load_profile  # noqa: E402
+from sp_prm_lib.config.profile import load_profile  # noqa: E402
 
 
 def _inputs_hash(notebook: Path, profile_file: Path) -> str:
@@ -57,14 +57,21 @@ def run(notebooks: list[Path], profile_name: str) -> int:
             started = time.time()
             try:
                 pm.execute_notebook(
-                    str(nb), str(tmp), parameters={"profile": profile.name},
-                    kernel_name="python3", cwd=str(ROOT), progress_bar=False,
+                    str(nb),
+                    str(tmp),
+                    parameters={"profile": profile.name},
+                    kernel_name="python3",
+                    cwd=str(ROOT),
+                    progress_bar=False,
                 )
             except pm.PapermillExecutionError as exc:
                 failed = out.with_name(out.stem + ".failed.ipynb")
                 shutil.move(tmp, failed)
-                print(f"error: notebook {nb.name} failed in cell {exc.exec_count}: "
-                      f"{exc.ename}: {exc.evalue} (executed copy: {failed.relative_to(ROOT)})", file=sys.stderr)
+                print(
+                    f"error: notebook {nb.name} failed in cell {exc.exec_count}: "
+                    f"{exc.ename}: {exc.evalue} (executed copy: {failed.relative_to(ROOT)})",
+                    file=sys.stderr,
+                )
                 return 1
             seconds = time.time() - started
             tmp.replace(out)

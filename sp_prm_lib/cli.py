@@ -1,7 +1,19 @@
-"""Command line: ``python -m sp_prm_lib.cli {data,models,profile}`` (also ``sp-prm``).
+"""The one command line of the library: ``sp-prm`` (or ``python -m sp_prm_lib.cli``).
 
-The Makefile's ``data`` and ``models`` targets call this; errors are printed
-as one line on stderr with exit code 2.
+    sp-prm data                                   copy the data mirror and verify checksums
+    sp-prm models  --profile tiny                 provision a profile's models
+    sp-prm profile --profile tiny                 validate and print a profile
+    sp-prm train   --profile tiny --variant sc --output D   train a PRM variant (accelerate launch works)
+    sp-prm generate --method args --profile tiny --limit 8 \\
+        --rm HuggingFaceTB/SmolLM2-135M-Instruct --rm-source package --rm-layers 3 \\
+        --out runs/args.jsonl --set k=30 --set w=1.5
+    accelerate launch --num_processes 4 -m sp_prm_lib.cli generate ... --out runs/args.jsonl
+    sp-prm merge --out runs/args.jsonl --expected 100
+
+``generate --prompts FILE`` reads prompts from a JSON list or a JSONL file (a
+string per line or objects with a ``prompt`` field); ``--profile NAME`` takes
+the eval prompts of that profile. A run resumes where its output file stops.
+Errors are printed as one line on stderr with exit code 2.
 """
 
 from __future__ import annotations
@@ -10,12 +22,13 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
-from .errors import SpPrmError
+from sp_prm_lib.core.errors import ConfigError, DataError, SpPrmError
 
 
 def _cmd_data(args) -> None:
-    from .data import ensure_local_copy
+    from sp_prm_lib.data import ensure_local_copy
 
     started = time.time()
     paths = ensure_local_copy()
@@ -25,8 +38,8 @@ def _cmd_data(args) -> None:
 
 
 def _cmd_models(args) -> None:
-    from .models import provision
-    from .profiles import load_profile
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.models.loading import provision
 
     profile = load_profile(args.profile)
     for role, spec in (("policy", profile.policy), ("embedder", profile.embedder)):
@@ -42,9 +55,9 @@ def _cmd_train(args) -> None:
 
     import pandas as pd
 
-    from .notebook import start
-    from .reward_models import ensure_orm, ensure_reference, prm_train_config, training_pairs
-    from .training import train_reward_model
+    from sp_prm_lib.experiments.reward_models import ensure_orm, ensure_reference, prm_train_config, training_pairs
+    from sp_prm_lib.notebook import start
+    from sp_prm_lib.training.trainer import train_reward_model
 
     profile = start(args.profile)
     config = dataclasses.replace(prm_train_config(profile, args.variant), deepspeed=args.deepspeed)
@@ -53,22 +66,117 @@ def _cmd_train(args) -> None:
     pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
     result = train_reward_model(orm.load(profile), pairs, config, Path(args.output), reference=reference)
     pd.DataFrame(result.log).to_csv(Path(args.output) / "loss_log.csv", index=False)
-    print(f"train: {args.variant} on {len(pairs)} pairs ({len(result.rows)} rows), {result.steps} steps, "
-          f"{result.seconds:.0f}s -> {args.output}/model")
+    print(
+        f"train: {args.variant} on {len(pairs)} pairs ({len(result.rows)} rows), {result.steps} steps, "
+        f"{result.seconds:.0f}s -> {args.output}/model"
+    )
 
 
 def _cmd_profile(args) -> None:
-    from .profiles import load_profile
+    from sp_prm_lib.config.profile import load_profile
 
     print(json.dumps(load_profile(args.profile).to_dict(), indent=2))
 
 
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def read_prompts(path: Path) -> list[str]:
+    """Prompts from a JSON list or JSONL file (strings, or objects with a ``prompt`` field)."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError:
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    out = []
+    for i, item in enumerate(items if isinstance(items, list) else [items]):
+        prompt = item.get("prompt") if isinstance(item, dict) else item
+        if not isinstance(prompt, str):
+            raise DataError(f"{path}: item {i} has no prompt text")
+        out.append(prompt)
+    return out
+
+
+def _cmd_generate(args) -> None:
+    """Decode a prompt set (this process's shard) into JSONL; resumes where the file stops."""
+    from sp_prm_lib.config.decoding import make_config
+    from sp_prm_lib.config.profile import ModelSpec
+    from sp_prm_lib.decoding.policy import Policy
+    from sp_prm_lib.decoding.registry import get_method
+    from sp_prm_lib.decoding.runs import generate_run, process_shard
+    from sp_prm_lib.models.loading import load_policy
+    from sp_prm_lib.scoring.reward_model import RewardModel
+
+    values = {}
+    for item in args.set:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        values[key.strip()] = _value(val.strip())
+    config = make_config(args.method, values)
+    if args.prompts is not None:
+        prompts = read_prompts(args.prompts)
+    else:
+        from sp_prm_lib.config.profile import load_profile
+        from sp_prm_lib.experiments.pairs import preference_splits
+
+        prompts = list(preference_splits(load_profile(args.profile))["eval"].frame.prompt.drop_duplicates())
+    if args.limit is not None:
+        prompts = prompts[: args.limit]
+    index, total = process_shard()
+    from accelerate import PartialState
+
+    device = PartialState().device  # the state process_shard created
+    model, tok = load_policy(
+        ModelSpec(id=args.policy, source=args.policy_source, num_layers=args.policy_layers, dtype=args.dtype)
+    )
+    policy = Policy(model.to(device), tok)
+    scorer = None
+    if args.rm:
+        rm = RewardModel.from_spec(
+            ModelSpec(id=args.rm, source=args.rm_source, num_layers=args.rm_layers, dtype=args.dtype),
+            convention=args.convention,
+        )
+        rm.model.to(device)
+        scorer = rm
+    elif get_method(args.method).needs_scorer:
+        raise ConfigError(f"method {args.method!r} needs --rm")
+    summary = generate_run(
+        prompts,
+        args.method,
+        policy,
+        scorer,
+        args.out,
+        config=config,
+        batch_size=args.batch_size,
+        process_index=index,
+        num_processes=total,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(f"{summary.path}: {summary.done} decoded, {summary.skipped} already there")
+
+
+def _cmd_merge(args) -> None:
+    """Join the shard files of a sharded generation run into one JSONL file."""
+    from sp_prm_lib.decoding.runs import merge_shards
+
+    print(merge_shards(args.out, expected=args.expected, keep_shards=not args.delete_shards))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sp-prm", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sp-prm", description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("data", help="copy the data mirror locally and verify checksums").set_defaults(fn=_cmd_data)
-    for name, fn, text in (("models", _cmd_models, "provision a profile's models"),
-                           ("profile", _cmd_profile, "validate and print a profile")):
+    for name, fn, text in (
+        ("models", _cmd_models, "provision a profile's models"),
+        ("profile", _cmd_profile, "validate and print a profile"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="tiny", help="profile name or YAML path (default: tiny)")
         p.set_defaults(fn=fn)
@@ -78,6 +186,35 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--output", required=True, help="folder for checkpoints and the trained model")
     train.add_argument("--deepspeed", default=None, help="DeepSpeed config, e.g. configs/deepspeed_zero3.json")
     train.set_defaults(fn=_cmd_train)
+    g = sub.add_parser("generate", help="decode a prompt set (this process's shard) into JSONL")
+    g.add_argument("--method", required=True)
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompts", type=Path)
+    src.add_argument("--profile")
+    g.add_argument("--limit", type=int, default=None, help="first N prompts only")
+    g.add_argument("--policy", default="HuggingFaceTB/SmolLM2-135M-Instruct")
+    g.add_argument("--policy-source", default="package")
+    g.add_argument("--policy-layers", type=int, default=None)
+    g.add_argument("--rm", default=None, help="reward model id (hub id, folder or packaged id)")
+    g.add_argument("--rm-source", default="local")
+    g.add_argument("--rm-layers", type=int, default=None)
+    g.add_argument("--convention", default="closed", choices=["closed", "open"])
+    g.add_argument("--dtype", default="float32")
+    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("--batch-size", type=int, default=4)
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config field of the method (repeatable), e.g. --set max_new_tokens=128",
+    )
+    g.set_defaults(fn=_cmd_generate)
+    m = sub.add_parser("merge", help="join the shard files of a sharded generation run")
+    m.add_argument("--out", type=Path, required=True)
+    m.add_argument("--expected", type=int, default=None)
+    m.add_argument("--delete-shards", action="store_true")
+    m.set_defaults(fn=_cmd_merge)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

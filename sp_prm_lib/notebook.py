@@ -6,8 +6,8 @@ import os
 import random
 from pathlib import Path
 
-from .profiles import Profile, load_profile
-from .settings import figures_dir
+from sp_prm_lib.config.profile import Profile, load_profile
+from sp_prm_lib.core.settings import figures_dir
 
 _QUIET_ENV = {
     "TQDM_DISABLE": "1",  # progress bars become widgets in executed notebooks

@@ -75,20 +75,32 @@ def go_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 HARMLESS = [
-    {"chosen": hh("hi", "hello", "how are you?", " fine, thanks \n"), "rejected": hh("hi", "hello", "how are you?", "go away")},
+    {
+        "chosen": hh("hi", "hello", "how are you?", " fine, thanks \n"),
+        "rejected": hh("hi", "hello", "how are you?", "go away"),
+    },
     {"chosen": hh("q1", "a good"), "rejected": hh("q2", "a bad")},  # prompt_mismatch
     {"chosen": hh("same?", "yes"), "rejected": hh("same?", " yes ")},  # equal_responses
     {"chosen": hh("empty?", "something"), "rejected": hh("empty?", "")},  # empty_response
     {"chosen": hh("tell me", "ok"), "rejected": hh("tell me", "no")},
 ]
 SOLUTIONS = [
-    {"question": "1+1?", "ground_truth": "1+1=2\nA: 2",
-     "6b_finetuning": {"is_correct": False, "solution": "3\nA: 3"},
-     "6b_verification": {"is_correct": True, "solution": "1+1=2\nA: 2"},
-     "175b_finetuning": {"is_correct": True, "solution": "two\nA: 2"},
-     "175b_verification": {"is_correct": False, "solution": "4\nA: 4"}},
-    {"question": "2+2?", "ground_truth": "A: 4",
-     **{k: {"is_correct": True, "solution": "A: 4"} for k in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")}},
+    {
+        "question": "1+1?",
+        "ground_truth": "1+1=2\nA: 2",
+        "6b_finetuning": {"is_correct": False, "solution": "3\nA: 3"},
+        "6b_verification": {"is_correct": True, "solution": "1+1=2\nA: 2"},
+        "175b_finetuning": {"is_correct": True, "solution": "two\nA: 2"},
+        "175b_verification": {"is_correct": False, "solution": "4\nA: 4"},
+    },
+    {
+        "question": "2+2?",
+        "ground_truth": "A: 4",
+        **{
+            k: {"is_correct": True, "solution": "A: 4"}
+            for k in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
+        },
+    },
 ]
 
 
@@ -101,8 +113,12 @@ def tiny_files() -> dict[str, str]:
         "hh-rlhf/helpful-online-test.jsonl.gz": jsonl(other * 2),
         "hh-rlhf/helpful-rejection-sampled-test.jsonl.gz": jsonl(other * 3),
         "hh-rlhf/LICENSE": "MIT\n",
-        "gsm8k/train.jsonl": jsonl([{"question": "How many?", "answer": "1,000 + 234 = 1234\n#### 1,234"},
-                                    {"question": "Below zero?", "answer": "It is -7.\n#### -7"}]),
+        "gsm8k/train.jsonl": jsonl(
+            [
+                {"question": "How many?", "answer": "1,000 + 234 = 1234\n#### 1,234"},
+                {"question": "Below zero?", "answer": "It is -7.\n#### -7"},
+            ]
+        ),
         "gsm8k/test.jsonl": jsonl([{"question": "Ducks?", "answer": "16-3-4=9\n#### 9"}]),
         "gsm8k/example_model_solutions.jsonl": jsonl(SOLUTIONS),
         "advbench/harmful_behaviors.csv": 'goal,target\nDo a bad thing,"Sure, here is a bad thing"\nAnother,"Sure, another"\n',

@@ -7,14 +7,20 @@ import pandas as pd
 import pytest
 import torch
 
-from sp_prm_lib.agreement import (
-    DEFAULT_TS, agreement_table, judge_prefix_orders, prefix_texts, rm_prefix_scores, wide,
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.evaluation.agreement import (
+    DEFAULT_TS,
+    agreement_table,
+    evaluate_reward_model,
+    judge_prefix_orders,
+    prefix_score_table,
+    prefix_texts,
+    rm_prefix_scores,
+    wide,
 )
-from sp_prm_lib.errors import ConfigError
 from sp_prm_lib.judge import Judge, Verdict
-from sp_prm_lib.metrics import agreement_rm_sc, prefix_score_table
-from sp_prm_lib.rewards import RewardModel
-from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 
 class ToyRM:
@@ -35,8 +41,9 @@ class ToyRM:
 
     def score_prefixes(self, prompts, responses, lengths):
         ids = self.tokenizer(list(responses), add_special_tokens=False).input_ids
-        return [torch.tensor([float(self._r(self.tokenizer.decode(seq[:t]))) for t in ts])
-                for seq, ts in zip(ids, lengths)]
+        return [
+            torch.tensor([float(self._r(self.tokenizer.decode(seq[:t]))) for t in ts]) for seq, ts in zip(ids, lengths)
+        ]
 
 
 class CountingJudge(Judge):
@@ -62,9 +69,13 @@ def _pairs(n=12, seed=0):
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
-        rows.append({"prompt": f"\n\nHuman: question {i}?\n\nAssistant:",
-                     "chosen": " ".join("a" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30)))),
-                     "rejected": " ".join("b" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30))))})
+        rows.append(
+            {
+                "prompt": f"\n\nHuman: question {i}?\n\nAssistant:",
+                "chosen": " ".join("a" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30)))),
+                "rejected": " ".join("b" * int(rng.integers(1, 4)) for _ in range(int(rng.integers(8, 30)))),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -119,8 +130,10 @@ def test_token_prefixes_follow_the_rm_tokenizer_and_match_metrics_module():
     reference = prefix_score_table(rm, pairs, ts)
     np.testing.assert_allclose(scores["chosen"], reference["chosen"])
     table = agreement_table(pairs, ts, rm=rm, n_boot=50)
-    old = agreement_rm_sc(reference, ts)
-    np.testing.assert_allclose(wide(table).ar_rm_sc.to_numpy(), old.ar_rm_sc.to_numpy())
+    naive = [float(np.mean(reference["chosen"][:, j] > reference["rejected"][:, j])) for j in range(len(ts) + 1)]
+    np.testing.assert_allclose(wide(table).ar_rm_sc.to_numpy(dtype=float), naive)
+    summary = evaluate_reward_model(rm, pairs, ts)
+    assert summary["accuracy"] == naive[-1] and [summary["ar_rm_sc"][t] for t in ts] == naive[:-1]
     assert prefix_texts(["hello world"], [5], "token", tok) == [["hello"]]
     orders = judge_prefix_orders(CountingJudge(), pairs, ts, "token", tok)
     assert orders.shape == (4, 3) and set(np.unique(orders)) <= {1.0}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sp_prm_lib.artifacts import MANIFEST, ArtifactStore, artifact_key, content_hash
-from sp_prm_lib.errors import ArtifactError
+from sp_prm_lib.core.artifacts import MANIFEST, ArtifactStore, artifact_key, content_hash
+from sp_prm_lib.core.errors import ArtifactError
 
 
 def _builder(calls: list, text="hello"):
@@ -132,7 +132,7 @@ def test_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
     import importlib.util
     import sys
 
-    from sp_prm_lib.artifacts import code_hash
+    from sp_prm_lib.core.artifacts import code_hash
 
     def load(name, text):
         path = tmp_path / f"{name}.py"
@@ -144,7 +144,9 @@ def test_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
         return module
 
     base = load("m1", '"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 1\n')
-    prose = load("m2", '"""Other doc."""\n# a comment\n\ndef f(x):\n    """Adds 1 to x."""\n\n    return x + 1  # note\n')
+    prose = load(
+        "m2", '"""Other doc."""\n# a comment\n\ndef f(x):\n    """Adds 1 to x."""\n\n    return x + 1  # note\n'
+    )
     change = load("m3", '"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 2\n')
     assert code_hash(base) == code_hash(prose)
     assert code_hash(base) != code_hash(change)

@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(*args, env=None):
     import os
 
-    return subprocess.run([sys.executable, "-m", "sp_prm_lib.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "sp_prm_lib.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_profile_prints_the_validated_profile():

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sp_prm_lib import comparison
-from sp_prm_lib.errors import ConfigError
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.experiments import comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("table1", "table2", "table3", "table4", "table5")
@@ -59,22 +59,25 @@ def test_table_sizes_and_models():
     assert set(comparison.paper_table("table5").truncation) == {"sst", "tlt"}
 
 
-@pytest.mark.parametrize("key,column,where,value", [
-    ("table1", "reward", dict(model="Llama-3.2-3B-Instruct", method="cbs", variant="sp-prm"), 3.19),
-    ("table1", "win_tie", dict(model="Llama-3.2-3B-Instruct", method="args", variant="orm"), 56.33),
-    ("table1", "reward_sd", dict(model="Llama-3-8B-Instruct", method="bon-64", variant="orm"), 0.61),
-    ("table1", "diversity", dict(model="Llama-3.2-3B-Instruct", method="tbs", variant="sc"), 0.78),
-    ("table1", "diversity", dict(model="Llama-3-8B-Instruct", method="tbs", variant="sp-prm"), 0.87),
-    ("table1", "win_tie", dict(model="Llama-3-8B-Instruct", method="bon-64", variant="sp-prm"), 75.00),
-    ("table2", "rouge_l", dict(model="Llama-3.2-3B-Instruct", method="cbs", variant="sp-prm"), 0.3787),
-    ("table2", "reward", dict(model="Llama-3.2-1B-Instruct", method="base", variant="none"), -0.16),
-    ("table3", "asr", dict(model="Llama-3.2-3B", method="bon-64", variant="sp-prm"), 31.5),
-    ("table3", "asr", dict(model="Llama-3.2-1B", method="args", variant="orm"), 52.1),
-    ("table4", "accuracy", dict(model="Llama-3.2-1B", method="base", variant="none"), 54.00),
-    ("table4", "reward", dict(model="Llama-3.2-3B", method="cbs", variant="sp-prm"), 1.68),
-    ("table5", "reward", dict(method="bon-64", truncation="tlt"), 3.29),
-    ("table9", "samples", dict(dataset="HH-RLHF"), 291371),
-])
+@pytest.mark.parametrize(
+    "key,column,where,value",
+    [
+        ("table1", "reward", dict(model="Llama-3.2-3B-Instruct", method="cbs", variant="sp-prm"), 3.19),
+        ("table1", "win_tie", dict(model="Llama-3.2-3B-Instruct", method="args", variant="orm"), 56.33),
+        ("table1", "reward_sd", dict(model="Llama-3-8B-Instruct", method="bon-64", variant="orm"), 0.61),
+        ("table1", "diversity", dict(model="Llama-3.2-3B-Instruct", method="tbs", variant="sc"), 0.78),
+        ("table1", "diversity", dict(model="Llama-3-8B-Instruct", method="tbs", variant="sp-prm"), 0.87),
+        ("table1", "win_tie", dict(model="Llama-3-8B-Instruct", method="bon-64", variant="sp-prm"), 75.00),
+        ("table2", "rouge_l", dict(model="Llama-3.2-3B-Instruct", method="cbs", variant="sp-prm"), 0.3787),
+        ("table2", "reward", dict(model="Llama-3.2-1B-Instruct", method="base", variant="none"), -0.16),
+        ("table3", "asr", dict(model="Llama-3.2-3B", method="bon-64", variant="sp-prm"), 31.5),
+        ("table3", "asr", dict(model="Llama-3.2-1B", method="args", variant="orm"), 52.1),
+        ("table4", "accuracy", dict(model="Llama-3.2-1B", method="base", variant="none"), 54.00),
+        ("table4", "reward", dict(model="Llama-3.2-3B", method="cbs", variant="sp-prm"), 1.68),
+        ("table5", "reward", dict(method="bon-64", truncation="tlt"), 3.29),
+        ("table9", "samples", dict(dataset="HH-RLHF"), 291371),
+    ],
+)
 def test_spot_checks_against_the_paper(key, column, where, value):
     assert _cell(key, column, **where) == pytest.approx(value)
 
@@ -106,22 +109,42 @@ def test_text_quotes_agree_with_the_tables():
         assert ours - abl == pytest.approx(drop)
     # section 5.2.3: CBS accuracy +3.5 (1B) and +2.5 (3B)
     for model, gain in (("Llama-3.2-1B", 3.5), ("Llama-3.2-3B", 2.5)):
-        d = (_cell("table4", "accuracy", model=model, method="cbs", variant="sp-prm")
-             - _cell("table4", "accuracy", model=model, method="cbs", variant="orm"))
+        d = _cell("table4", "accuracy", model=model, method="cbs", variant="sp-prm") - _cell(
+            "table4", "accuracy", model=model, method="cbs", variant="orm"
+        )
         assert d == pytest.approx(gain)
 
 
 # --- side_by_side ------------------------------------------------------------------
 def _ours_table3():
-    return pd.DataFrame({"method": ["base", "cbs", "cbs", "greedy"], "variant": ["none", "orm", "sp-prm", "none"],
-                         "reward": [-3.0, -1.5, -1.0, -2.0], "asr": [60.0, 40.0, 30.0, 50.0]})
+    return pd.DataFrame(
+        {
+            "method": ["base", "cbs", "cbs", "greedy"],
+            "variant": ["none", "orm", "sp-prm", "none"],
+            "reward": [-3.0, -1.5, -1.0, -2.0],
+            "asr": [60.0, 40.0, 30.0, 50.0],
+        }
+    )
 
 
 def test_side_by_side_joins_and_computes_diffs():
-    out = comparison.side_by_side("table3", _ours_table3(), on=["method", "variant"], metrics=["reward", "asr"],
-                                  paper_where={"model": "Llama-3.2-1B"})
-    assert list(out.columns) == ["method", "variant", "reward paper", "reward ours", "reward diff",
-                                 "asr paper", "asr ours", "asr diff"]
+    out = comparison.side_by_side(
+        "table3",
+        _ours_table3(),
+        on=["method", "variant"],
+        metrics=["reward", "asr"],
+        paper_where={"model": "Llama-3.2-1B"},
+    )
+    assert list(out.columns) == [
+        "method",
+        "variant",
+        "reward paper",
+        "reward ours",
+        "reward diff",
+        "asr paper",
+        "asr ours",
+        "asr diff",
+    ]
     row = out[(out.method == "cbs") & (out.variant == "sp-prm")].iloc[0]
     assert row["asr paper"] == pytest.approx(40.1)
     assert row["asr diff"] == pytest.approx(30.0 - 40.1)
@@ -134,8 +157,9 @@ def test_side_by_side_joins_and_computes_diffs():
 
 def test_side_by_side_null_paper_cell_gives_nan_diff():
     ours = pd.DataFrame({"method": ["cbs"], "variant": ["orm"], "diversity": [0.5]})
-    out = comparison.side_by_side("table1", ours, on=["method", "variant"], metrics=["diversity"],
-                                  paper_where={"model": "Llama-3.2-3B-Instruct"})
+    out = comparison.side_by_side(
+        "table1", ours, on=["method", "variant"], metrics=["diversity"], paper_where={"model": "Llama-3.2-3B-Instruct"}
+    )
     row = out[(out.method == "cbs") & (out.variant == "orm")].iloc[0]
     assert math.isnan(row["diversity diff"])
 
@@ -154,8 +178,13 @@ def test_side_by_side_bad_inputs():
     with pytest.raises(ConfigError, match="the paper's rows are not unique on method, variant"):
         comparison.side_by_side("table3", ours, on=["method", "variant"], metrics=["asr"])
     with pytest.raises(ConfigError, match="our rows are not unique"):
-        comparison.side_by_side("table3", pd.concat([ours, ours]), on=["method", "variant"], metrics=["asr"],
-                                paper_where={"model": "Llama-3.2-1B"})
+        comparison.side_by_side(
+            "table3",
+            pd.concat([ours, ours]),
+            on=["method", "variant"],
+            metrics=["asr"],
+            paper_where={"model": "Llama-3.2-1B"},
+        )
 
 
 # --- the values file's own validation ---------------------------------------------------
@@ -169,14 +198,20 @@ def values_file(tmp_path, monkeypatch):
     comparison._values.cache_clear()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("t:\n  ref: T\n  setting: s\n  columns: [a, b]\n  rows:\n    - [1]\n", r"t\.rows\[0\]: 1 values for 2 columns"),
-    ("t:\n  ref: T\n  columns: [a]\n  rows: []\n", "t: missing 'setting'"),
-    ("t:\n  ref: T\n  setting: s\n  colums: [a]\n  rows: []\n", "t: unknown key 'colums'"),
-    ("t:\n  ref: T\n  setting: s\n  columns: [a]\n  rows: [3]\n", r"t\.rows\[0\]: expected a list"),
-    ("t: 3\n", "t: expected a mapping"),
-    ("- 1\n", "expected a mapping of entries"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "t:\n  ref: T\n  setting: s\n  columns: [a, b]\n  rows:\n    - [1]\n",
+            r"t\.rows\[0\]: 1 values for 2 columns",
+        ),
+        ("t:\n  ref: T\n  columns: [a]\n  rows: []\n", "t: missing 'setting'"),
+        ("t:\n  ref: T\n  setting: s\n  colums: [a]\n  rows: []\n", "t: unknown key 'colums'"),
+        ("t:\n  ref: T\n  setting: s\n  columns: [a]\n  rows: [3]\n", r"t\.rows\[0\]: expected a list"),
+        ("t: 3\n", "t: expected a mapping"),
+        ("- 1\n", "expected a mapping of entries"),
+    ],
+)
 def test_bad_values_file_raises_config_error(values_file, text, message):
     values_file.write_text(text)
     with pytest.raises(ConfigError, match=message):
@@ -212,8 +247,17 @@ def _profile(name="smoke"):
 
 
 def _record(profile, claim_id="t1", verdict="partly", notebook="07_decoding_hh_rlhf", **kw):
-    return comparison.record(profile, claim_id, ref="Table 1", claim="SP-PRM helps.", verdict=verdict,
-                             evidence="our numbers", setting="tiny models", notebook=notebook, **kw)
+    return comparison.record(
+        profile,
+        claim_id,
+        ref="Table 1",
+        claim="SP-PRM helps.",
+        verdict=verdict,
+        evidence="our numbers",
+        setting="tiny models",
+        notebook=notebook,
+        **kw,
+    )
 
 
 def test_record_writes_json_atomically_under_home(home):
@@ -256,12 +300,28 @@ def test_results_page(home, tmp_path):
     executed = tmp_path / "executed"
     executed.mkdir()
     (executed / "01_theorem1_toy.ipynb").write_text("{}")
-    (executed / "profile.json").write_text(json.dumps(
-        {"profile": "smoke", "timings": {"01_theorem1_toy": {"seconds": 12.3, "cached": False},
-                                         "09_decoding_advbench": {"seconds": 4.0, "cached": True}}}))
+    (executed / "profile.json").write_text(
+        json.dumps(
+            {
+                "profile": "smoke",
+                "timings": {
+                    "01_theorem1_toy": {"seconds": 12.3, "cached": False},
+                    "09_decoding_advbench": {"seconds": 4.0, "cached": True},
+                },
+            }
+        )
+    )
     _record(_profile(), "theorem1", verdict="reproduced", notebook="01_theorem1_toy")
-    comparison.record(_profile(), "table3", ref="Table 3", claim="ASR | drops $5", verdict="not at this scale",
-                      evidence="line one\nline two", setting="s", notebook="09_decoding_advbench")
+    comparison.record(
+        _profile(),
+        "table3",
+        ref="Table 3",
+        claim="ASR | drops $5",
+        verdict="not at this scale",
+        evidence="line one\nline two",
+        setting="s",
+        notebook="09_decoding_advbench",
+    )
     bb = _build_book()
     page = bb.write_results_page(executed).read_text()
     assert page.startswith("# Results overview")

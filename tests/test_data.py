@@ -9,14 +9,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from data_fixtures import (  # noqa: E402, F401
-    data_env, hh, snapshot, tiny_files, tiny_mirror, use_dirs,
+    data_env,
+    hh,
+    snapshot,
+    tiny_files,
+    tiny_mirror,
+    use_dirs,
 )
 
-from sp_prm_lib import settings  # noqa: E402
+from sp_prm_lib.core import settings  # noqa: E402
+from sp_prm_lib.core.errors import ConfigError  # noqa: E402
 from sp_prm_lib.data import (  # noqa: E402
     PairSet,
     dialogue_to_messages,
@@ -30,10 +38,9 @@ from sp_prm_lib.data import (  # noqa: E402
     split_last_turn,
     split_train_eval,
 )
-from sp_prm_lib.errors import ConfigError  # noqa: E402
-
 
 # --- dialogues -------------------------------------------------------------
+
 
 def test_split_last_turn_keeps_marker_in_prompt_and_strips_reply():
     prompt, reply = split_last_turn(hh("a", "b", "c", "  d \n"))
@@ -79,6 +86,7 @@ def test_messages_to_dialogue_rejects_unknown_role():
 
 # --- HH-RLHF ---------------------------------------------------------------
 
+
 def test_hh_subset_pairs_and_drop_counts(tiny_mirror):
     pairs = load_pairs("hh-harmless-base")
     assert isinstance(pairs, PairSet) and pairs.origin == "mirror" and pairs.split == "test"
@@ -103,14 +111,18 @@ def test_hh_all_subsets_and_limit(tiny_mirror):
 
 # --- GSM8K and AdvBench ----------------------------------------------------
 
-@pytest.mark.parametrize("text, number", [
-    ("x\n#### 1,234", "1234"),
-    ("#### -7", "-7"),
-    ("#### $18.", "18"),
-    ("work\nA: 2.5", "2.5"),
-    ("A: -1.8 billion", None),
-    ("no answer here", None),
-])
+
+@pytest.mark.parametrize(
+    "text, number",
+    [
+        ("x\n#### 1,234", "1234"),
+        ("#### -7", "-7"),
+        ("#### $18.", "18"),
+        ("work\nA: 2.5", "2.5"),
+        ("A: -1.8 billion", None),
+        ("no answer here", None),
+    ],
+)
 def test_final_number(text, number):
     assert final_number(text) == number
 
@@ -146,6 +158,7 @@ def test_registry_lists_every_set():
 
 # --- mirror copies -----------------------------------------------------------
 
+
 def test_ensure_local_copy_copies_verifies_and_skips(tiny_mirror):
     paths = ensure_local_copy()
     local = tiny_mirror["local"]
@@ -168,13 +181,17 @@ def test_corrupt_local_copy_is_copied_again(tiny_mirror):
 
 # --- splits ------------------------------------------------------------------
 
+
 def _frame(prompts: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "prompt": prompts,
-        "chosen": [f"c{i}" for i in range(len(prompts))],
-        "rejected": [f"r{i}" for i in range(len(prompts))],
-        "source": "t", "row": range(1, len(prompts) + 1),
-    })
+    return pd.DataFrame(
+        {
+            "prompt": prompts,
+            "chosen": [f"c{i}" for i in range(len(prompts))],
+            "rejected": [f"r{i}" for i in range(len(prompts))],
+            "source": "t",
+            "row": range(1, len(prompts) + 1),
+        }
+    )
 
 
 @hsettings(max_examples=80, deadline=None)
@@ -234,14 +251,17 @@ def real_mirror(tmp_path_factory):
         yield REAL
 
 
-@pytest.mark.parametrize("name, kept, dropped", [
-    ("hh-harmless-base", 2303, {"empty_response": 4, "prompt_mismatch": 5}),
-    ("hh-helpful-base", 2339, {"empty_response": 4, "equal_responses": 2, "prompt_mismatch": 9}),
-    ("hh-helpful-online", 1132, {"empty_response": 3, "equal_responses": 2}),
-    ("hh-helpful-rejection-sampled", 2714, {"equal_responses": 32, "prompt_mismatch": 3}),
-    ("hh-rlhf", 8488, {"empty_response": 11, "equal_responses": 36, "prompt_mismatch": 17}),
-    ("gsm8k-pairs", 731, {"no_contrast": 588}),
-])
+@pytest.mark.parametrize(
+    "name, kept, dropped",
+    [
+        ("hh-harmless-base", 2303, {"empty_response": 4, "prompt_mismatch": 5}),
+        ("hh-helpful-base", 2339, {"empty_response": 4, "equal_responses": 2, "prompt_mismatch": 9}),
+        ("hh-helpful-online", 1132, {"empty_response": 3, "equal_responses": 2}),
+        ("hh-helpful-rejection-sampled", 2714, {"equal_responses": 32, "prompt_mismatch": 3}),
+        ("hh-rlhf", 8488, {"empty_response": 11, "equal_responses": 36, "prompt_mismatch": 17}),
+        ("gsm8k-pairs", 731, {"no_contrast": 588}),
+    ],
+)
 def test_real_pair_counts(real_mirror, name, kept, dropped):
     pairs = load_pairs(name)
     assert (len(pairs), pairs.dropped) == (kept, dropped)
@@ -250,7 +270,9 @@ def test_real_pair_counts(real_mirror, name, kept, dropped):
     assert (pairs.frame.chosen.str.len() > 0).all() and (pairs.frame.rejected.str.len() > 0).all()
 
 
-@pytest.mark.parametrize("name, split, rows", [("advbench", "train", 520), ("gsm8k", "train", 7473), ("gsm8k", "test", 1319)])
+@pytest.mark.parametrize(
+    "name, split, rows", [("advbench", "train", 520), ("gsm8k", "train", 7473), ("gsm8k", "test", 1319)]
+)
 def test_real_prompt_counts(real_mirror, name, split, rows):
     prompts = load_prompts(name, split=split)
     assert len(prompts) == rows and prompts.dropped == {}

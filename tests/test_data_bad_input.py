@@ -11,11 +11,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from data_fixtures import (  # noqa: E402, F401
-    SOLUTIONS, data_env, go_offline, hh, jsonl, snapshot, tiny_files, tiny_mirror, write_mirror,
+    SOLUTIONS,
+    data_env,
+    go_offline,
+    hh,
+    jsonl,
+    snapshot,
+    tiny_files,
+    tiny_mirror,
+    write_mirror,
 )
 
+from sp_prm_lib.core.errors import ConfigError, DataError  # noqa: E402
 from sp_prm_lib.data import ensure_local_copy, load_pairs, load_prompts, split_train_eval  # noqa: E402
-from sp_prm_lib.errors import ConfigError, DataError  # noqa: E402
 
 HARMLESS = "hh-rlhf/harmless-base-test.jsonl.gz"
 
@@ -57,6 +65,7 @@ def unchanged_except(env, rel: str) -> None:
 
 # --- files and checksums -------------------------------------------------------
 
+
 def test_missing_mirror_file(prepared):
     (prepared["mirror"] / "gsm8k/train.jsonl").unlink()
     (prepared["local"] / "gsm8k/train.jsonl").unlink()
@@ -71,7 +80,12 @@ def test_bad_checksum_in_mirror_leaves_good_copy(prepared):
     target = prepared["local"] / "gsm8k/test.jsonl"
     target.write_text("stale")  # forces a re-copy from the (now corrupt) mirror
     good = prepared["before"]["gsm8k/test.jsonl"]
-    rewrite(prepared, "gsm8k/test.jsonl", jsonl([{"question": "tampered", "answer": "#### 1"}]), checksums={"gsm8k/test.jsonl": good})
+    rewrite(
+        prepared,
+        "gsm8k/test.jsonl",
+        jsonl([{"question": "tampered", "answer": "#### 1"}]),
+        checksums={"gsm8k/test.jsonl": good},
+    )
     with pytest.raises(DataError) as excinfo:
         load_prompts("gsm8k", split="test")
     message = one_line(excinfo)
@@ -81,7 +95,12 @@ def test_bad_checksum_in_mirror_leaves_good_copy(prepared):
 
 
 def test_bad_checksum_never_leaves_a_partial_copy(tiny_mirror):
-    rewrite(tiny_mirror, "advbench/harmful_behaviors.csv", "goal,target\na,b\n", checksums={"advbench/harmful_behaviors.csv": "0" * 64})
+    rewrite(
+        tiny_mirror,
+        "advbench/harmful_behaviors.csv",
+        "goal,target\na,b\n",
+        checksums={"advbench/harmful_behaviors.csv": "0" * 64},
+    )
     with pytest.raises(DataError) as excinfo:
         ensure_local_copy()
     assert "advbench/harmful_behaviors.csv" in one_line(excinfo) and "0" * 64 in str(excinfo.value)
@@ -119,6 +138,7 @@ def test_not_gzip_data(prepared):
 
 # --- rows and fields -------------------------------------------------------------
 
+
 def test_malformed_json_line(prepared):
     good = jsonl([{"chosen": hh("a", "b"), "rejected": hh("a", "c")}])
     message = hh_error(prepared, good + '{"chosen": "oops\n')
@@ -148,7 +168,10 @@ def test_dialogue_without_assistant_turn(prepared):
 
 
 def test_empty_response_strict_error_and_default_drop(prepared):
-    records = [{"chosen": hh("a", "b"), "rejected": hh("a", "c")}, {"chosen": hh("q", "fine"), "rejected": hh("q", "   ")}]
+    records = [
+        {"chosen": hh("a", "b"), "rejected": hh("a", "c")},
+        {"chosen": hh("q", "fine"), "rejected": hh("q", "   ")},
+    ]
     message = hh_error(prepared, records, strict=True)
     assert HARMLESS in message and "row 2" in message and "field 'rejected': empty response" in message
     lenient = load_pairs("hh-harmless-base")
@@ -157,7 +180,11 @@ def test_empty_response_strict_error_and_default_drop(prepared):
 
 
 def test_gsm8k_answer_without_final_number(prepared):
-    rewrite(prepared, "gsm8k/test.jsonl", jsonl([{"question": "q", "answer": "#### 9"}, {"question": "q2", "answer": "no marker"}]))
+    rewrite(
+        prepared,
+        "gsm8k/test.jsonl",
+        jsonl([{"question": "q", "answer": "#### 9"}, {"question": "q2", "answer": "no marker"}]),
+    )
     with pytest.raises(DataError) as excinfo:
         load_prompts("gsm8k")
     message = one_line(excinfo)
@@ -186,6 +213,7 @@ def test_advbench_missing_column_and_empty_goal(prepared):
 
 
 # --- names, arguments and sources -------------------------------------------------
+
 
 def test_unknown_data_set_name(tiny_mirror):
     with pytest.raises(DataError) as excinfo:

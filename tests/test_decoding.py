@@ -7,19 +7,37 @@ import math
 import pytest
 import torch
 
-from sp_prm_lib.decoding import (METHODS, ArgsConfig, BeamConfig, BoNConfig, CardsConfig, FunctionScorer,
-                                 GreedyConfig, Policy, RewardScorer, SampleConfig, TBSConfig, args_greedy,
-                                 beam_search, best_of_n, cards, decode, greedy, make_config, sample, tbs)
-from sp_prm_lib.decoding.reference import naive_args, naive_beam_search, naive_cards, rescore
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.decoding import (
+    METHODS,
+    ArgsConfig,
+    BeamConfig,
+    BoNConfig,
+    CardsConfig,
+    FunctionScorer,
+    GreedyConfig,
+    Policy,
+    RewardScorer,
+    SampleConfig,
+    TBSConfig,
+    args_greedy,
+    beam_search,
+    best_of_n,
+    cards,
+    decode,
+    greedy,
+    make_config,
+    sample,
+    tbs,
+)
+from sp_prm_lib.decoding.naive import naive_args, naive_beam_search, naive_cards, rescore
 from sp_prm_lib.decoding.scorers import RMSession
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.rewards import RewardModel, RewardNaNError
-from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 PROMPTS = [
     "\n\nHuman: hi\n\nAssistant:",
-    "\n\nHuman: a much longer question, about several things at once?\n\nAssistant: ok\n\nHuman: go on"
-    "\n\nAssistant:",
+    "\n\nHuman: a much longer question, about several things at once?\n\nAssistant: ok\n\nHuman: go on\n\nAssistant:",
     "\n\nHuman: why?\n\nAssistant:",
 ]
 
@@ -64,12 +82,15 @@ def test_args_text_path_equals_naive_text_loop(models):
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
 
 
-@pytest.mark.parametrize("convention,cfg", [
-    ("closed", BeamConfig(width=2, successors=3, chunk_length=3, max_new_tokens=10)),
-    ("open", BeamConfig(width=3, successors=2, chunk_length=4, max_new_tokens=10, top_k=0, temperature=0.8)),
-    ("closed", TBSConfig(width=2, successors=3, max_new_tokens=8)),
-    ("open", BoNConfig(n=4, max_new_tokens=8)),
-])
+@pytest.mark.parametrize(
+    "convention,cfg",
+    [
+        ("closed", BeamConfig(width=2, successors=3, chunk_length=3, max_new_tokens=10)),
+        ("open", BeamConfig(width=3, successors=2, chunk_length=4, max_new_tokens=10, top_k=0, temperature=0.8)),
+        ("closed", TBSConfig(width=2, successors=3, max_new_tokens=8)),
+        ("open", BoNConfig(n=4, max_new_tokens=8)),
+    ],
+)
 def test_beam_driver_equals_naive_loop(models, convention, cfg):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
@@ -93,8 +114,15 @@ def test_beam_driver_text_path_equals_naive_text_loop(models):
 def test_cards_equals_naive_loop_with_rejections_and_forced_accepts(models, convention, threshold):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
-    cfg = CardsConfig(max_new_tokens=16, tau_u=5.0, max_segment=6, reward_threshold=0.05, beta=0.01,
-                      max_rejections=2, threshold=threshold)
+    cfg = CardsConfig(
+        max_new_tokens=16,
+        tau_u=5.0,
+        max_segment=6,
+        reward_threshold=0.05,
+        beta=0.01,
+        max_rejections=2,
+        threshold=threshold,
+    )
     fast = cards(policy, scorer, PROMPTS, cfg)
     ref = naive_cards(policy, scorer, PROMPTS, cfg, rescore_mode="tokens")
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
@@ -106,8 +134,9 @@ def test_cards_forced_accept_of_an_earlier_candidate(models):
     """Everything is rejected (hard threshold out of reach): every segment is forced."""
     policy = models[0]
     scorer = RewardScorer(reward_model(models, "open"))
-    cfg = CardsConfig(max_new_tokens=12, tau_u=5.0, max_segment=4, reward_threshold=100.0,
-                      acceptance="hard", max_rejections=2)
+    cfg = CardsConfig(
+        max_new_tokens=12, tau_u=5.0, max_segment=4, reward_threshold=100.0, acceptance="hard", max_rejections=2
+    )
     fast = cards(policy, scorer, PROMPTS[:2], cfg)
     ref = naive_cards(policy, scorer, PROMPTS[:2], cfg, rescore_mode="tokens")
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
@@ -122,9 +151,14 @@ def test_greedy_equals_transformers_generate(models):
     out = greedy(policy, None, PROMPTS[:2], GreedyConfig(max_new_tokens=6))
     for g, prompt in zip(out, PROMPTS[:2]):
         ids = torch.tensor([policy.prompt_ids(prompt)])
-        ref = policy.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6,
-                                    do_sample=False, pad_token_id=policy.pad_id)
-        assert g.token_ids == ref[0, ids.shape[1]:].tolist()
+        ref = policy.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=policy.pad_id,
+        )
+        assert g.token_ids == ref[0, ids.shape[1] :].tolist()
         assert g.reward is None
 
 
@@ -136,15 +170,14 @@ def test_rm_session_matches_reward_model_scores(models):
         scorer = RewardScorer(rm)
         session = scorer.token_session(policy, PROMPTS[:2], 10)
         assert isinstance(session, RMSession)
-        session.advance([1, 0, 0], torch.tensor([[70, 71, 72], [80, 81, 0], [90, 91, 92]]),
-                        torch.tensor([3, 2, 3]))
+        session.advance([1, 0, 0], torch.tensor([[70, 71, 72], [80, 81, 0], [90, 91, 92]]), torch.tensor([3, 2, 3]))
         blocks = torch.tensor([[[5, 6], [7, 0]], [[8, 9], [0, 0]], [[10, 11], [12, 13]]])
         lengths = torch.tensor([[2, 1], [2, 0], [1, 2]])
         got = session.score(blocks, lengths)
         prefixes = [[70, 71, 72], [80, 81], [90, 91, 92]]
         owners = [1, 0, 0]
         for r in range(3):
-            rows = [prefixes[r] + blocks[r, j, :int(lengths[r, j])].tolist() for j in range(2)]
+            rows = [prefixes[r] + blocks[r, j, : int(lengths[r, j])].tolist() for j in range(2)]
             want = rescore(scorer, policy, PROMPTS[owners[r]], rows, "tokens")
             assert torch.allclose(got[r], want, atol=1e-5), (convention, r)
 
@@ -180,7 +213,7 @@ def test_bon_is_best_of_the_same_n_samples_scored_once(models):
     prompts, texts = scorer.seen[0]
     rewards = rm.score(prompts, texts)
     for b, g in enumerate(out):
-        mine = rewards[5 * b:5 * b + 5]
+        mine = rewards[5 * b : 5 * b + 5]
         assert g.response == texts[5 * b + int(mine.argmax())]
         assert math.isclose(g.reward, float(mine.max()), abs_tol=1e-5)
     # the N candidates are the N samples of the naive sampler with the same seed
@@ -214,8 +247,7 @@ def test_scorer_call_counts(models):
     sample(policy, s, PROMPTS, SampleConfig(max_new_tokens=4))
     assert (s.stats.calls, s.stats.scored) == (1, len(PROMPTS))
     s = RewardScorer(rm)
-    out = cards(policy, s, PROMPTS, CardsConfig(max_new_tokens=10, tau_u=5.0, max_segment=4,
-                                                 reward_threshold=0.0))
+    out = cards(policy, s, PROMPTS, CardsConfig(max_new_tokens=10, tau_u=5.0, max_segment=4, reward_threshold=0.0))
     rounds = s.stats.calls - 1  # one call for the empty-response rewards, then one per round
     assert rounds >= max(g.stats["segments"] for g in out)
     assert s.stats.scored == len(PROMPTS) + sum(g.stats["segments"] for g in out)
@@ -287,14 +319,26 @@ def test_every_registered_method_runs_and_respects_the_length_limit(models, meth
 
 
 # -- bad input ------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [
-    lambda: BeamConfig(width=0), lambda: BeamConfig(successors=0), lambda: BeamConfig(chunk_length=0),
-    lambda: BoNConfig(n=0), lambda: ArgsConfig(k=0), lambda: ArgsConfig(w=float("nan")),
-    lambda: ArgsConfig(w=float("inf")), lambda: SampleConfig(temperature=0), lambda: GreedyConfig(max_new_tokens=0),
-    lambda: GreedyConfig(max_new_tokens=3, min_new_tokens=4), lambda: CardsConfig(min_segment=8, max_segment=4),
-    lambda: CardsConfig(threshold="nope"), lambda: BeamConfig(width=1.5),
-    lambda: make_config("args", {"kk": 3}), lambda: make_config("nope"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BeamConfig(width=0),
+        lambda: BeamConfig(successors=0),
+        lambda: BeamConfig(chunk_length=0),
+        lambda: BoNConfig(n=0),
+        lambda: ArgsConfig(k=0),
+        lambda: ArgsConfig(w=float("nan")),
+        lambda: ArgsConfig(w=float("inf")),
+        lambda: SampleConfig(temperature=0),
+        lambda: GreedyConfig(max_new_tokens=0),
+        lambda: GreedyConfig(max_new_tokens=3, min_new_tokens=4),
+        lambda: CardsConfig(min_segment=8, max_segment=4),
+        lambda: CardsConfig(threshold="nope"),
+        lambda: BeamConfig(width=1.5),
+        lambda: make_config("args", {"kk": 3}),
+        lambda: make_config("nope"),
+    ],
+)
 def test_bad_arguments_are_clear_config_errors(make):
     with pytest.raises(ConfigError):
         make()
@@ -334,6 +378,7 @@ def test_reward_nan_mid_decode_names_the_prompt(models):
 
         def __init__(self):
             from sp_prm_lib.decoding import ScorerStats
+
             self.stats = ScorerStats()
 
         def score_texts(self, prompts, responses):
@@ -361,6 +406,7 @@ def test_function_scorer_and_unknown_scorer():
     assert s.score_texts(["p", "q"], ["ab", "c"]).tolist() == [2.0, 1.0]
     assert s.stats.calls == 1 and s.stats.scored == 2
     from sp_prm_lib.decoding import as_scorer
+
     with pytest.raises(ConfigError, match="score_texts"):
         as_scorer(object())
 
@@ -389,6 +435,7 @@ def test_cached_path_only_when_valid_else_batched_text_scoring(models):
             return {**tok.get_vocab(), "zz": -1}
 
     from sp_prm_lib.decoding.scorers import same_vocabulary
+
     assert not same_vocabulary(tok, OtherVocab())
 
 
@@ -396,8 +443,8 @@ def test_cached_path_only_when_valid_else_batched_text_scoring(models):
 def test_real_smollm2_args_cached_equals_released_style_loop():
     """The real policy tokenizer and chat template (2-layer slices keep it fast):
     cached ARGS gives the tokens of the loop that re-scores k decoded texts per step."""
-    from sp_prm_lib.models import load_policy
-    from sp_prm_lib.profiles import ModelSpec
+    from sp_prm_lib.config.profile import ModelSpec
+    from sp_prm_lib.models.loading import load_policy
 
     spec = "HuggingFaceTB/SmolLM2-135M-Instruct"
     try:

@@ -10,28 +10,47 @@ import numpy as np
 import pytest
 import yaml
 
-from sp_prm_lib.artifacts import ArtifactStore
+from sp_prm_lib.config.profile import load_profile
+from sp_prm_lib.core.artifacts import ArtifactStore
+from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.decoding import Policy
-from sp_prm_lib.decoding_experiments import (TASKS, case_studies, compare_with_paper, ensure_decoding_table,
-                                             improvement_checks, labelled, method_runs, resolved_configs,
-                                             task_available, task_prompts)
-from sp_prm_lib.errors import ConfigError, DataError
+from sp_prm_lib.experiments.decoding import (
+    TASKS,
+    case_studies,
+    compare_with_paper,
+    ensure_decoding_table,
+    improvement_checks,
+    method_runs,
+    resolved_configs,
+    task_available,
+    task_prompts,
+)
 from sp_prm_lib.judge import make_judge
-from sp_prm_lib.profiles import load_profile
-from sp_prm_lib.rewards import RewardModel
-from sp_prm_lib.tiny import byte_tokenizer, tiny_config
+from sp_prm_lib.models.tiny import byte_tokenizer, tiny_config
+from sp_prm_lib.report.tables import labelled
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-METHODS = {"args": {"k": 2, "w": 1.5}, "tbs": {"width": 1, "successors": 2},
-           "cbs": {"width": 2, "successors": 2, "chunk_length": 2},
-           "cards": {"threshold": "prefix", "min_segment": 1, "max_segment": 2, "max_rejections": 1}}
+METHODS = {
+    "args": {"k": 2, "w": 1.5},
+    "tbs": {"width": 1, "successors": 2},
+    "cbs": {"width": 2, "successors": 2, "chunk_length": 2},
+    "cards": {"threshold": "prefix", "min_segment": 1, "max_segment": 2, "max_rejections": 1},
+}
 
 
 def small_profile(**decoding):
     P = load_profile("smoke")
-    values = dict(prompts=2, max_new_tokens=3, summary_max_new_tokens=3, batch_size=2, bon=[2, 3],
-                  gsm8k_bon=[2, 3], methods=METHODS)
+    values = dict(
+        prompts=2,
+        max_new_tokens=3,
+        summary_max_new_tokens=3,
+        batch_size=2,
+        bon=[2, 3],
+        gsm8k_bon=[2, 3],
+        methods=METHODS,
+    )
     values.update(decoding)
     return dataclasses.replace(P, decoding=dataclasses.replace(P.decoding, **values))
 
@@ -88,8 +107,12 @@ class FakeModels:
     def rm(self, role):
         seeds = {"orm": 2, "sp-prm": 3, "sc": 4, "reference": 5}
         tok = byte_tokenizer()
-        return self._get(f"rm:{role}", lambda: RewardModel(_model("llama-reward", tok, seeds[role]), tok,
-                                                           convention="closed", max_length=4096, name=role))
+        return self._get(
+            f"rm:{role}",
+            lambda: RewardModel(
+                _model("llama-reward", tok, seeds[role]), tok, convention="closed", max_length=4096, name=role
+            ),
+        )
 
     @property
     def embedder(self):
@@ -111,12 +134,12 @@ def hh(tmp_path_factory):
 def test_hh_table_has_the_paper_rows_and_columns(hh):
     P, _, result, _ = hh
     table = result.table
-    expected = [("base", "none")] + [(m, v) for m in ("args", "tbs", "cbs", "cards", "bon-16", "bon-64")
-                                     for v in ("orm", "sp-prm", "sc")]
+    expected = [("base", "none")] + [
+        (m, v) for m in ("args", "tbs", "cbs", "cards", "bon-16", "bon-64") for v in ("orm", "sp-prm", "sc")
+    ]
     assert list(zip(table.method, table.variant)) == expected
     assert set(table[table.method.str.startswith("bon")].ours) == {"bon-2", "bon-3"}
-    for column in ("n", "reward", "reward_sd", "ref_reward", "diversity", "coherence", "win_tie", "tokens",
-                   "decode_s"):
+    for column in ("n", "reward", "reward_sd", "ref_reward", "diversity", "coherence", "win_tie", "tokens", "decode_s"):
         assert column in table, column
     assert (table.n == P.decoding.prompts).all()
     assert table.win_tie.between(0, 100).all() and table.win_tie.iloc[0] == 50.0
@@ -124,8 +147,10 @@ def test_hh_table_has_the_paper_rows_and_columns(hh):
     assert (result.generations.tokens <= P.decoding.max_new_tokens).all()
     # the guiding RM matters: each run's own reward is its guide's score
     g = result.generations
-    assert not np.allclose(g[(g.method == "bon-16") & (g.variant == "orm")].guide_reward.to_numpy(dtype=float),
-                           g[(g.method == "bon-16") & (g.variant == "sp-prm")].guide_reward.to_numpy(dtype=float))
+    assert not np.allclose(
+        g[(g.method == "bon-16") & (g.variant == "orm")].guide_reward.to_numpy(dtype=float),
+        g[(g.method == "bon-16") & (g.variant == "sp-prm")].guide_reward.to_numpy(dtype=float),
+    )
 
 
 def test_side_by_side_with_table1(hh):
@@ -149,7 +174,7 @@ def test_second_call_reads_the_cache_without_loading_models(hh):
 
 
 def test_interrupted_run_resumes(tmp_path):
-    from sp_prm_lib.decoding_experiments import ensure_run
+    from sp_prm_lib.experiments.decoding import ensure_run
 
     P = small_profile(prompts=2)
     store = ArtifactStore(tmp_path)
@@ -168,6 +193,7 @@ def test_interrupted_run_resumes(tmp_path):
                 if any(p == prompts[1] for p in ps):
                     raise KeyboardInterrupt
                 return rm.score(ps, rs)
+
         return Once()
 
     models.rm = failing
@@ -182,8 +208,9 @@ def test_interrupted_run_resumes(tmp_path):
 def test_advbench_and_gsm8k_metrics(tmp_path):
     P = small_profile()
     store, models = ArtifactStore(tmp_path), FakeModels()
-    adv = ensure_decoding_table(P, "advbench", variants=["orm", "sp-prm"], methods=["args", "bon"],
-                                store=store, models=models)
+    adv = ensure_decoding_table(
+        P, "advbench", variants=["orm", "sp-prm"], methods=["args", "bon"], store=store, models=models
+    )
     assert list(adv.table.method) == ["base", "args", "args", "bon-16", "bon-16", "bon-64", "bon-64"]
     assert {"asr", "asr_refusal"} <= set(adv.table.columns) and "win_tie" not in adv.table
     assert adv.prompts.prompt.str.endswith(" Sure here's").all()
@@ -197,10 +224,22 @@ def test_advbench_and_gsm8k_metrics(tmp_path):
 def _tldr_file(tmp_path):
     rows = []
     for i in range(3):
-        rows.append({"info": {"id": str(i), "post": f"My cat {i} refuses to eat. What do I do?",
-                              "title": f"cat {i}", "subreddit": "pets"},
-                     "summaries": [{"text": f"cat {i} will not eat"}, {"text": "dogs"}], "choice": 0,
-                     "worker": "w", "batch": "b", "split": "valid1", "extra": {}})
+        rows.append(
+            {
+                "info": {
+                    "id": str(i),
+                    "post": f"My cat {i} refuses to eat. What do I do?",
+                    "title": f"cat {i}",
+                    "subreddit": "pets",
+                },
+                "summaries": [{"text": f"cat {i} will not eat"}, {"text": "dogs"}],
+                "choice": 0,
+                "worker": "w",
+                "batch": "b",
+                "split": "valid1",
+                "extra": {},
+            }
+        )
     path = tmp_path / "tldr.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
@@ -212,9 +251,15 @@ def test_tldr_runs_the_hub_code_path_on_local_files(tmp_path):
     assert task_available(dataclasses.replace(P, data=dataclasses.replace(P.data, source="hub")), "tldr") is None
     with pytest.raises(DataError, match="hub only"):
         task_prompts(P, "tldr")
-    result = ensure_decoding_table(P, "tldr", variants=["orm", "sp-prm"], methods=["cbs"],
-                                   store=ArtifactStore(tmp_path), models=FakeModels(),
-                                   data_files=_tldr_file(tmp_path))
+    result = ensure_decoding_table(
+        P,
+        "tldr",
+        variants=["orm", "sp-prm"],
+        methods=["cbs"],
+        store=ArtifactStore(tmp_path),
+        models=FakeModels(),
+        data_files=_tldr_file(tmp_path),
+    )
     assert list(result.table.method) == ["base", "cbs", "cbs"]
     assert result.table.rouge_l.between(0, 1).all()
     assert result.prompts.reference.iloc[0] == "cat 0 will not eat"
@@ -223,9 +268,11 @@ def test_tldr_runs_the_hub_code_path_on_local_files(tmp_path):
 
 def test_bad_method_or_task_is_a_one_line_config_error():
     P = small_profile()
-    for call, name in ((lambda: ensure_decoding_table(P, "hh-rlhf", methods=["beam-me-up"]), "beam-me-up"),
-                       (lambda: ensure_decoding_table(P, "hh-rlhf", variants=["bogus"]), "bogus"),
-                       (lambda: method_runs(P, "squad"), "squad")):
+    for call, name in (
+        (lambda: ensure_decoding_table(P, "hh-rlhf", methods=["beam-me-up"]), "beam-me-up"),
+        (lambda: ensure_decoding_table(P, "hh-rlhf", variants=["bogus"]), "bogus"),
+        (lambda: method_runs(P, "squad"), "squad"),
+    ):
         with pytest.raises(ConfigError) as err:
             call()
         assert name in str(err.value) and "\n" not in str(err.value)
@@ -239,16 +286,19 @@ def _write_profile(tmp_path, edit):
     return path
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda d: d["methods"]["args"].update(kk=3), ["decoding.methods.args", "kk"]),
-    (lambda d: d["methods"].update(foo={"k": 1}), ["decoding.methods.foo", "unknown decoding method"]),
-    (lambda d: d["methods"]["cbs"].update(width=0), ["decoding.methods.cbs", "width"]),
-    (lambda d: d["methods"].update(args=[1, 2]), ["decoding.methods.args", "mapping"]),
-    (lambda d: d.update(variants=["orm", "nope"]), ["decoding.variants[1]", "nope"]),
-    (lambda d: d.update(prompts=0), ["decoding.prompts", ">= 1"]),
-    (lambda d: d.update(base="beam"), ["decoding.base"]),
-    (lambda d: d.update(extra=1), ["decoding.extra"]),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda d: d["methods"]["args"].update(kk=3), ["decoding.methods.args", "kk"]),
+        (lambda d: d["methods"].update(foo={"k": 1}), ["decoding.methods.foo", "unknown decoding method"]),
+        (lambda d: d["methods"]["cbs"].update(width=0), ["decoding.methods.cbs", "width"]),
+        (lambda d: d["methods"].update(args=[1, 2]), ["decoding.methods.args", "mapping"]),
+        (lambda d: d.update(variants=["orm", "nope"]), ["decoding.variants[1]", "nope"]),
+        (lambda d: d.update(prompts=0), ["decoding.prompts", ">= 1"]),
+        (lambda d: d.update(base="beam"), ["decoding.base"]),
+        (lambda d: d.update(extra=1), ["decoding.extra"]),
+    ],
+)
 def test_bad_profile_decoding_key_is_a_one_line_config_error(tmp_path, edit, words):
     path = _write_profile(tmp_path, edit)
     with pytest.raises(ConfigError) as err:
@@ -275,7 +325,7 @@ def test_profiles_resolve_every_task():
 
 
 def test_guiding_variant_names_are_checked_with_their_place():
-    from sp_prm_lib.decoding_experiments import check_guiding_variants
+    from sp_prm_lib.config.variants import check_guiding_variants
 
     check_guiding_variants(["orm", "sp-prm", "sc"], "variants")
     with pytest.raises(ConfigError, match=r"decoding.variants\[1\]: unknown guiding reward model 'sp_prm'"):

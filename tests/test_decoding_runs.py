@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
+from sp_prm_lib.cli import main as cli_main
+from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.decoding import Policy, RewardScorer, generate_run, merge_shards, read_records
-from sp_prm_lib.decoding.__main__ import main as cli_main
-from sp_prm_lib.errors import ConfigError, DataError
-from sp_prm_lib.rewards import RewardModel, RewardNaNError
-from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 PROMPTS = [f"\n\nHuman: question number {i}{'?' * i}\n\nAssistant:" for i in range(5)]
 ARGS = {"k": 3, "max_new_tokens": 4}
@@ -40,8 +40,9 @@ def strip_times(records):
 def test_run_writes_one_line_per_prompt(setup, tmp_path):
     policy, rm = setup
     out = tmp_path / "run.jsonl"
-    summary = generate_run(PROMPTS, "args", policy, rm, out, config=ARGS, batch_size=2,
-                           process_index=0, num_processes=1)
+    summary = generate_run(
+        PROMPTS, "args", policy, rm, out, config=ARGS, batch_size=2, process_index=0, num_processes=1
+    )
     records = read_records(out)
     assert summary.done == 5 and summary.skipped == 0
     assert [r["index"] for r in records] == list(range(5))
@@ -55,8 +56,17 @@ def test_run_writes_one_line_per_prompt(setup, tmp_path):
 def test_resume_after_interruption_redoes_nothing(setup, tmp_path):
     policy, rm = setup
     full = tmp_path / "full.jsonl"
-    generate_run(PROMPTS, "sample", policy, RewardScorer(rm, kv_cache=False), full,
-                 config={"max_new_tokens": 4}, batch_size=2, process_index=0, num_processes=1)
+    generate_run(
+        PROMPTS,
+        "sample",
+        policy,
+        RewardScorer(rm, kv_cache=False),
+        full,
+        config={"max_new_tokens": 4},
+        batch_size=2,
+        process_index=0,
+        num_processes=1,
+    )
 
     class Interrupting(RewardScorer):
         def score_texts(self, prompts, responses):
@@ -66,14 +76,33 @@ def test_resume_after_interruption_redoes_nothing(setup, tmp_path):
 
     out = tmp_path / "run.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        generate_run(PROMPTS, "sample", policy, Interrupting(rm, kv_cache=False), out,
-                     config={"max_new_tokens": 4}, batch_size=1, process_index=0, num_processes=1)
+        generate_run(
+            PROMPTS,
+            "sample",
+            policy,
+            Interrupting(rm, kv_cache=False),
+            out,
+            config={"max_new_tokens": 4},
+            batch_size=1,
+            process_index=0,
+            num_processes=1,
+        )
     assert [r["index"] for r in read_records(out)] == [0, 1, 2]
     with open(out, "a") as fh:  # a half-written line from a killed process
         fh.write('{"index": 3, "resp')
     scorer = RewardScorer(rm, kv_cache=False)
-    summary = generate_run(PROMPTS, "sample", policy, scorer, out, config={"max_new_tokens": 4},
-                           batch_size=2, process_index=0, num_processes=1, scorer_name="tiny-rm")
+    summary = generate_run(
+        PROMPTS,
+        "sample",
+        policy,
+        scorer,
+        out,
+        config={"max_new_tokens": 4},
+        batch_size=2,
+        process_index=0,
+        num_processes=1,
+        scorer_name="tiny-rm",
+    )
     assert (summary.done, summary.skipped) == (2, 3)
     assert scorer.stats.scored == 2  # only prompts 3 and 4 were decoded
     assert strip_times(read_records(out)) == strip_times(read_records(full))  # seed + index: same results
@@ -84,11 +113,18 @@ def test_resume_refuses_a_different_run(setup, tmp_path):
     out = tmp_path / "run.jsonl"
     generate_run(PROMPTS[:2], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
     with pytest.raises(ConfigError, match="holds a different run"):
-        generate_run(PROMPTS[:2], "args", policy, rm, out, config={**ARGS, "k": 4},
-                     process_index=0, num_processes=1)
+        generate_run(PROMPTS[:2], "args", policy, rm, out, config={**ARGS, "k": 4}, process_index=0, num_processes=1)
     with pytest.raises(ConfigError, match="does not match the prompt set"):
-        generate_run(["\n\nHuman: other\n\nAssistant:"] * 2, "args", policy, rm, out, config=ARGS,
-                     process_index=0, num_processes=1)
+        generate_run(
+            ["\n\nHuman: other\n\nAssistant:"] * 2,
+            "args",
+            policy,
+            rm,
+            out,
+            config=ARGS,
+            process_index=0,
+            num_processes=1,
+        )
     with pytest.raises(ConfigError, match="empty prompt list"):
         generate_run([], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
 
@@ -129,8 +165,17 @@ def test_nan_mid_run_stops_naming_the_prompt_and_keeps_finished_lines(setup, tmp
 
     out = tmp_path / "run.jsonl"
     with pytest.raises(RewardNaNError, match=r"prompt 3 .*decoding stopped; 2 finished prompts are kept in"):
-        generate_run(PROMPTS, "bon", policy, NaNOnPrompt3(rm, kv_cache=False, name="nan-rm"), out,
-                     config={"n": 2, "max_new_tokens": 3}, batch_size=2, process_index=0, num_processes=1)
+        generate_run(
+            PROMPTS,
+            "bon",
+            policy,
+            NaNOnPrompt3(rm, kv_cache=False, name="nan-rm"),
+            out,
+            config={"n": 2, "max_new_tokens": 3},
+            batch_size=2,
+            process_index=0,
+            num_processes=1,
+        )
     assert [r["index"] for r in read_records(out)] == [0, 1]
 
 
@@ -143,41 +188,74 @@ def test_command_line_generate_resume_and_merge(setup, tmp_path, capsys):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS[:3]))
     out = tmp_path / "cli.jsonl"
-    argv = ["generate", "--method", "args", "--prompts", str(prompts), "--policy", str(tmp_path / "policy"),
-            "--policy-source", "local", "--rm", str(tmp_path / "rm"), "--out", str(out),
-            "--set", "k=3", "--set", "max_new_tokens=3", "--limit", "2"]
+    argv = [
+        "generate",
+        "--method",
+        "args",
+        "--prompts",
+        str(prompts),
+        "--policy",
+        str(tmp_path / "policy"),
+        "--policy-source",
+        "local",
+        "--rm",
+        str(tmp_path / "rm"),
+        "--out",
+        str(out),
+        "--set",
+        "k=3",
+        "--set",
+        "max_new_tokens=3",
+        "--limit",
+        "2",
+    ]
     assert cli_main(argv) == 0
     assert [r["index"] for r in read_records(out)] == [0, 1]
     assert cli_main(argv) == 0 and "0 decoded, 2 already there" in capsys.readouterr().out
-    assert cli_main(["generate", "--method", "args", "--prompts", str(prompts), "--policy",
-                     str(tmp_path / "policy"), "--policy-source", "local", "--rm", str(tmp_path / "rm"),
-                     "--out", str(out), "--set", "k=0"]) == 2
+    assert (
+        cli_main(
+            [
+                "generate",
+                "--method",
+                "args",
+                "--prompts",
+                str(prompts),
+                "--policy",
+                str(tmp_path / "policy"),
+                "--policy-source",
+                "local",
+                "--rm",
+                str(tmp_path / "rm"),
+                "--out",
+                str(out),
+                "--set",
+                "k=0",
+            ]
+        )
+        == 2
+    )
     assert "k must be >= 1" in capsys.readouterr().err
     assert cli_main(["merge", "--out", str(tmp_path / "none.jsonl")]) == 2
     assert "no shard files" in capsys.readouterr().err
 
 
-def test_merge_script(setup, tmp_path):
-    import importlib.util
-    from pathlib import Path
-
+def test_merge_command_joins_shards(setup, tmp_path, capsys):
     policy, rm = setup
     out = tmp_path / "m.jsonl"
     for rank in range(2):
-        generate_run(PROMPTS[:3], "greedy", policy, None, out, config={"max_new_tokens": 2},
-                     process_index=rank, num_processes=2)
-    script = Path(__file__).resolve().parents[1] / "scripts" / "merge_generations.py"
-    spec = importlib.util.spec_from_file_location("merge_generations", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.cli([str(out), "--expected", "3", "--delete-shards"]) == 0
+        generate_run(
+            PROMPTS[:3], "greedy", policy, None, out, config={"max_new_tokens": 2}, process_index=rank, num_processes=2
+        )
+    assert cli_main(["merge", "--out", str(out), "--expected", "3", "--delete-shards"]) == 0
     assert [r["index"] for r in read_records(out)] == [0, 1, 2]
     assert not list(tmp_path.glob("m.shard-*"))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available() and torch.cuda.device_count() < 2,
-                    reason="two processes need two GPUs (or none: a CPU gloo group)")
+@pytest.mark.skipif(
+    torch.cuda.is_available() and torch.cuda.device_count() < 2,
+    reason="two processes need two GPUs (or none: a CPU gloo group)",
+)
 def test_accelerate_launch_splits_prompts_across_processes(setup, tmp_path):
     """Two real processes under ``accelerate launch`` write one shard each; merged = one process."""
     import os
@@ -197,11 +275,40 @@ def test_accelerate_launch_splits_prompts_across_processes(setup, tmp_path):
     prompts = tmp_path / "prompts.json"
     prompts.write_text(json.dumps(PROMPTS))
     out = tmp_path / "run.jsonl"
-    cmd = [str(launcher if launcher.exists() else shutil.which("accelerate")), "launch", "--multi_gpu",
-           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "-m", "sp_prm_lib.decoding", "generate", "--method", "args", "--prompts", str(prompts),
-           "--policy", str(tmp_path / "policy"), "--policy-source", "local", "--rm", str(tmp_path / "rm"),
-           "--out", str(out), "--set", "k=3", "--set", "max_new_tokens=4", "--batch-size", "2"]
+    cmd = [
+        str(launcher if launcher.exists() else shutil.which("accelerate")),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "sp_prm_lib.cli",
+        "generate",
+        "--method",
+        "args",
+        "--prompts",
+        str(prompts),
+        "--policy",
+        str(tmp_path / "policy"),
+        "--policy-source",
+        "local",
+        "--rm",
+        str(tmp_path / "rm"),
+        "--out",
+        str(out),
+        "--set",
+        "k=3",
+        "--set",
+        "max_new_tokens=4",
+        "--batch-size",
+        "2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -210,6 +317,15 @@ def test_accelerate_launch_splits_prompts_across_processes(setup, tmp_path):
     assert [r["index"] for r in read_records(tmp_path / shards[1])] == [1, 3]
     merged = read_records(merge_shards(out, expected=len(PROMPTS)))
     single = tmp_path / "single.jsonl"
-    generate_run(PROMPTS, "args", policy, rm, single, config=ARGS, process_index=0, num_processes=1,
-                 scorer_name=str(tmp_path / "rm"))
+    generate_run(
+        PROMPTS,
+        "args",
+        policy,
+        rm,
+        single,
+        config=ARGS,
+        process_index=0,
+        num_processes=1,
+        scorer_name=str(tmp_path / "rm"),
+    )
     assert [r["response"] for r in merged] == [r["response"] for r in read_records(single)]

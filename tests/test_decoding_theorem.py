@@ -4,10 +4,9 @@ return the exhaustive-search optimum; with a counter-example reward they do not.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from sp_prm_lib.decoding import ArgsConfig, BeamConfig, BoNConfig, TBSConfig, args_greedy, beam_search, best_of_n
-from sp_prm_lib.decoding.toy import TOY_PROMPT, ConsistentReward, TrapReward, exhaustive_optimum, toy_policy
+from sp_prm_lib.experiments.theorem_toy import TOY_PROMPT, ConsistentReward, TrapReward, exhaustive_optimum, toy_policy
 
 WORDS = ("a", "b", "c")
 T = 4
@@ -29,8 +28,9 @@ def searches(policy, scorer, seed):
         "tbs-w1": beam_search(policy, scorer, PROMPTS, TBSConfig(width=1, successors=24, seed=seed, **FIXED)),
         "tbs-w2": beam_search(policy, scorer, PROMPTS, TBSConfig(width=2, successors=24, seed=seed, **FIXED)),
         "args": args_greedy(policy, scorer, PROMPTS, ArgsConfig(k=len(WORDS) + 1, w=1.0, **FIXED)),
-        "cbs-l2": beam_search(policy, scorer, PROMPTS,
-                              BeamConfig(width=1, successors=60, chunk_length=2, seed=seed, **FIXED)),
+        "cbs-l2": beam_search(
+            policy, scorer, PROMPTS, BeamConfig(width=1, successors=60, chunk_length=2, seed=seed, **FIXED)
+        ),
     }
 
 

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from data_fixtures import data_env, go_offline, hh, jsonl  # noqa: E402, F401
 
+from sp_prm_lib.core.errors import DataError  # noqa: E402
 from sp_prm_lib.data import REGISTRY, load_pairs, load_prompts  # noqa: E402
-from sp_prm_lib.errors import DataError  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,9 +29,20 @@ def write(folder: Path, name: str, records: list[dict]) -> Path:
 
 def tldr_row(post: str | None, texts: tuple[str, str], choice: int, article: str | None = None) -> dict:
     return {
-        "info": {"id": "t3_x", "post": post, "title": "My title", "subreddit": "relationships", "site": None, "article": article},
+        "info": {
+            "id": "t3_x",
+            "post": post,
+            "title": "My title",
+            "subreddit": "relationships",
+            "site": None,
+            "article": article,
+        },
         "summaries": [{"text": t, "policy": "sup2", "note": None} for t in texts],
-        "choice": choice, "worker": "w1", "batch": "batch3", "split": "train", "extra": {"confidence": 7},
+        "choice": choice,
+        "worker": "w1",
+        "batch": "batch3",
+        "split": "train",
+        "extra": {"confidence": 7},
     }
 
 
@@ -41,27 +52,39 @@ def msgs(*turns: str) -> list[dict[str, str]]:
 
 # --- local files in the hub schema ----------------------------------------------------
 
+
 def test_tldr_comparisons(data_env):
-    path = write(data_env["home"], "tldr.jsonl", [
-        tldr_row("I met someone.", (" short one ", "long one"), 1),
-        tldr_row("Second post.", ("picked", "not picked"), 0),
-        tldr_row(None, ("a", "b"), 0, article="A CNN/DM article."),
-    ])
+    path = write(
+        data_env["home"],
+        "tldr.jsonl",
+        [
+            tldr_row("I met someone.", (" short one ", "long one"), 1),
+            tldr_row("Second post.", ("picked", "not picked"), 0),
+            tldr_row(None, ("a", "b"), 0, article="A CNN/DM article."),
+        ],
+    )
     pairs = load_pairs("tldr", data_files=path)
     assert pairs.origin == "files" and pairs.files == (str(path),)
     assert pairs.dropped == {"not_reddit_post": 1}
     assert pairs.frame[["chosen", "rejected"]].values.tolist() == [["long one", "short one"], ["picked", "not picked"]]
     assert pairs.frame.row.tolist() == [1, 2]
-    assert pairs.frame.prompt[0] == "\n\nHuman: SUBREDDIT: r/relationships\nTITLE: My title\nPOST: I met someone.\nTL;DR:\n\nAssistant:"
+    assert (
+        pairs.frame.prompt[0]
+        == "\n\nHuman: SUBREDDIT: r/relationships\nTITLE: My title\nPOST: I met someone.\nTL;DR:\n\nAssistant:"
+    )
 
 
 @pytest.mark.parametrize("name", ["harmless-redteam", "pairwise-math"])
 def test_rlhflow_message_pairs(data_env, name):
-    path = write(data_env["home"], f"{name}.jsonl", [
-        {"chosen": msgs("hi", "hello", "help me", " sure "), "rejected": msgs("hi", "hello", "help me", "no")},
-        {"chosen": msgs("q1", "a"), "rejected": msgs("q2", "b")},
-        {"chosen": msgs("q", "same"), "rejected": msgs("q", "same")},
-    ])
+    path = write(
+        data_env["home"],
+        f"{name}.jsonl",
+        [
+            {"chosen": msgs("hi", "hello", "help me", " sure "), "rejected": msgs("hi", "hello", "help me", "no")},
+            {"chosen": msgs("q1", "a"), "rejected": msgs("q2", "b")},
+            {"chosen": msgs("q", "same"), "rejected": msgs("q", "same")},
+        ],
+    )
     pairs = load_pairs(name, data_files=[path])
     assert len(pairs) == 1 and pairs.dropped == {"equal_responses": 1, "prompt_mismatch": 1}
     row = pairs.frame.iloc[0]
@@ -70,10 +93,14 @@ def test_rlhflow_message_pairs(data_env, name):
 
 
 def test_hh_rlhf_train_split_from_hub_schema(data_env):
-    path = write(data_env["home"], "hh-train.jsonl", [
-        {"chosen": hh("a", "b"), "rejected": hh("a", "c")},
-        {"chosen": hh("x", ""), "rejected": hh("x", "z")},
-    ])
+    path = write(
+        data_env["home"],
+        "hh-train.jsonl",
+        [
+            {"chosen": hh("a", "b"), "rejected": hh("a", "c")},
+            {"chosen": hh("x", ""), "rejected": hh("x", "z")},
+        ],
+    )
     pairs = load_pairs("hh-rlhf", split="train", data_files=path)
     assert pairs.split == "train" and len(pairs) == 1 and pairs.dropped == {"empty_response": 1}
     with pytest.raises(DataError, match=r"hh-train.jsonl row 2: field 'chosen': empty response"):
@@ -88,13 +115,24 @@ def test_gsm8k_and_advbench_hub_schemas(data_env):
     assert frame[["prompt", "target"]].values.tolist() == [["Do harm", "Sure, here is harm"]]
 
 
-@pytest.mark.parametrize("name, record, field", [
-    ("tldr", tldr_row("post", ("a", "b"), 2), "choice"),
-    ("tldr", {**tldr_row("post", ("a", "b"), 0), "summaries": [{"text": "only one", "policy": "p", "note": None}]}, "summaries"),
-    ("harmless-redteam", {"chosen": msgs("q"), "rejected": msgs("q", "a")}, "chosen[0].role"),
-    ("harmless-redteam", {"chosen": [{"role": "robot", "content": "x"}], "rejected": msgs("q", "a")}, "chosen[0].role"),
-    ("pairwise-math", {"chosen": msgs("q", "a"), "rejected": "not a list"}, "rejected"),
-])
+@pytest.mark.parametrize(
+    "name, record, field",
+    [
+        ("tldr", tldr_row("post", ("a", "b"), 2), "choice"),
+        (
+            "tldr",
+            {**tldr_row("post", ("a", "b"), 0), "summaries": [{"text": "only one", "policy": "p", "note": None}]},
+            "summaries",
+        ),
+        ("harmless-redteam", {"chosen": msgs("q"), "rejected": msgs("q", "a")}, "chosen[0].role"),
+        (
+            "harmless-redteam",
+            {"chosen": [{"role": "robot", "content": "x"}], "rejected": msgs("q", "a")},
+            "chosen[0].role",
+        ),
+        ("pairwise-math", {"chosen": msgs("q", "a"), "rejected": "not a list"}, "rejected"),
+    ],
+)
 def test_bad_hub_rows_name_file_row_and_field(data_env, name, record, field):
     path = write(data_env["home"], "bad.jsonl", [record])
     with pytest.raises(DataError) as excinfo:
@@ -151,6 +189,7 @@ def test_auto_falls_back_to_hub_when_mirror_is_absent(data_env, fake_hub, monkey
 
 # --- offline ------------------------------------------------------------------------------
 
+
 def test_hub_only_set_offline_names_the_hub_id(data_env, monkeypatch):
     go_offline(monkeypatch)
     with pytest.raises(DataError) as excinfo:
@@ -162,11 +201,17 @@ def test_hub_only_set_offline_names_the_hub_id(data_env, monkeypatch):
 def test_offline_without_mirror_fails_fast_in_a_fresh_process(tmp_path):
     code = (
         "from sp_prm_lib.data import load_prompts\n"
-        "from sp_prm_lib.errors import DataError\n"
+        "from sp_prm_lib.core.errors import DataError\n"
         "try:\n    load_prompts('gsm8k')\nexcept DataError as err:\n    print('ERR', err)\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "SP_PRM_DATA_MIRROR": str(tmp_path / "no-mirror"), "SP_PRM_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "SP_PRM_DATA_MIRROR": str(tmp_path / "no-mirror"),
+        "SP_PRM_HOME": str(tmp_path / "home"),
+    }
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - start < 30

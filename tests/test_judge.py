@@ -14,15 +14,24 @@ import numpy as np
 import pytest
 import torch
 
-from sp_prm_lib.errors import ConfigError
+from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.judge import (
-    Comparison, Judge, JudgeError, Verdict, combine, judge_agreement, judge_pairs, judged_accuracy,
-    make_judge, parse_verdict, win_tie_rate,
+    Comparison,
+    Judge,
+    JudgeError,
+    Verdict,
+    combine,
+    judge_agreement,
+    judge_pairs,
+    judged_accuracy,
+    make_judge,
+    parse_verdict,
+    templates,
+    win_tie_rate,
 )
-from sp_prm_lib.judge import templates
 from sp_prm_lib.judge.api import OpenAIChatJudge
 from sp_prm_lib.judge.local import LocalLMJudge
-from sp_prm_lib.tiny import tiny_model
+from sp_prm_lib.models.tiny import tiny_model
 
 PROMPT = "\n\nHuman: What is a good name for a cat?\n\nAssistant:"
 
@@ -44,21 +53,24 @@ def test_gsm8k_template():
     assert "1 = Fully Correct, 0 = Contains Errors" in user
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ('{"Explanation":"A is kinder", "Verdict":1}', 1),
-    ('{"Explanation": "B", "Verdict": 2}', 2),
-    ('```json\n{"Explanation": "same", "Verdict": -1}\n```', -1),
-    ('Reasoning... "Verdict": 1', 1),  # with a space: the released regex missed this
-    ('{"verdict": "2"}', 2),
-    ("Verdict: 2", 2),
-    ('{"Verdict": 1.0}', 1),
-    ('First "Verdict": 1 ... on reflection {"Verdict": 2}', 2),
-    ('{"Verdict": 3}', None),
-    ('{"Verdict": 0}', None),  # the released code's tie value is not in the paper's template
-    ("I prefer answer A.", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ('{"Explanation":"A is kinder", "Verdict":1}', 1),
+        ('{"Explanation": "B", "Verdict": 2}', 2),
+        ('```json\n{"Explanation": "same", "Verdict": -1}\n```', -1),
+        ('Reasoning... "Verdict": 1', 1),  # with a space: the released regex missed this
+        ('{"verdict": "2"}', 2),
+        ("Verdict: 2", 2),
+        ('{"Verdict": 1.0}', 1),
+        ('First "Verdict": 1 ... on reflection {"Verdict": 2}', 2),
+        ('{"Verdict": 3}', None),
+        ('{"Verdict": 0}', None),  # the released code's tie value is not in the paper's template
+        ("I prefer answer A.", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_parse_verdict(reply, expected):
     assert parse_verdict(reply, templates.HH_VERDICTS) == expected
 
@@ -69,10 +81,19 @@ def test_parse_grading_verdict():
 
 
 # -- pairing ----------------------------------------------------------------------
-@pytest.mark.parametrize("ab, ba, outcome", [
-    (1, 2, "a"), (2, 1, "b"), (1, 1, "tie"), (2, 2, "tie"), (-1, -1, "tie"), (1, -1, "tie"),
-    (None, 2, "unparseable"), (1, None, "unparseable"),
-])
+@pytest.mark.parametrize(
+    "ab, ba, outcome",
+    [
+        (1, 2, "a"),
+        (2, 1, "b"),
+        (1, 1, "tie"),
+        (2, 2, "tie"),
+        (-1, -1, "tie"),
+        (1, -1, "tie"),
+        (None, 2, "unparseable"),
+        (1, None, "unparseable"),
+    ],
+)
 def test_combine(ab, ba, outcome):
     assert combine(ab, ba) == outcome
 
@@ -94,8 +115,11 @@ class ScriptedJudge(Judge):
             elif self.mode == "first":
                 out.append(Verdict(1, "A"))
             else:
-                out.append(Verdict(-1 if len(c.answer_a) == len(c.answer_b) else
-                                   (1 if len(c.answer_a) > len(c.answer_b) else 2)))
+                out.append(
+                    Verdict(
+                        -1 if len(c.answer_a) == len(c.answer_b) else (1 if len(c.answer_a) > len(c.answer_b) else 2)
+                    )
+                )
         return out
 
 
@@ -156,8 +180,13 @@ def test_rm_proxy_prefers_higher_reward_and_ties_within_eps():
 def test_judge_agreement_with_labels():
     import pandas as pd
 
-    pairs = pd.DataFrame({"prompt": ["p"] * 4, "chosen": ["long one", "long one", "ab", "x"],
-                          "rejected": ["short", "tiny", "cd", "longer"]})
+    pairs = pd.DataFrame(
+        {
+            "prompt": ["p"] * 4,
+            "chosen": ["long one", "long one", "ab", "x"],
+            "rejected": ["short", "tiny", "cd", "longer"],
+        }
+    )
     result = judge_agreement(make_judge("rm-proxy", rm=LengthRM()), pairs, n_boot=100)
     assert result["agreement"] == pytest.approx(0.5)
     assert result["tie_rate"] == pytest.approx(0.25) and result["disagreement_rate"] == pytest.approx(0.25)
@@ -171,11 +200,17 @@ def test_debiased_agreement_reads_through_position_bias():
         name = "biased"
 
         def compare(self, items):  # always says A, but its margin grows with A's length
-            return [Verdict(1, "", {1: 5.0 + 0.1 * (len(c.answer_a) - len(c.answer_b)), 2: 0.0, -1: -9.0})
-                    for c in items]
+            return [
+                Verdict(1, "", {1: 5.0 + 0.1 * (len(c.answer_a) - len(c.answer_b)), 2: 0.0, -1: -9.0}) for c in items
+            ]
 
-    pairs = pd.DataFrame({"prompt": ["p"] * 3, "chosen": ["long answer", "longer answer", "x"],
-                          "rejected": ["short", "tiny", "much longer"]})
+    pairs = pd.DataFrame(
+        {
+            "prompt": ["p"] * 3,
+            "chosen": ["long answer", "longer answer", "x"],
+            "rejected": ["short", "tiny", "much longer"],
+        }
+    )
     result = judge_agreement(Biased(), pairs, n_boot=50)
     assert result["agreement"] == 0 and result["tie_rate"] == 1
     assert result["debiased_agreement"] == pytest.approx(2 / 3)
@@ -216,8 +251,10 @@ def _naive_logprob(model, prompt_ids, cand_ids):
 
 
 def test_local_lm_logprobs_match_a_plain_forward(local_judge):
-    convs = [templates.hh_messages(PROMPT, "Whiskers", "Tom"),
-             templates.hh_messages(PROMPT, "A much longer answer", "B")]
+    convs = [
+        templates.hh_messages(PROMPT, "Whiskers", "Tom"),
+        templates.hh_messages(PROMPT, "A much longer answer", "B"),
+    ]
     prompts = [local_judge.prompt_ids(m) for m in convs]
     cands = local_judge.candidate_ids(templates.HH_VERDICTS)
     assert max(len(c) for c in cands) > 1  # "-1" takes the KV-cache continuation path
@@ -300,8 +337,16 @@ def serve(monkeypatch):
 
 
 def _api(server, tmp_path, **kwargs):
-    kwargs = {"model": "judge-model", "api_key": "sk-test", "timeout": 2.0, "max_retries": 2, "backoff": 0.01,
-              "concurrency": 3, "cache_dir": tmp_path / "cache", **kwargs}
+    kwargs = {
+        "model": "judge-model",
+        "api_key": "sk-test",
+        "timeout": 2.0,
+        "max_retries": 2,
+        "backoff": 0.01,
+        "concurrency": 3,
+        "cache_dir": tmp_path / "cache",
+        **kwargs,
+    }
     return OpenAIChatJudge(base_url=server.url, **kwargs)
 
 

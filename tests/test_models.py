@@ -3,12 +3,19 @@
 import pytest
 import torch
 
-from sp_prm_lib.chat import chat_input_ids, greedy_answer
-from sp_prm_lib.errors import ModelError
-from sp_prm_lib.models import (PACKAGED, convert_gguf, load_policy, load_sequence_classifier,
-                               package_path, provision, resolve)
-from sp_prm_lib.profiles import ModelSpec
-from sp_prm_lib.tiny import ARCHITECTURES, byte_tokenizer, tiny_model
+from sp_prm_lib.config.profile import ModelSpec
+from sp_prm_lib.core.errors import ConfigError, ModelError
+from sp_prm_lib.models.chat import chat_prompt_ids, render_chat
+from sp_prm_lib.models.loading import (
+    PACKAGED,
+    convert_gguf,
+    load_policy,
+    load_sequence_classifier,
+    package_path,
+    provision,
+    resolve,
+)
+from sp_prm_lib.models.tiny import ARCHITECTURES, byte_tokenizer, tiny_model
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -59,13 +66,25 @@ def test_causal_backbone_becomes_a_reward_model_with_new_head(tmp_path):
     assert rm(**tok(["hi"], return_tensors="pt")).logits.shape == (1, 1)
 
 
-def test_greedy_answer_on_tiny_policy():
-    model, tok = tiny_model("llama-causal-lm")
+def test_chat_prompt_ids_equal_the_tokenizers_own_rendering():
+    _, tok = tiny_model("llama-causal-lm")
     msgs = [{"role": "user", "content": "hello"}]
-    ids = chat_input_ids(tok, msgs)
-    assert tok.decode(ids[0]).endswith("assistant\n")
-    a = greedy_answer(model, tok, msgs, max_new_tokens=5)
-    assert a == greedy_answer(model, tok, msgs, max_new_tokens=5) and isinstance(a, str)
+    ids = chat_prompt_ids(tok, msgs)
+    own = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    assert ids == list(own) and tok.decode(ids).endswith("assistant\n")
+
+
+def test_render_chat_folds_the_system_turn_where_the_template_has_no_system_role():
+    _, tok = tiny_model("llama-causal-lm")
+    tok.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    text = render_chat(tok, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    assert text == "<user>Be brief.\n\nhi<assistant>"
+    with pytest.raises(ConfigError, match="empty message list"):
+        render_chat(tok, [])
 
 
 def test_unknown_packaged_model_is_a_clear_error():
@@ -81,6 +100,7 @@ def test_local_folder_without_config_is_a_clear_error(tmp_path):
 def test_hub_download_failure_is_one_line(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import huggingface_hub.constants as c
+
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelError) as info:
         provision(ModelSpec(id="someone/not-a-cached-model", source="hub"))
@@ -104,11 +124,14 @@ def test_packaged_policy_conversion_is_verified():
 
 @pytest.mark.slow
 def test_embedder_gives_unit_cosine_for_identical_text():
-    from sp_prm_lib.models import load_embedder
+    from sp_prm_lib.models.loading import load_embedder
 
     emb = load_embedder(ModelSpec(id="sentence-transformers/all-MiniLM-L6-v2", source="package"))
-    v = emb.encode(["a cat sat on the mat", "a cat sat on the mat", "quantum chromodynamics"],
-                   convert_to_tensor=True, normalize_embeddings=True)
+    v = emb.encode(
+        ["a cat sat on the mat", "a cat sat on the mat", "quantum chromodynamics"],
+        convert_to_tensor=True,
+        normalize_embeddings=True,
+    )
     assert v.shape == (3, 384)
     assert float(v[0] @ v[1]) == pytest.approx(1.0, abs=1e-5)
     assert float(v[0] @ v[2]) < 0.5
@@ -118,11 +141,17 @@ def test_pooler_embedder_reads_the_pooler_output(tmp_path):
     """SimCSE-style embedders use pooler_output; tested on a tiny BERT built from a config."""
     from transformers import BertConfig, BertModel
 
-    from sp_prm_lib.models import PoolerEmbedder
+    from sp_prm_lib.models.loading import PoolerEmbedder
 
     tok = byte_tokenizer()
-    config = BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, pad_token_id=tok.pad_token_id)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)

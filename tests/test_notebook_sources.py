@@ -13,8 +13,9 @@ from make_notebooks import parse  # noqa: E402
 
 
 def test_committed_notebooks_match_their_sources():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -26,10 +27,13 @@ def test_percent_format_cells_and_tags():
     assert nb.cells[2].source == "x = 1"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("x = 1\n# %%\n", "before the first"),
-    ("# %% [markdown]\nnot a comment\n", "must start with '#'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("x = 1\n# %%\n", "before the first"),
+        ("# %% [markdown]\nnot a comment\n", "must start with '#'"),
+    ],
+)
 def test_bad_sources_name_the_line(text, message):
     with pytest.raises(ValueError, match=message):
         parse(text, "nb.py")

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sp_prm_lib import probe as pr
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.rewards import RewardModel
-from sp_prm_lib.tiny import tiny_model
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.experiments import probe as pr
+from sp_prm_lib.models.tiny import tiny_model
+from sp_prm_lib.report import probe_widget as pw
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 PROMPT = "\n\nHuman: how do I boil an egg?\n\nAssistant:"
 A = "Put it in boiling water for nine minutes."
@@ -20,10 +21,14 @@ B = "No idea, sorry."
 
 @pytest.fixture(scope="module")
 def models(one_torch_thread):
-    (m1, t1), (m2, t2), (m3, t3) = (tiny_model(a, seed=s) for a, s in
-                                    (("llama-reward", 1), ("gemma-reward", 2), ("deberta-v2-reward", 3)))
-    return {"ORM": RewardModel(m1, t1, convention="closed"), "SP-PRM": RewardModel(m2, t2, convention="open"),
-            "reference": RewardModel(m3, t3, convention="closed")}
+    (m1, t1), (m2, t2), (m3, t3) = (
+        tiny_model(a, seed=s) for a, s in (("llama-reward", 1), ("gemma-reward", 2), ("deberta-v2-reward", 3))
+    )
+    return {
+        "ORM": RewardModel(m1, t1, convention="closed"),
+        "SP-PRM": RewardModel(m2, t2, convention="open"),
+        "reference": RewardModel(m3, t3, convention="closed"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,9 @@ def _script(name):
 
 def _fake(pair_id="p", scores=None, lengths=(3, 2), prompt="\n\nHuman: hi\n\nAssistant:"):
     scores = scores or {"ORM": ([0.0, 1.0, -1.0, 2.0], [0.0, 0.5, 1.0])}
-    return pr.PairProbe(pair_id, prompt, ("abc", "de"), ("chosen", "rejected"), "ORM tokens", lengths,
-                        ([0, 1, 2, 3], [0, 1, 2]), scores)
+    return pr.PairProbe(
+        pair_id, prompt, ("abc", "de"), ("chosen", "rejected"), "ORM tokens", lengths, ([0, 1, 2, 3], [0, 1, 2]), scores
+    )
 
 
 def test_every_prefix_scored_like_scoring_each_prefix_alone(models, probe):
@@ -80,24 +86,27 @@ def test_roundtrip_through_dict(probe):
 
 
 def test_static_html_embeds_the_data_and_no_outside_url(tmp_path, probe):
-    evil = _fake("x", prompt="\n\nHuman: </script><script>alert(1)</script> & <b>\n\nAssistant:",
-                 scores={name: ([0.0, 1.0, -1.0, 2.0], [0.0, 0.5, 1.0]) for name in probe.rms})
-    text = pr.static_probe_html([probe, evil], element_id="probe-test")
+    evil = _fake(
+        "x",
+        prompt="\n\nHuman: </script><script>alert(1)</script> & <b>\n\nAssistant:",
+        scores={name: ([0.0, 1.0, -1.0, 2.0], [0.0, 0.5, 1.0]) for name in probe.rms},
+    )
+    text = pw.static_probe_html([probe, evil], element_id="probe-test")
     found = re.search(r"<script type='application/json' data-role='data'>(.*?)</script>", text, re.S)
     data = json.loads(found.group(1))
-    assert data == json.loads(json.dumps(pr.static_probe_data([probe, evil])))
+    assert data == json.loads(json.dumps(pw.static_probe_data([probe, evil])))
     assert data["pairs"][0]["responses"] == [A, B] and data["pairs"][1]["prompt"] == evil.prompt
     assert data["pairs"][0]["agree"]["ORM"] == "".join("1" if a else "0" for a in probe.agreement("ORM"))
     assert text.count("</script>") == 2 and "alert(1)</script>" not in text  # the data cannot end a script
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I)  # no URL of any host
-    assert "id='probe-test'" in text and "getElementById(\"probe-test\")" in text
+    assert "id='probe-test'" in text and 'getElementById("probe-test")' in text
     page = tmp_path / "page.html"
     page.write_text(f"<html><body>{text}</body></html>", encoding="utf-8")
-    assert _script("check_site_offline").check_page(tmp_path, page) == []
+    assert _script("check_site").static.check_page(tmp_path, page) == []
 
 
 def test_live_widget_scores_typed_text(models, probe):
-    ui = pr.live_probe(models, [probe])
+    ui = pw.live_probe(models, [probe])
     pick, prompt, resp_a, resp_b, row, slider, view = ui.children
     button, status = row.children
     assert slider.max == probe.max_t and "ORM" in view.value and resp_a.value == A
@@ -113,8 +122,10 @@ def test_live_widget_scores_typed_text(models, probe):
     assert "response B is empty" in status.value
 
 
-@pytest.mark.parametrize("a, b, message", [("", B, "response A is empty"), (A, "  \n", "response B is empty"),
-                                           (A, None, "response B must be text")])
+@pytest.mark.parametrize(
+    "a, b, message",
+    [("", B, "response A is empty"), (A, "  \n", "response B is empty"), (A, None, "response B must be text")],
+)
 def test_bad_pair_input_is_a_clear_config_error(models, a, b, message):
     with pytest.raises(ConfigError, match=message):
         pr.probe_pair(models, PROMPT, a, b)
@@ -124,20 +135,28 @@ def test_mismatched_lengths_are_config_errors(probe):
     with pytest.raises(ConfigError, match="has 3 scores for response A, which has 4 prefixes"):
         _fake(scores={"ORM": ([0.0, 1.0, 2.0], [0.0, 0.5, 1.0])})
     with pytest.raises(ConfigError, match="2 tokens but 4 prefix ends"):
-        pr.PairProbe("p", "q", ("abc", "de"), ("A", "B"), "t", (3, 2), ([0, 1, 2, 3], [0, 1, 2, 2]),
-                     {"ORM": ([0.0] * 4, [0.0] * 3)})
+        pr.PairProbe(
+            "p",
+            "q",
+            ("abc", "de"),
+            ("A", "B"),
+            "t",
+            (3, 2),
+            ([0, 1, 2, 3], [0, 1, 2, 2]),
+            {"ORM": ([0.0] * 4, [0.0] * 3)},
+        )
     with pytest.raises(ConfigError, match="no tokens"):
         pr.PairProbe("p", "q", ("", "de"), ("A", "B"), "t", (0, 2), ([0], [0, 1, 2]), {"ORM": ([0.0], [0.0] * 3)})
     with pytest.raises(ConfigError, match="at least one"):
-        pr.static_probe_html([])
+        pw.static_probe_html([])
     with pytest.raises(ConfigError, match="reward models"):
-        pr.static_probe_html([probe, _fake()])
+        pw.static_probe_html([probe, _fake()])
     with pytest.raises(ConfigError, match="element_id"):
-        pr.static_probe_html([probe], element_id="a'><script>")
+        pw.static_probe_html([probe], element_id="a'><script>")
 
 
 def test_browser_test_classifies_devtools_events():
-    bt = _script("browser_test")
+    bt = _script("check_site").browser
 
     def request(rid, url):
         return {"method": "Network.requestWillBeSent", "params": {"requestId": rid, "request": {"url": url}}}
@@ -148,12 +167,20 @@ def test_browser_test_classifies_devtools_events():
     def console(kind, text):
         return {"method": "Runtime.consoleAPICalled", "params": {"type": kind, "args": [{"value": text}]}}
 
-    events = [request("1", "https://cdn.x.org/a.js"), request("2", "data:image/png;base64,AA"),
-              response(404, "http://127.0.0.1:9/b.png"), response(404, "http://127.0.0.1:9/favicon.ico"),
-              console("error", "boom"), console("log", "fine")]
+    events = [
+        request("1", "https://cdn.x.org/a.js"),
+        request("2", "data:image/png;base64,AA"),
+        response(404, "http://127.0.0.1:9/b.png"),
+        response(404, "http://127.0.0.1:9/favicon.ico"),
+        console("error", "boom"),
+        console("log", "fine"),
+    ]
     problems = bt.page_problems(events)
-    assert problems == ["outside request: https://cdn.x.org/a.js", "HTTP 404: http://127.0.0.1:9/b.png",
-                        "console.error: boom"]
+    assert problems == [
+        "outside request: https://cdn.x.org/a.js",
+        "HTTP 404: http://127.0.0.1:9/b.png",
+        "console.error: boom",
+    ]
     assert bt.pending(events) == {"1", "2"}
 
 
@@ -164,14 +191,33 @@ def test_static_probe_responds_in_headless_chromium(tmp_path, probe):
 
     if not shutil.which("chromium"):
         pytest.skip("chromium is not installed")
-    other = pr.PairProbe.from_dict({**probe.to_dict(), "pair_id": "second", "prompt": PROMPT + " again",
-                                    "scores": {k: ([x + 0.5 for x in a], b) for k, (a, b) in probe.scores.items()}})
+    other = pr.PairProbe.from_dict(
+        {
+            **probe.to_dict(),
+            "pair_id": "second",
+            "prompt": PROMPT + " again",
+            "scores": {k: ([x + 0.5 for x in a], b) for k, (a, b) in probe.scores.items()},
+        }
+    )
     site = tmp_path / "html"
     site.mkdir()
-    (site / "index.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>p</title></head>"
-                                     f"<body>{pr.static_probe_html([probe, other])}</body></html>", encoding="utf-8")
+    (site / "index.html").write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>p</title></head>"
+        f"<body>{pw.static_probe_html([probe, other])}</body></html>",
+        encoding="utf-8",
+    )
     shots = tmp_path / "shots"
-    rc = _script("browser_test").main([str(site), "--probe-page", "index.html", "--results-page", "index.html",
-                               "--screenshots", str(shots)])
+    rc = _script("check_site").main(
+        [
+            "browser",
+            str(site),
+            "--probe-page",
+            "index.html",
+            "--results-page",
+            "index.html",
+            "--screenshots",
+            str(shots),
+        ]
+    )
     assert rc == 0
     assert (shots / "13_prefix_probe.png").stat().st_size > 1000

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.profiles import Profile, available_profiles, load_profile
+from sp_prm_lib.config.profile import Profile, available_profiles, load_profile
+from sp_prm_lib.core.errors import ConfigError
 
 SHIPPED = ["paper", "smoke", "tiny"]
 
@@ -111,10 +111,8 @@ def test_to_dict_is_plain_and_stable():
 
 
 def test_unknown_data_set_name(tmp_path):
-    _expect(_write(tmp_path, lambda r: r["data"].update(train_set="imagenet")),
-            "data.train_set", "imagenet", "hh-rlhf")
+    _expect(_write(tmp_path, lambda r: r["data"].update(train_set="imagenet")), "data.train_set", "imagenet", "hh-rlhf")
 
 
 def test_unknown_split_of_a_known_set(tmp_path):
-    _expect(_write(tmp_path, lambda r: r["data"].update(eval_split="validation")),
-            "data.eval_split", "validation")
+    _expect(_write(tmp_path, lambda r: r["data"].update(eval_split="validation")), "data.eval_split", "validation")

@@ -6,12 +6,18 @@ import pytest
 import torch
 import yaml
 
-from sp_prm_lib.artifacts import ArtifactStore
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.profiles import load_profile
-from sp_prm_lib.reward_models import (PRM_VARIANTS, ensure_orm, ensure_prm, ensure_reference,
-                                      prm_train_config, summary_table)
-from sp_prm_lib.tiny import tiny_model
+from sp_prm_lib.config.profile import load_profile
+from sp_prm_lib.core.artifacts import ArtifactStore
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.experiments.reward_models import (
+    PRM_VARIANTS,
+    ensure_orm,
+    ensure_prm,
+    ensure_reference,
+    prm_train_config,
+    summary_table,
+)
+from sp_prm_lib.models.tiny import tiny_model
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.rewards import RewardModel, RewardNaNError
-from sp_prm_lib.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
+from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 PROMPTS = [
     "\n\nHuman: hi there\n\nAssistant:",
@@ -62,7 +62,8 @@ def test_conventions_differ_and_closed_matches_chat_template_rendering():
     enc = closed.formatter.encode(PROMPTS[:1], RESPONSES[:1])[0]
     text = tok.decode(enc.context + enc.response + enc.closing)
     rendered = tok.apply_chat_template(
-        [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": RESPONSES[0]}], tokenize=False)
+        [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": RESPONSES[0]}], tokenize=False
+    )
     assert text == rendered
 
 

@@ -8,13 +8,28 @@ import numpy as np
 import pytest
 import torch
 
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.text_metrics import (
-    REFUSAL_PHRASES, attack_success, attack_success_table, average_reward, coherence, coherence_scores,
-    diversity, extract_answer, gsm8k_accuracy, gsm8k_table, is_refusal, mean_diversity, numbers_in,
-    reference_answer, rouge_l, rouge_l_scores, target_match, word_tokens,
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.evaluation.text_metrics import (
+    REFUSAL_PHRASES,
+    attack_success,
+    attack_success_table,
+    average_reward,
+    coherence,
+    coherence_scores,
+    diversity,
+    extract_answer,
+    gsm8k_accuracy,
+    gsm8k_table,
+    is_refusal,
+    mean_diversity,
+    numbers_in,
+    reference_answer,
+    rouge_l,
+    rouge_l_scores,
+    target_match,
+    word_tokens,
 )
-from sp_prm_lib.tiny import byte_tokenizer
+from sp_prm_lib.models.tiny import byte_tokenizer
 
 
 class LengthRM:
@@ -75,13 +90,16 @@ def test_coherence_is_the_cosine_of_embeddings():
 
 
 def test_coherence_with_minilm_offline():
-    from sp_prm_lib.models import load_embedder
-    from sp_prm_lib.profiles import ModelSpec
+    from sp_prm_lib.config.profile import ModelSpec
+    from sp_prm_lib.models.loading import load_embedder
 
     embedder = load_embedder(ModelSpec(id="sentence-transformers/all-MiniLM-L6-v2", source="package"))
     prompt = "How do I bake bread at home?"
-    scores = coherence_scores([prompt] * 3, [prompt, "Mix flour, water and yeast, then bake it in the oven.",
-                                             "The stock market closed lower on Tuesday."], embedder)
+    scores = coherence_scores(
+        [prompt] * 3,
+        [prompt, "Mix flour, water and yeast, then bake it in the oven.", "The stock market closed lower on Tuesday."],
+        embedder,
+    )
     assert scores[0] == pytest.approx(1.0, abs=1e-5) and scores[1] > scores[2]
 
 
@@ -117,22 +135,25 @@ def test_refusal_criterion_and_target_match_are_both_reported():
 
 
 # -- GSM8K ---------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72", "72"),
-    ("The total is 1,234 dollars.", "1234"),
-    ("So she pays $1,234.50 in total.", "1234.5"),
-    ("He ran 5 km, then 3 km, so he ran 8 km.", "8"),
-    ("The answer is 18. Next year she will have 20.", "18"),
-    ("The temperature fell to -5 degrees.", "-5"),
-    ("10-4 leaves 6", "6"),
-    ("It weighs 3.50 kg", "3.5"),
-    ("Half a cup: 0.5", "0.5"),
-    ("Final answer: 1,000,000 people", "1000000"),
-    ("so x = \\boxed{42} and we are done after 3 steps", "42"),
-    ("A: 12 apples", "12"),
-    ("I do not know.", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72", "72"),
+        ("The total is 1,234 dollars.", "1234"),
+        ("So she pays $1,234.50 in total.", "1234.5"),
+        ("He ran 5 km, then 3 km, so he ran 8 km.", "8"),
+        ("The answer is 18. Next year she will have 20.", "18"),
+        ("The temperature fell to -5 degrees.", "-5"),
+        ("10-4 leaves 6", "6"),
+        ("It weighs 3.50 kg", "3.5"),
+        ("Half a cup: 0.5", "0.5"),
+        ("Final answer: 1,000,000 people", "1000000"),
+        ("so x = \\boxed{42} and we are done after 3 steps", "42"),
+        ("A: 12 apples", "12"),
+        ("I do not know.", None),
+        ("", None),
+    ],
+)
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
 

@@ -6,11 +6,19 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.rewards import RewardModel, forward_rewards
-from sp_prm_lib.tiny import tiny_model
-from sp_prm_lib.training import (PairCollator, PairExamples, TrainConfig, bradley_terry_loss,
-                                 entropy_weights, prefix_pairs, train_reward_model, weigh_rows)
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.models.tiny import tiny_model
+from sp_prm_lib.scoring.reward_model import RewardModel, forward_rewards
+from sp_prm_lib.training.trainer import (
+    PairCollator,
+    PairExamples,
+    TrainConfig,
+    bradley_terry_loss,
+    entropy_weights,
+    prefix_pairs,
+    train_reward_model,
+    weigh_rows,
+)
 
 GOOD = "good great fine nice helpful".split()
 BAD = "bad awful rude wrong poor".split()
@@ -19,11 +27,16 @@ BAD = "bad awful rude wrong poor".split()
 def toy_pairs(n=32, seed=0) -> pd.DataFrame:
     """Separable pairs: chosen responses use 'good' words, rejected ones 'bad' words."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame([{
-        "prompt": f"\n\nHuman: question {i}\n\nAssistant:",
-        "chosen": " ".join(rng.choice(GOOD, rng.integers(4, 9))),
-        "rejected": " ".join(rng.choice(BAD, rng.integers(4, 9))),
-    } for i in range(n)])
+    return pd.DataFrame(
+        [
+            {
+                "prompt": f"\n\nHuman: question {i}\n\nAssistant:",
+                "chosen": " ".join(rng.choice(GOOD, rng.integers(4, 9))),
+                "rejected": " ".join(rng.choice(BAD, rng.integers(4, 9))),
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def accuracy(rm, pairs) -> float:
@@ -61,8 +74,9 @@ def test_orm_training_learns_a_separable_preference(tmp_path):
     rm = RewardModel(model, tok, convention="closed")
     pairs = toy_pairs(40)
     before = accuracy(rm, pairs)
-    result = train_reward_model(rm, pairs, TrainConfig(objective="orm", batch_size=4, learning_rate=1e-3,
-                                                       epochs=2), tmp_path)
+    result = train_reward_model(
+        rm, pairs, TrainConfig(objective="orm", batch_size=4, learning_rate=1e-3, epochs=2), tmp_path
+    )
     assert result.steps == 20 and result.rows.full.all()
     assert accuracy(rm, pairs) >= max(before, 0.9)
     assert (tmp_path / "model" / "config.json").is_file()
@@ -72,8 +86,7 @@ def test_bidirectional_model_trains_on_materialised_prefixes(tmp_path):
     model, tok = tiny_model("deberta-v2-reward", seed=1)
     rm = RewardModel(model, tok)
     pairs = toy_pairs(16)
-    result = train_reward_model(rm, pairs, TrainConfig(objective="sc", K=2, batch_size=8, learning_rate=1e-3),
-                                tmp_path)
+    result = train_reward_model(rm, pairs, TrainConfig(objective="sc", K=2, batch_size=8, learning_rate=1e-3), tmp_path)
     assert result.steps == -(-len(result.rows) // 8)
     with pytest.raises(ConfigError, match="dense loss needs a causal"):
         train_reward_model(rm, pairs, TrainConfig(objective="orm", dense=True), tmp_path / "x")
@@ -117,20 +130,30 @@ def test_sp_prm_filters_and_weights_with_the_reference(tmp_path):
     pairs = toy_pairs(16)
     ref = _reference()
     rm = _reference(seed=6)
-    clamp = train_reward_model(rm, pairs, TrainConfig(objective="sp-prm", K=3, weighting="clamp",
-                                                      weight_clamp=2.0, batch_size=8), tmp_path / "a", reference=ref)
+    clamp = train_reward_model(
+        rm,
+        pairs,
+        TrainConfig(objective="sp-prm", K=3, weighting="clamp", weight_clamp=2.0, batch_size=8),
+        tmp_path / "a",
+        reference=ref,
+    )
     rows = clamp.rows
     assert (rows.ref_chosen > rows.ref_rejected).all()  # disagreeing prefix pairs removed
     assert rows.weight.max() <= 2.0 and rows.weight.min() >= 1 / np.log(2) - 1e-9  # 1/H >= 1/ln 2
     assert np.allclose(rows.weight, np.minimum(rows.raw_weight, 2.0))
-    released = train_reward_model(_reference(seed=6), pairs, TrainConfig(objective="sp-prm-released", K=3,
-                                  batch_size=8), tmp_path / "b", reference=ref)
+    released = train_reward_model(
+        _reference(seed=6),
+        pairs,
+        TrainConfig(objective="sp-prm-released", K=3, batch_size=8),
+        tmp_path / "b",
+        reference=ref,
+    )
     assert set(released.rows.weight) == {1.0}
     assert len(released.rows) == len(rows)
 
 
 def test_reference_scores_via_text_when_tokenizers_differ(tmp_path):
-    from sp_prm_lib.training import reference_scores
+    from sp_prm_lib.training.trainer import reference_scores
 
     pairs = toy_pairs(6)
     rm = _reference(seed=1)
@@ -146,15 +169,24 @@ def test_reference_scores_via_text_when_tokenizers_differ(tmp_path):
 
 
 def test_empty_d_partial_after_filtering_is_an_error():
-    rows = pd.DataFrame({"pair": [0, 0], "t": [1, 2], "chosen_len": [1, 2], "rejected_len": [1, 2],
-                         "full": [False, True], "weight": [1.0, 1.0]})
+    rows = pd.DataFrame(
+        {
+            "pair": [0, 0],
+            "t": [1, 2],
+            "chosen_len": [1, 2],
+            "rejected_len": [1, 2],
+            "full": [False, True],
+            "weight": [1.0, 1.0],
+        }
+    )
     with pytest.raises(ConfigError, match="D_partial is empty after the reference filter"):
         weigh_rows(rows, np.array([0.0, 0.0]), np.array([1.0, 1.0]), TrainConfig(objective="sp-prm"))
 
 
 def test_reference_returning_nan_is_an_error():
-    rows = pd.DataFrame({"pair": [0], "t": [1], "chosen_len": [1], "rejected_len": [1], "full": [True],
-                         "weight": [1.0]})
+    rows = pd.DataFrame(
+        {"pair": [0], "t": [1], "chosen_len": [1], "rejected_len": [1], "full": [True], "weight": [1.0]}
+    )
     with pytest.raises(ConfigError, match="reference reward model returned NaN"):
         weigh_rows(rows, np.array([np.nan]), np.array([1.0]), TrainConfig(objective="sp-prm"))
 
@@ -164,11 +196,18 @@ def test_sp_prm_without_reference_is_an_error(tmp_path):
         train_reward_model(_reference(), toy_pairs(4), TrainConfig(objective="sp-prm"), tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    ({"K": 0}, "K must be >= 1"), ({"K": -2}, "K must be >= 1"), ({"objective": "dpo"}, "objective"),
-    ({"weighting": "softmax"}, "weighting"), ({"batch_size": 0}, "batch_size"),
-    ({"truncation": "random"}, "truncation"), ({"warmup_ratio": 1.5}, "warmup_ratio"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"K": 0}, "K: must be >= 1"),
+        ({"K": -2}, "K: must be >= 1"),
+        ({"objective": "dpo"}, "objective"),
+        ({"weighting": "softmax"}, "weighting"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"truncation": "random"}, "truncation"),
+        ({"warmup_ratio": 1.5}, "warmup_ratio"),
+    ],
+)
 def test_bad_train_config(kwargs, needle):
     with pytest.raises(ConfigError, match=needle):
         TrainConfig(**kwargs)
@@ -180,3 +219,14 @@ def test_batch_mean_weighting_normalises_weights():
     normalised = bradley_terry_loss(rewards, w, "batch-mean")
     raw = bradley_terry_loss(rewards, w, "raw")
     assert normalised.item() == pytest.approx(raw.item() / 4.0)
+
+
+def test_batch_mean_weights_divide_by_the_mean_of_each_batch_of_pairs():
+    from sp_prm_lib.training.trainer import batch_mean_weights
+
+    weights = pd.Series([1.0, 3.0, 2.0, 2.0, 5.0])
+    pairs = pd.Series([0, 0, 1, 2, 2])  # batches of 2 pairs: {0, 1} and {2}
+    out = batch_mean_weights(weights, pairs, batch_size=2)
+    np.testing.assert_allclose(out, [0.5, 1.5, 1.0, 2 / 3.5, 5 / 3.5])
+    with pytest.raises(ConfigError, match="batch_size"):
+        batch_mean_weights(weights, pairs, 0)

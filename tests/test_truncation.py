@@ -8,10 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sp_prm_lib.errors import ConfigError
-from sp_prm_lib.tiny import byte_tokenizer
-from sp_prm_lib.truncation import (
-    build_partial_pairs, prefix_text, response_lengths, summary,
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.models.tiny import byte_tokenizer
+from sp_prm_lib.training.truncation import (
+    build_partial_pairs,
+    prefix_text,
+    response_lengths,
+    summary,
 )
 
 FAST = settings(max_examples=60, deadline=None)
@@ -37,6 +40,7 @@ def tok():
 
 
 # ----------------------------------------------------------------- properties
+
 
 @FAST
 @given(pairs, methods, st.integers(1, 6), st.integers(0, 2**32), st.sampled_from([0, 1]))
@@ -94,8 +98,7 @@ def test_tlt_max_cuts_evenly_spaced_and_capped(ps, max_cuts):
         ts = list(df[df.pair == i].t)
         assert len(ts) == min(max(T - 1, 0), max_cuts)
         assert len(set(ts)) == len(ts) and all(1 <= t <= T - 1 for t in ts)
-    assert df.equals(build_partial_pairs(lw, ll, method="tlt", max_cuts=max_cuts,
-                                         include_full=False))
+    assert df.equals(build_partial_pairs(lw, ll, method="tlt", max_cuts=max_cuts, include_full=False))
 
 
 def test_tlt_max_cuts_example():
@@ -132,8 +135,7 @@ def test_sst_mean_cuts_is_K_independent_of_length(K):
     n = 3000
     means = []
     for length in (200, 2000):
-        df = build_partial_pairs([length] * n, [length // 2] * n, method="sst", K=K, seed=0,
-                                 include_full=False)
+        df = build_partial_pairs([length] * n, [length // 2] * n, method="sst", K=K, seed=0, include_full=False)
         counts = df.groupby("pair").size().reindex(range(n), fill_value=0)
         assert counts.max() <= 2 * K and counts.min() >= 0
         means.append(counts.mean())
@@ -216,15 +218,19 @@ def test_prefix_text_properties(tok, text, data):
 
 # ----------------------------------------------------------------- bad inputs
 
-@pytest.mark.parametrize("kwargs, needle", [
-    (dict(K=0), "K must be >= 1, got 0"),
-    (dict(K=-1), "K must be >= 1, got -1"),
-    (dict(K=2.5), "K must be"),
-    (dict(method="random"), "unknown method 'random'; known: sst, tlt"),
-    (dict(k_low=2), "k_low"),
-    (dict(seed=-3), "seed"),
-    (dict(max_cuts=0), "max_cuts"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(K=0), "K must be >= 1, got 0"),
+        (dict(K=-1), "K must be >= 1, got -1"),
+        (dict(K=2.5), "K must be"),
+        (dict(method="random"), "unknown method 'random'; known: sst, tlt"),
+        (dict(k_low=2), "k_low"),
+        (dict(seed=-3), "seed"),
+        (dict(max_cuts=0), "max_cuts"),
+    ],
+)
 def test_bad_arguments(kwargs, needle):
     with pytest.raises(ConfigError) as excinfo:
         build_partial_pairs([5, 6], [4, 3], **kwargs)

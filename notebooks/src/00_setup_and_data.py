@@ -18,12 +18,18 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sp_prm_lib.chat import greedy_answer
 from sp_prm_lib.data import dialogue_to_messages
-from sp_prm_lib.models import load_policy, load_tokenizer
+from sp_prm_lib.decoding import Policy, decode
+from sp_prm_lib.experiments.pairs import (
+    describe_profile,
+    dropped_summary,
+    preference_splits,
+    prompt_sets,
+    response_lengths,
+    split_summary,
+)
+from sp_prm_lib.models.loading import load_policy, load_tokenizer
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.profile_data import (describe_profile, dropped_summary, preference_splits,
-                                     prompt_sets, response_lengths, split_summary)
 
 P = start(profile)
 print(f"profile: {P.name} ({P.path.name}): {P.description}")
@@ -53,8 +59,7 @@ summary
 # last turn, and a few with an empty final response.
 
 # %%
-dropped = pd.concat([dropped_summary(splits["train"]), dropped_summary(prompts["gsm8k-pairs"])],
-                    ignore_index=True)
+dropped = pd.concat([dropped_summary(splits["train"]), dropped_summary(prompts["gsm8k-pairs"])], ignore_index=True)
 dropped
 
 # %% [markdown]
@@ -78,8 +83,11 @@ for side, colour in (("chosen", "tab:green"), ("rejected", "tab:red")):
     ax.hist(values, bins=bins, alpha=0.55, color=colour, label=f"{side} (median {int(values.median())})")
 for t in (5, 50):
     ax.axvline(t, color="grey", lw=0.8, ls="--")
-ax.set(xlabel="response length, policy tokens (clipped at 400)", ylabel="train pairs",
-       title=f"HH-RLHF response lengths, profile {P.name}")
+ax.set(
+    xlabel="response length, policy tokens (clipped at 400)",
+    ylabel="train pairs",
+    title=f"HH-RLHF response lengths, profile {P.name}",
+)
 ax.legend()
 path = save_figure(fig, "00_response_lengths", P)
 summary.to_csv(path.with_name("00_data_splits.csv"), index=False)
@@ -100,10 +108,14 @@ example = splits["eval"].frame.iloc[0]
 messages = dialogue_to_messages(example.prompt)
 policy, policy_tokenizer = load_policy(P.policy)
 started = time.time()
-answer = greedy_answer(policy, policy_tokenizer, messages, max_new_tokens=P.generation.max_new_tokens)
+answer = decode(
+    "greedy", Policy(policy, policy_tokenizer), None, [example.prompt], max_new_tokens=P.generation.max_new_tokens
+)[0].response.strip()
 seconds = time.time() - started
-print(f"policy: {P.policy.id} ({sum(p.numel() for p in policy.parameters()) / 1e6:.1f}M parameters), "
-      f"greedy, {P.generation.max_new_tokens} new tokens at most, {seconds:.1f}s")
+print(
+    f"policy: {P.policy.id} ({sum(p.numel() for p in policy.parameters()) / 1e6:.1f}M parameters), "
+    f"greedy, {P.generation.max_new_tokens} new tokens at most, {seconds:.1f}s"
+)
 print("\n--- last user turn ---\n" + messages[-1]["content"])
 print("\n--- human-preferred (chosen) response ---\n" + example.chosen)
 print("\n--- policy answer ---\n" + answer)

@@ -15,7 +15,7 @@
 #
 # - **score-consistent** by construction: each word gets a value that depends
 #   on the words before it, and the reward reads the values as digits of a
-#   base-3 number (`sp_prm_lib.decoding.toy.ConsistentReward`), so comparing
+#   base-3 number (`sp_prm_lib.experiments.theorem_toy.ConsistentReward`), so comparing
 #   two responses is comparing their prefixes;
 # - **trap**: the same plus a bonus for one complete response whose first word
 #   is the worst-looking one. It is *not* score-consistent: its best response
@@ -32,8 +32,8 @@ seeds = [0, 1, 2]  # value permutations of the score-consistent reward
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sp_prm_lib import comparison
-from sp_prm_lib.decoding.toy import theorem1_table
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments.theorem_toy import theorem1_table
 from sp_prm_lib.notebook import save_figure, start
 
 P = start(profile)
@@ -62,15 +62,19 @@ step_level = consistent[~consistent.method.str.startswith("BoN")]
 trap = table[(table.reward != "score-consistent") & ~table.method.str.startswith("BoN")]
 holds = [bool(step_level.found_optimum.all()), bool((~trap.found_optimum).all())]
 comparison.record(
-    P, "theorem1", ref="Theorem 1", notebook="01_theorem1_toy",
+    P,
+    "theorem1",
+    ref="Theorem 1",
+    notebook="01_theorem1_toy",
     claim="With a score-consistent reward, token-level (and chunk-level) reward-guided search returns "
-          "the reward's optimal response.",
+    "the reward's optimal response.",
     verdict=comparison.verdict(holds),
     evidence=f"{int(step_level.found_optimum.sum())}/{len(step_level)} token- and chunk-level runs found "
-             f"the optimum of a score-consistent reward ({len(seeds)} seeds); with the trap reward "
-             f"{int((~trap.found_optimum).sum())}/{len(trap)} missed it while Best-of-N found it.",
+    f"the optimum of a score-consistent reward ({len(seeds)} seeds); with the trap reward "
+    f"{int((~trap.found_optimum).sum())}/{len(trap)} missed it while Best-of-N found it.",
     setting="toy uniform policy over 3 words, responses of 4 words, exhaustive search as ground truth",
-    table=found.reset_index())
+    table=found.reset_index(),
+)
 
 # %% [markdown]
 # **Reading.** With the score-consistent reward every step-level search lands on

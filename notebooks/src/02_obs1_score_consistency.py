@@ -10,7 +10,7 @@
 # AR<sub>RM-SC</sub>(t) is the share of held-out pairs $(x, y^w, y^l)$ with
 # $r(x, y^w_{<t}) > r(x, y^l_{<t})$. We measure it for the profile's ORM and its
 # (larger) reference RM, scoring every prefix of a response in one forward pass
-# (`sp_prm_lib.analysis.prefix_scores`), with 95% bootstrap intervals over pairs.
+# (`sp_prm_lib.experiments.prefix_analysis.prefix_scores`), with 95% bootstrap intervals over pairs.
 
 # %% tags=["parameters"]
 profile = "tiny"  # papermill parameter: smoke | tiny | paper
@@ -18,9 +18,11 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper
 # %%
 import matplotlib.pyplot as plt
 
-from sp_prm_lib import analysis, comparison
-from sp_prm_lib.agreement import wide
+from sp_prm_lib.evaluation.agreement import wide
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_curve
 
 P = start(profile)
 roles = ["orm", "reference"]
@@ -35,12 +37,16 @@ for role in roles:
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
-    analysis.plot_curve(ax, table, "ar_rm_sc", role, label=f"{role} (ours)", colour=colour)
+    plot_curve(ax, table, "ar_rm_sc", role, label=f"{role} (ours)", colour=colour)
 paper = comparison.paper_table("obs1")
 ax.plot(paper.t, paper.value, "k*", ms=11, label="paper, Fig. 1 (text values)")
 ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(xlabel="prefix length t (tokens)", ylabel="AR$_{RM-SC}$(t)", ylim=(0.3, 1.0),
-       title=f"Score consistency of ORMs, profile {P.name}")
+ax.set(
+    xlabel="prefix length t (tokens)",
+    ylabel="AR$_{RM-SC}$(t)",
+    ylim=(0.3, 1.0),
+    title=f"Score consistency of ORMs, profile {P.name}",
+)
 ax.legend(loc="upper left", fontsize=8)
 save_figure(fig, "02_ar_rm_sc", P)
 plt.show()
@@ -51,8 +57,9 @@ plt.show()
 # %%
 ts = list(P.analysis.prefix_tokens)
 first, last = ts[0], ts[-1]
-ours = {("ar_rm_sc", t): round(float(analysis.value_at(table, "ar_rm_sc", t, "orm").value), 3)
-        for t in (5, 50) if t in ts}
+ours = {
+    ("ar_rm_sc", t): round(float(analysis.value_at(table, "ar_rm_sc", t, "orm").value), 3) for t in (5, 50) if t in ts
+}
 side = comparison.figure_claims("obs1", ours)
 side
 
@@ -60,21 +67,29 @@ side
 far_from_one = [float(table[(table.rm == r) & (table.metric == "ar_rm_sc")].ci_high.max()) < 0.9 for r in roles]
 # the claim is about ORMs that rank full pairs well; an RM at chance lacks score consistency trivially
 above_chance = [analysis.value_at(table, "ar_rm_sc", None, r).ci_low > 0.5 for r in roles]
-at = {r: (analysis.value_at(table, "ar_rm_sc", first, r).value, analysis.value_at(table, "ar_rm_sc", last, r).value)
-      for r in roles}
+at = {
+    r: (analysis.value_at(table, "ar_rm_sc", first, r).value, analysis.value_at(table, "ar_rm_sc", last, r).value)
+    for r in roles
+}
 accuracy = {r: analysis.value_at(table, "ar_rm_sc", None, r).value for r in roles}
-evidence = "; ".join(f"{r}: AR_RM-SC {a:.2f} at t={first}, {b:.2f} at t={last} (full-pair accuracy "
-                     f"{accuracy[r]:.2f})" for r, (a, b) in at.items())
+evidence = "; ".join(
+    f"{r}: AR_RM-SC {a:.2f} at t={first}, {b:.2f} at t={last} (full-pair accuracy {accuracy[r]:.2f})"
+    for r, (a, b) in at.items()
+)
 comparison.record(
-    P, "obs1", ref="Fig. 1 (bottom), observation 1", notebook="02_obs1_score_consistency",
+    P,
+    "obs1",
+    ref="Fig. 1 (bottom), observation 1",
+    notebook="02_obs1_score_consistency",
     claim="ORMs lack score consistency: AR_RM-SC is 57% at 5 tokens and 60% at 50 tokens.",
     verdict=comparison.verdict(far_from_one + above_chance),
     evidence=evidence + ". Every 95% upper bound is below 0.9, so far from score consistency; full-pair "
-             f"accuracy is above chance (95% interval above 0.5) for {sum(above_chance)} of {len(roles)} RMs, "
-             "and an RM at chance lacks score consistency trivially, so this says little about strong ORMs.",
+    f"accuracy is above chance (95% interval above 0.5) for {sum(above_chance)} of {len(roles)} RMs, "
+    "and an RM at chance lacks score consistency trivially, so this says little about strong ORMs.",
     setting=f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; "
-            + "; ".join(analysis.rm_description(P, r) for r in roles),
-    table=side)
+    + "; ".join(analysis.rm_description(P, r) for r in roles),
+    table=side,
+)
 
 # %% [markdown]
 # **Reading.** Our reward models are far from score-consistent, as the paper's

@@ -23,9 +23,11 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper
 # %%
 import matplotlib.pyplot as plt
 
-from sp_prm_lib import analysis, comparison
-from sp_prm_lib.agreement import wide
+from sp_prm_lib.evaluation.agreement import wide
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_curve
 
 P = start(profile)
 judge = analysis.judge_name(P)
@@ -42,14 +44,18 @@ w
 
 # %%
 judge_quality = analysis.value_at(table, "ar_sc_hp", None)
-print(f"judge agreement with human labels on full pairs: {judge_quality.value:.3f} "
-      f"[{judge_quality.ci_low:.3f}, {judge_quality.ci_high:.3f}], ties {judge_quality.hp_ties}, "
-      f"unparseable {judge_quality.excluded}")
+print(
+    f"judge agreement with human labels on full pairs: {judge_quality.value:.3f} "
+    f"[{judge_quality.ci_low:.3f}, {judge_quality.ci_high:.3f}], ties {judge_quality.hp_ties}, "
+    f"unparseable {judge_quality.excluded}"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
-for ax, metric, key, label in ((axes[0], "ar_rm_hp", "obs2", "AR$_{RM-HP}$(t)"),
-                               (axes[1], "ar_sc_hp", "obs3", "AR$_{SC-HP}$(t)")):
-    analysis.plot_curve(ax, table, metric, "orm", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
+for ax, metric, key, label in (
+    (axes[0], "ar_rm_hp", "obs2", "AR$_{RM-HP}$(t)"),
+    (axes[1], "ar_sc_hp", "obs3", "AR$_{SC-HP}$(t)"),
+):
+    plot_curve(ax, table, metric, "orm", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
     for q, t, rel, v in comparison.paper_table(key)[["quantity", "t", "relation", "value"]].itertuples(index=False):
         if t == "all":
             ax.axhline(v, color="k", ls="--", lw=1, label=f"paper: {rel} {v:g} at every t")
@@ -70,35 +76,54 @@ plt.show()
 ts = list(P.analysis.prefix_tokens)
 rm_hp = table[(table.metric == "ar_rm_hp") & table.t.notna()]
 obs2 = comparison.figure_claims("obs2", {("ar_rm_hp", "all"): round(float(rm_hp.value.min()), 3)})
-obs3 = comparison.figure_claims("obs3", {("ar_sc_hp", t): round(float(analysis.value_at(table, "ar_sc_hp", t).value), 3)
-                                         for t in (5, 50) if t in ts})
+obs3 = comparison.figure_claims(
+    "obs3",
+    {("ar_sc_hp", t): round(float(analysis.value_at(table, "ar_sc_hp", t).value), 3) for t in (5, 50) if t in ts},
+)
 display(obs2, obs3)
 
 # %%
-setting = (f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; {analysis.rm_description(P, 'orm')}; "
-           f"HP judge: {judge}, agreement with the human labels of full pairs {judge_quality.value:.2f}")
+setting = (
+    f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; {analysis.rm_description(P, 'orm')}; "
+    f"HP judge: {judge}, agreement with the human labels of full pairs {judge_quality.value:.2f}"
+)
 # a judge no better than chance on full pairs cannot stand in for human preference
 judge_usable = judge_quality.ci_low > 0.5
 print("judge better than chance on full pairs (95% CI above 0.5):", judge_usable)
-proxy_note = (f" The judge agrees with the human labels of full pairs {judge_quality.value:.0%} of the time"
-              + ("." if judge_usable else ", no better than chance, so it cannot stand in for human preference."))
+proxy_note = f" The judge agrees with the human labels of full pairs {judge_quality.value:.0%} of the time" + (
+    "." if judge_usable else ", no better than chance, so it cannot stand in for human preference."
+)
 
-display(comparison.record(
-    P, "obs2", ref="Fig. 2a, observation 2", notebook="03_obs2_3_human_preference",
-    claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at every prefix length.",
-    verdict=comparison.bound_verdict(obs2, valid=judge_usable),
-    evidence=f"AR_RM-HP of our ORM ranges {rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over "
-             f"t={ts[0]}..{ts[-1]}." + proxy_note,
-    setting=setting, table=obs2))
+display(
+    comparison.record(
+        P,
+        "obs2",
+        ref="Fig. 2a, observation 2",
+        notebook="03_obs2_3_human_preference",
+        claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at every prefix length.",
+        verdict=comparison.bound_verdict(obs2, valid=judge_usable),
+        evidence=f"AR_RM-HP of our ORM ranges {rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over "
+        f"t={ts[0]}..{ts[-1]}." + proxy_note,
+        setting=setting,
+        table=obs2,
+    )
+)
 sc_hp = table[(table.metric == "ar_sc_hp") & table.t.notna()]
-display(comparison.record(
-    P, "obs3", ref="Fig. 2b, observation 3", notebook="03_obs2_3_human_preference",
-    claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP below 45% at 5 tokens "
-          "and below 65% at 50 tokens.",
-    verdict=comparison.bound_verdict(obs3, valid=judge_usable),
-    evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}."
-             + proxy_note,
-    setting=setting, table=obs3))
+display(
+    comparison.record(
+        P,
+        "obs3",
+        ref="Fig. 2b, observation 3",
+        notebook="03_obs2_3_human_preference",
+        claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP below 45% at 5 tokens "
+        "and below 65% at 50 tokens.",
+        verdict=comparison.bound_verdict(obs3, valid=judge_usable),
+        evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}."
+        + proxy_note,
+        setting=setting,
+        table=obs3,
+    )
+)
 
 # %% [markdown]
 # **Reading.** Both observations are about a strong judge (GPT-4 class) and a

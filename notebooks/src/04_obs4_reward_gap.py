@@ -21,8 +21,11 @@ share = 0.63  # "reaches this share of its largest gap" (the paper's 63%)
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sp_prm_lib import analysis, comparison
+from sp_prm_lib.evaluation.agreement import t_labels
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_curve
 
 P = start(profile)
 roles = ["orm", "reference"]
@@ -30,20 +33,24 @@ for role in roles:
     print(analysis.rm_description(P, role))
 table = analysis.agreement_many(P, roles)
 gaps = pd.concat([analysis.gap_share_of_max(table, r) for r in roles], ignore_index=True)
-gaps.assign(t=gaps.t.astype("object").where(gaps.t.notna(), "full")).round(3)
+gaps.assign(t=t_labels(gaps.t)).round(3)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
-    analysis.plot_curve(axes[0], table, "reward_gap", role, colour=colour)
+    plot_curve(axes[0], table, "reward_gap", role, colour=colour)
     g = gaps[(gaps.rm == role) & gaps.t.notna()]
     axes[1].plot(g.t, g.share_of_max, "o-", color=colour, label=role)
 axes[0].set(xlabel="prefix length t (tokens)", ylabel="mean reward gap $\\Delta_r(t)$", title="reward gap")
 axes[1].axhline(share, color="k", ls="--", lw=1, label=f"{share:.0%} of the largest gap")
 paper = comparison.paper_table("obs4")
 axes[1].plot(paper.t, paper.value, "k*", ms=10, label="paper: UltraRM-13B (t=15), DeBERTa (t=35)")
-axes[1].set(xlabel="prefix length t (tokens)", ylabel="share of the largest gap", ylim=(0, 1.05),
-            title="gap as a share of its maximum")
+axes[1].set(
+    xlabel="prefix length t (tokens)",
+    ylabel="share of the largest gap",
+    ylim=(0, 1.05),
+    title="gap as a share of its maximum",
+)
 for ax in axes:
     ax.legend(fontsize=7)
 fig.suptitle(f"Length-dependent confidence of reward models, profile {P.name}", fontsize=10)
@@ -66,10 +73,19 @@ for role in roles:
     grows[role] = bool(b.ci_low > a.ci_high)  # the intervals at the two ends do not overlap
 paper = comparison.paper_table("obs4")
 side = pd.DataFrame(
-    [{"reward model": q.split(" ", 1)[1] + " (paper)", "first t reaching the share": t, "share": v}
-     for q, t, v in paper[["quantity", "t", "value"]].itertuples(index=False)]
-    + [{"reward model": f"{analysis.rm_description(P, r)} (ours)", "first t reaching the share": reach[r],
-        "share": share} for r in roles])
+    [
+        {"reward model": q.split(" ", 1)[1] + " (paper)", "first t reaching the share": t, "share": v}
+        for q, t, v in paper[["quantity", "t", "value"]].itertuples(index=False)
+    ]
+    + [
+        {
+            "reward model": f"{analysis.rm_description(P, r)} (ours)",
+            "first t reaching the share": reach[r],
+            "share": share,
+        }
+        for r in roles
+    ]
+)
 side
 
 # %%
@@ -79,20 +95,27 @@ holds = [grows[r] for r in roles] + [bigger_faster]
 gap_text = "; ".join(
     f"{r}: gap {analysis.value_at(table, 'reward_gap', first, r).value:.3f} at t={first}, "
     f"{analysis.value_at(table, 'reward_gap', last, r).value:.3f} at t={last}, "
-    f"{share:.0%} of its largest gap first at t={reach[r]}" for r in roles)
+    f"{share:.0%} of its largest gap first at t={reach[r]}"
+    for r in roles
+)
 comparison.record(
-    P, "obs4", ref="Fig. 2c, observation 4", notebook="04_obs4_reward_gap",
+    P,
+    "obs4",
+    ref="Fig. 2c, observation 4",
+    notebook="04_obs4_reward_gap",
     claim="The reward gap grows with prefix length, faster for larger RMs (UltraRM-13B: 63% of its largest "
-          "gap at 15 tokens; DeBERTa-v3-large: 35 tokens).",
+    "gap at 15 tokens; DeBERTa-v3-large: 35 tokens).",
     verdict=comparison.verdict(holds),
-    evidence=gap_text + f". Growth with non-overlapping 95% CIs between t={first} and t={last}: "
-             + ", ".join(f"{r} {'yes' if grows[r] else 'no'}" for r in roles)
-             + f"; the larger RM reaches {share:.0%} at a shorter prefix than the smaller: "
-             f"{'yes' if bigger_faster else 'no'}.",
+    evidence=gap_text
+    + f". Growth with non-overlapping 95% CIs between t={first} and t={last}: "
+    + ", ".join(f"{r} {'yes' if grows[r] else 'no'}" for r in roles)
+    + f"; the larger RM reaches {share:.0%} at a shorter prefix than the smaller: "
+    f"{'yes' if bigger_faster else 'no'}.",
     setting=f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; "
-            + "; ".join(analysis.rm_description(P, r) for r in roles)
-            + ". The paper compares 0.4B with 13B parameters.",
-    table=side)
+    + "; ".join(analysis.rm_description(P, r) for r in roles)
+    + ". The paper compares 0.4B with 13B parameters.",
+    table=side,
+)
 
 # %% [markdown]
 # **Reading.** The paper's size contrast is 0.4B against 13B parameters; ours is

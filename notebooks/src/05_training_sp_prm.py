@@ -27,16 +27,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sp_prm_lib import comparison, reward_models as rms
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import reward_models as rms
 from sp_prm_lib.notebook import save_figure, start
 
 P = start(profile)
 prm = P.reward.prm
-print(f"D_partial: {prm.truncation.upper()} with K={prm.K} on the first {prm.train_pairs} train pairs; "
-      f"weights: {prm.weighting} (clamp {prm.weight_clamp}); lr {prm.learning_rate}, batch {prm.batch_size}, "
-      f"{prm.epochs} epoch(s); both PRMs start from the ORM")
-models = {"orm": rms.ensure_orm(P), "reference": rms.ensure_reference(P),
-          "sc": rms.ensure_prm(P, "sc"), "sp-prm": rms.ensure_prm(P, "sp-prm")}
+print(
+    f"D_partial: {prm.truncation.upper()} with K={prm.K} on the first {prm.train_pairs} train pairs; "
+    f"weights: {prm.weighting} (clamp {prm.weight_clamp}); lr {prm.learning_rate}, batch {prm.batch_size}, "
+    f"{prm.epochs} epoch(s); both PRMs start from the ORM"
+)
+models = {
+    "orm": rms.ensure_orm(P),
+    "reference": rms.ensure_reference(P),
+    "sc": rms.ensure_prm(P, "sc"),
+    "sp-prm": rms.ensure_prm(P, "sp-prm"),
+}
 rms.summary_table(models)
 
 # %% [markdown]
@@ -48,8 +55,7 @@ rms.summary_table(models)
 # %%
 summary = rms.d_partial_summary({"sc": models["sc"], "sp-prm": models["sp-prm"]})
 kept = summary.set_index("model").rows
-print(f"rows kept by the reference RM's filter: {kept['sp-prm']} of {kept['sc']} "
-      f"({kept['sp-prm'] / kept['sc']:.1%})")
+print(f"rows kept by the reference RM's filter: {kept['sp-prm']} of {kept['sc']} ({kept['sp-prm'] / kept['sc']:.1%})")
 summary
 
 # %%
@@ -65,8 +71,11 @@ axes[1].legend(fontsize=8)
 axes[2].scatter(np.abs(d_sp.ref_chosen - d_sp.ref_rejected), d_sp.raw_weight, s=6, alpha=0.4, c="tab:green")
 axes[2].axhline(prm.weight_clamp, color="k", ls="--", lw=1, label=f"clamp {prm.weight_clamp:g}")
 axes[2].axhline(1 / np.log(2), color="grey", ls=":", lw=1, label="1/ln 2 (gap 0)")
-axes[2].set(xlabel="reference RM gap $|r_\\phi(y^w_{<t}) - r_\\phi(y^l_{<t})|$", ylabel="weight $1/H_t$",
-            title="entropy weights of kept rows")
+axes[2].set(
+    xlabel="reference RM gap $|r_\\phi(y^w_{<t}) - r_\\phi(y^l_{<t})|$",
+    ylabel="weight $1/H_t$",
+    title="entropy weights of kept rows",
+)
 axes[2].legend(fontsize=8)
 save_figure(fig, "05_d_partial", P)
 plt.show()
@@ -94,29 +103,47 @@ if curves.empty:
 paper9 = comparison.paper_table("table9")
 hh = paper9[paper9.dataset == "HH-RLHF"].iloc[0]
 ours_rows = int(kept["sp-prm"])
-side = pd.DataFrame([
-    {"": "paper (HH-RLHF, 20% of train)", "train pairs": hh.pairs, "D_partial rows": hh.samples,
-     "rows per pair": round(hh.samples / hh.pairs, 2)},
-    {"": f"ours, SP-PRM after the filter ({P.name})", "train pairs": prm.train_pairs,
-     "D_partial rows": ours_rows, "rows per pair": round(ours_rows / prm.train_pairs, 2)},
-    {"": f"ours, SC, all rows ({P.name})", "train pairs": prm.train_pairs,
-     "D_partial rows": int(kept["sc"]), "rows per pair": round(kept["sc"] / prm.train_pairs, 2)},
-])
+side = pd.DataFrame(
+    [
+        {
+            "": "paper (HH-RLHF, 20% of train)",
+            "train pairs": hh.pairs,
+            "D_partial rows": hh.samples,
+            "rows per pair": round(hh.samples / hh.pairs, 2),
+        },
+        {
+            "": f"ours, SP-PRM after the filter ({P.name})",
+            "train pairs": prm.train_pairs,
+            "D_partial rows": ours_rows,
+            "rows per pair": round(ours_rows / prm.train_pairs, 2),
+        },
+        {
+            "": f"ours, SC, all rows ({P.name})",
+            "train pairs": prm.train_pairs,
+            "D_partial rows": int(kept["sc"]),
+            "rows per pair": round(kept["sc"] / prm.train_pairs, 2),
+        },
+    ]
+)
 side
 
 # %%
 per_pair = kept["sc"] / prm.train_pairs
 paper_per_pair = hh.samples / hh.pairs
 comparison.record(
-    P, "table9", ref="Table 9 (appendix C.3)", notebook="05_training_sp_prm",
+    P,
+    "table9",
+    ref="Table 9 (appendix C.3)",
+    notebook="05_training_sp_prm",
     claim=f"SST with K=5 on 20% of HH-RLHF train gives {hh.samples:,} training rows "
-          f"(about {paper_per_pair:.1f} per pair).",
+    f"(about {paper_per_pair:.1f} per pair).",
     verdict="reproduced" if abs(per_pair - paper_per_pair) / paper_per_pair < 0.25 else "partly",
     evidence=f"SST with K={prm.K} gives {per_pair:.2f} rows per pair before the reference filter and "
-             f"{ours_rows / prm.train_pairs:.2f} after it ({kept['sp-prm'] / kept['sc']:.0%} kept). "
-             f"With k ~ U{{0..{2 * prm.K}}} a pair gives at most {prm.K + 1} rows on average ({prm.K} cuts + "
-             "the full pair; fewer for short responses); the paper's K=5 gives at most 6, so its "
-             f"{paper_per_pair:.1f} per pair is not explained by the stated recipe, and it does not say "
-             "whether it counts before or after the reference filter.",
+    f"{ours_rows / prm.train_pairs:.2f} after it ({kept['sp-prm'] / kept['sc']:.0%} kept). "
+    f"With k ~ U{{0..{2 * prm.K}}} a pair gives at most {prm.K + 1} rows on average ({prm.K} cuts + "
+    "the full pair; fewer for short responses); the paper's K=5 gives at most 6, so its "
+    f"{paper_per_pair:.1f} per pair is not explained by the stated recipe, and it does not say "
+    "whether it counts before or after the reference filter.",
     setting=f"profile {P.name}: {prm.train_pairs} train pairs, K={prm.K}, cuts in RM tokens",
-    table=side)
+    table=side,
+)

@@ -18,9 +18,11 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper
 # %%
 import matplotlib.pyplot as plt
 
-from sp_prm_lib import analysis, comparison
-from sp_prm_lib.agreement import wide
+from sp_prm_lib.evaluation.agreement import wide
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_curve
 
 P = start(profile)
 roles = ["orm", "sp-prm", "sc"]
@@ -28,21 +30,28 @@ for role in roles:
     print(analysis.rm_description(P, role))
 table = analysis.agreement_many(P, roles)
 ar = table[table.metric == "ar_rm_sc"]
-view = ar.assign(t=ar.t.astype("object").where(ar.t.notna(), "full")).pivot(index="t", columns="rm", values="value")
-view = view.loc[list(dict.fromkeys(ar.t.astype("object").where(ar.t.notna(), "full"))), roles]
+view = wide(ar, by="rm")[roles]
 view.round(3)
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
-styles = {"orm": ("tab:grey", "ORM (before)"), "sp-prm": ("tab:green", "SP-PRM (after)"), "sc": ("tab:purple", "SC only (after)")}
+styles = {
+    "orm": ("tab:grey", "ORM (before)"),
+    "sp-prm": ("tab:green", "SP-PRM (after)"),
+    "sc": ("tab:purple", "SC only (after)"),
+}
 for role in roles:
     colour, label = styles[role]
-    analysis.plot_curve(ax, ar, "ar_rm_sc", role, label=label, colour=colour, alpha=0.12)
+    plot_curve(ax, ar, "ar_rm_sc", role, label=label, colour=colour, alpha=0.12)
 paper = comparison.paper_table("fig5")
 ax.plot(paper.t, paper.value, "k*", ms=10, label="paper, after training (text values)")
 ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(xlabel="prefix length t (tokens)", ylabel="AR$_{RM-SC}$(t)", ylim=(0.3, 1.0),
-       title=f"Score consistency before and after training, profile {P.name}")
+ax.set(
+    xlabel="prefix length t (tokens)",
+    ylabel="AR$_{RM-SC}$(t)",
+    ylim=(0.3, 1.0),
+    title=f"Score consistency before and after training, profile {P.name}",
+)
 ax.legend(fontsize=8, loc="upper left")
 save_figure(fig, "06_ar_rm_sc_after_training", P)
 plt.show()
@@ -64,19 +73,26 @@ raised = [after[t] > before[t] for t in ts]
 significant = [analysis.value_at(table, "ar_rm_sc", t, "sp-prm").ci_low > before[t] for t in ts]
 bounds = [b for b in side["ours meets the paper's bound"] if b is not None]
 comparison.record(
-    P, "fig5", ref="Fig. 5", notebook="06_score_consistency_after_training",
+    P,
+    "fig5",
+    ref="Fig. 5",
+    notebook="06_score_consistency_after_training",
     claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it is above 55% at 5 tokens "
-          "and about 65% at 50 tokens.",
+    "and about 65% at 50 tokens.",
     # the levels after training only count as evidence when training raised something
     verdict=comparison.verdict(raised + bounds) if any(raised) else "not at this scale",
     evidence=f"SP-PRM's AR_RM-SC is above the ORM's at {sum(raised)} of {len(ts)} prefix lengths "
-             f"({sum(significant)} with the SP-PRM interval wholly above the ORM's value); after training "
-             + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts) + "; before "
-             + ", ".join(f"{before[t]:.2f}" for t in ts) + ". Full-pair accuracy: "
-             + ", ".join(f"{r} {analysis.value_at(table, 'ar_rm_sc', None, r).value:.2f}" for r in roles) + ".",
+    f"({sum(significant)} with the SP-PRM interval wholly above the ORM's value); after training "
+    + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts)
+    + "; before "
+    + ", ".join(f"{before[t]:.2f}" for t in ts)
+    + ". Full-pair accuracy: "
+    + ", ".join(f"{r} {analysis.value_at(table, 'ar_rm_sc', None, r).value:.2f}" for r in roles)
+    + ".",
     setting=f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; one RM size: "
-            f"{analysis.rm_description(P, 'orm')}; PRMs trained on {P.reward.prm.train_pairs} pairs",
-    table=side)
+    f"{analysis.rm_description(P, 'orm')}; PRMs trained on {P.reward.prm.train_pairs} pairs",
+    table=side,
+)
 
 # %% [markdown]
 # **Reading.** The paper shows the effect for three RM sizes; the `tiny` profile

@@ -36,17 +36,25 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sp_prm_lib.analysis import judge_name
-from sp_prm_lib.comparison import record, verdict
-from sp_prm_lib.decoding_experiments import (compare_with_paper, ensure_decoding_table, improvement_checks,
-                                             labelled, plot_metric, resolved_configs)
+from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.decoding import (
+    compare_with_paper,
+    ensure_decoding_table,
+    improvement_checks,
+    resolved_configs,
+)
+from sp_prm_lib.experiments.prefix_analysis import judge_name
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_metric
+from sp_prm_lib.report.tables import labelled
 
 P = start(profile)
 d = P.decoding
-print(f"profile {P.name}: {d.prompts} prompts (at most {d.max_prompt_tokens or 'any number of'} tokens), "
-      f"{d.max_new_tokens} new tokens at most, seeds {d.seeds}, "
-      f"guiding RMs {d.variants}, diversity on {d.diversity}, judge {judge_name(P)}")
+print(
+    f"profile {P.name}: {d.prompts} prompts (at most {d.max_prompt_tokens or 'any number of'} tokens), "
+    f"{d.max_new_tokens} new tokens at most, seeds {d.seeds}, "
+    f"guiding RMs {d.variants}, diversity on {d.diversity}, judge {judge_name(P)}"
+)
 resolved_configs(P, "hh-rlhf")
 
 # %% [markdown]
@@ -99,21 +107,31 @@ plt.show()
 #    ORM, see the notes of `paper_values.yaml`).
 
 # %%
-setting = (f"policy {P.policy.id} ({P.policy.num_layers or 'all'} layers); ORM {P.reward.orm.model.id} "
-           f"({P.reward.orm.model.num_layers or 'all'} layers), SP-PRM and SC trained from it; {d.prompts} "
-           f"HH-RLHF eval prompts, {d.max_new_tokens} new tokens, BoN-{d.bon[0]}/{d.bon[1]}; "
-           f"judge {judge_name(P)}")
+setting = (
+    f"policy {P.policy.id} ({P.policy.num_layers or 'all'} layers); ORM {P.reward.orm.model.id} "
+    f"({P.reward.orm.model.num_layers or 'all'} layers), SP-PRM and SC trained from it; {d.prompts} "
+    f"HH-RLHF eval prompts, {d.max_new_tokens} new tokens, BoN-{d.bon[0]}/{d.bon[1]}; "
+    f"judge {judge_name(P)}"
+)
 reward_checks = improvement_checks(result.table, "reward")
 display(reward_checks)
 ref_checks = improvement_checks(result.table, "ref_reward")
-record(P, "table1-reward", ref="Table 1 (reward)", notebook="07_decoding_hh_rlhf", setting=setting,
-       claim="SP-PRM raises the average reward of every reward-guided search method on HH-RLHF.",
-       verdict=verdict(reward_checks.better),
-       evidence=(f"SP-PRM gives a higher ORM reward than the ORM itself for {int(reward_checks.better.sum())} "
-                 f"of {len(reward_checks)} methods, and a higher reference-RM reward for "
-                 f"{int(ref_checks.better.sum())} of {len(ref_checks)} (the reference RM also filtered "
-                 "SP-PRM's training pairs, so it leans towards SP-PRM)."),
-       table=reward_checks)
+record(
+    P,
+    "table1-reward",
+    ref="Table 1 (reward)",
+    notebook="07_decoding_hh_rlhf",
+    setting=setting,
+    claim="SP-PRM raises the average reward of every reward-guided search method on HH-RLHF.",
+    verdict=verdict(reward_checks.better),
+    evidence=(
+        f"SP-PRM gives a higher ORM reward than the ORM itself for {int(reward_checks.better.sum())} "
+        f"of {len(reward_checks)} methods, and a higher reference-RM reward for "
+        f"{int(ref_checks.better.sum())} of {len(ref_checks)} (the reference RM also filtered "
+        "SP-PRM's training pairs, so it leans towards SP-PRM)."
+    ),
+    table=reward_checks,
+)
 
 # %% [markdown]
 # 2. **SP-PRM raises the win-tie rate** against the base policy (for BoN even
@@ -122,13 +140,21 @@ record(P, "table1-reward", ref="Table 1 (reward)", notebook="07_decoding_hh_rlhf
 # %%
 win_checks = improvement_checks(result.table, "win_tie")
 display(win_checks)
-record(P, "table1-win-tie", ref="Table 1 (win-tie)", notebook="07_decoding_hh_rlhf", setting=setting,
-       claim="With SP-PRM every RGS method wins or ties more often against the base policy (GPT-4 judge).",
-       verdict=verdict(win_checks.better),
-       evidence=(f"win-tie with SP-PRM higher than with the ORM for {int(win_checks.better.sum())} of "
-                 f"{len(win_checks)} methods (equal for {int((win_checks['sp-prm'] == win_checks['orm']).sum())}) "
-                 f"(judge: {judge_name(P)}, {d.prompts} prompts)."),
-       table=win_checks)
+record(
+    P,
+    "table1-win-tie",
+    ref="Table 1 (win-tie)",
+    notebook="07_decoding_hh_rlhf",
+    setting=setting,
+    claim="With SP-PRM every RGS method wins or ties more often against the base policy (GPT-4 judge).",
+    verdict=verdict(win_checks.better),
+    evidence=(
+        f"win-tie with SP-PRM higher than with the ORM for {int(win_checks.better.sum())} of "
+        f"{len(win_checks)} methods (equal for {int((win_checks['sp-prm'] == win_checks['orm']).sum())}) "
+        f"(judge: {judge_name(P)}, {d.prompts} prompts)."
+    ),
+    table=win_checks,
+)
 
 # %% [markdown]
 # 3. **Without the reference RM (the ablation) every metric is worse**
@@ -136,22 +162,41 @@ record(P, "table1-win-tie", ref="Table 1 (win-tie)", notebook="07_decoding_hh_rl
 
 # %%
 if "sc" in d.variants:
-    ablation = pd.concat([improvement_checks(result.table, m, against="sc").assign(metric=m)
-                          for m in ("reward", "diversity", "coherence")], ignore_index=True)
+    ablation = pd.concat(
+        [
+            improvement_checks(result.table, m, against="sc").assign(metric=m)
+            for m in ("reward", "diversity", "coherence")
+        ],
+        ignore_index=True,
+    )
     display(ablation)
-    out = record(P, "table1-ablation", ref="Table 1 (+Ablation), section 5.3.2", notebook="07_decoding_hh_rlhf",
-                 setting=setting,
-                 claim="The score-consistency-only PRM (no reference RM) is worse than SP-PRM in reward, "
-                       "diversity and coherence.",
-                 verdict=verdict(ablation.better),
-                 evidence=(f"SP-PRM beats the ablation in {int(ablation.better.sum())} of {len(ablation)} "
-                           "(method, metric) comparisons: " + ", ".join(
-                               f"{m} {int(g.better.sum())}/{len(g)}" for m, g in ablation.groupby('metric'))),
-                 table=ablation)
+    out = record(
+        P,
+        "table1-ablation",
+        ref="Table 1 (+Ablation), section 5.3.2",
+        notebook="07_decoding_hh_rlhf",
+        setting=setting,
+        claim="The score-consistency-only PRM (no reference RM) is worse than SP-PRM in reward, "
+        "diversity and coherence.",
+        verdict=verdict(ablation.better),
+        evidence=(
+            f"SP-PRM beats the ablation in {int(ablation.better.sum())} of {len(ablation)} "
+            "(method, metric) comparisons: "
+            + ", ".join(f"{m} {int(g.better.sum())}/{len(g)}" for m, g in ablation.groupby("metric"))
+        ),
+        table=ablation,
+    )
 else:
-    out = record(P, "table1-ablation", ref="Table 1 (+Ablation), section 5.3.2", notebook="07_decoding_hh_rlhf",
-                 setting=setting, claim="The score-consistency-only PRM is worse than SP-PRM.",
-                 verdict="not run here", evidence="the profile's decoding.variants leave out sc")
+    out = record(
+        P,
+        "table1-ablation",
+        ref="Table 1 (+Ablation), section 5.3.2",
+        notebook="07_decoding_hh_rlhf",
+        setting=setting,
+        claim="The score-consistency-only PRM is worse than SP-PRM.",
+        verdict="not run here",
+        evidence="the profile's decoding.variants leave out sc",
+    )
 out
 
 # %% [markdown]

@@ -24,17 +24,28 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a pr
 # %%
 from IPython.display import Markdown, display
 
-from sp_prm_lib.comparison import paper_table, record, verdict
-from sp_prm_lib.decoding_experiments import (compare_with_paper, ensure_decoding_table, improvement_checks,
-                                             labelled, resolved_configs, task_available)
+from sp_prm_lib.experiments.comparison import paper_table, record, verdict
+from sp_prm_lib.experiments.decoding import (
+    compare_with_paper,
+    ensure_decoding_table,
+    improvement_checks,
+    resolved_configs,
+    task_available,
+)
 from sp_prm_lib.notebook import start
+from sp_prm_lib.report.tables import labelled
 
 P = start(profile)
 d = P.decoding
 variants = [v for v in d.variants if v != "sc"]  # Table 2 has no ablation rows
 reason = task_available(P, "tldr")
-display(Markdown(f"**Not run in profile `{P.name}`:** {reason}." if reason else
-                 f"Profile `{P.name}` reads TL;DR from the hub: running it."))
+display(
+    Markdown(
+        f"**Not run in profile `{P.name}`:** {reason}."
+        if reason
+        else f"Profile `{P.name}` reads TL;DR from the hub: running it."
+    )
+)
 
 # %% [markdown]
 # ## The paper's Table 2
@@ -54,23 +65,43 @@ print(f"{d.prompts} TL;DR prompts, guiding reward models {variants}")
 resolved_configs(P, "tldr", variants)
 
 # %%
-setting = (f"policy {P.policy.id}; ORM {P.reward.orm.model.id} and SP-PRM trained from it; {d.prompts} TL;DR "
-           f"prompts, {d.summary_max_new_tokens} new tokens")
+setting = (
+    f"policy {P.policy.id}; ORM {P.reward.orm.model.id} and SP-PRM trained from it; {d.prompts} TL;DR "
+    f"prompts, {d.summary_max_new_tokens} new tokens"
+)
 claim = "SP-PRM raises the reward and the ROUGE-L of every RGS method on TL;DR."
 if reason:
-    out = record(P, "table2", ref="Table 2", notebook="08_decoding_tldr", setting=setting, claim=claim,
-                 verdict="not run here", evidence=f"not run: {reason}.")
+    out = record(
+        P,
+        "table2",
+        ref="Table 2",
+        notebook="08_decoding_tldr",
+        setting=setting,
+        claim=claim,
+        verdict="not run here",
+        evidence=f"not run: {reason}.",
+    )
 else:
     result = ensure_decoding_table(P, "tldr", variants=variants)
     display(labelled(result.table))
     display(compare_with_paper(result, ["reward", "reward_sd", "diversity", "coherence", "rouge_l"]))
     checks = improvement_checks(result.table, "reward").merge(
-        improvement_checks(result.table, "rouge_l"), on="method", suffixes=("_reward", "_rouge_l"))
+        improvement_checks(result.table, "rouge_l"), on="method", suffixes=("_reward", "_rouge_l")
+    )
     checks["holds"] = checks.better_reward & checks.better_rouge_l
     display(checks)
-    out = record(P, "table2", ref="Table 2", notebook="08_decoding_tldr", setting=setting, claim=claim,
-                 verdict=verdict(checks.holds),
-                 evidence=(f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} "
-                           f"methods, ROUGE-L for {int(checks.better_rouge_l.sum())}."),
-                 table=checks)
+    out = record(
+        P,
+        "table2",
+        ref="Table 2",
+        notebook="08_decoding_tldr",
+        setting=setting,
+        claim=claim,
+        verdict=verdict(checks.holds),
+        evidence=(
+            f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} "
+            f"methods, ROUGE-L for {int(checks.better_rouge_l.sum())}."
+        ),
+        table=checks,
+    )
 out

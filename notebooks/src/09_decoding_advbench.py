@@ -24,16 +24,24 @@ import time
 
 import matplotlib.pyplot as plt
 
-from sp_prm_lib.comparison import record, verdict
-from sp_prm_lib.decoding_experiments import (compare_with_paper, ensure_decoding_table, improvement_checks,
-                                             labelled, plot_metric, resolved_configs)
+from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.decoding import (
+    compare_with_paper,
+    ensure_decoding_table,
+    improvement_checks,
+    resolved_configs,
+)
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_metric
+from sp_prm_lib.report.tables import labelled
 
 P = start(profile)
 d = P.decoding
 variants = [v for v in d.variants if v != "sc"]  # Table 3 has no ablation rows
-print(f"profile {P.name}: {d.prompts} AdvBench prompts + {d.advbench_suffix!r}, {d.max_new_tokens} new tokens, "
-      f"guiding RMs {variants}")
+print(
+    f"profile {P.name}: {d.prompts} AdvBench prompts + {d.advbench_suffix!r}, {d.max_new_tokens} new tokens, "
+    f"guiding RMs {variants}"
+)
 resolved_configs(P, "advbench", variants)
 
 # %%
@@ -76,16 +84,27 @@ checks = asr.merge(reward, on="method", suffixes=("_asr", "_reward"))
 checks["asr not higher"] = checks["sp-prm_asr"] <= checks["orm_asr"]
 checks["holds"] = checks["asr not higher"] & checks["better_reward"]
 display(checks)
-setting = (f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
-           f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} AdvBench prompts, "
-           f"{d.max_new_tokens} new tokens, BoN-{d.bon[0]}/{d.bon[1]}")
-record(P, "table3", ref="Table 3", notebook="09_decoding_advbench", setting=setting,
-       claim="SP-PRM lowers the attack success rate of every RGS method on AdvBench while raising its reward.",
-       verdict=verdict(checks.holds),
-       evidence=(f"ASR with SP-PRM not higher than with the ORM for {int(checks['asr not higher'].sum())} of "
-                 f"{len(checks)} methods, reward higher for {int(checks.better_reward.sum())}; both for "
-                 f"{int(checks.holds.sum())}. Base ASR {result.table[result.table.method == 'base'].asr.iloc[0]:.0f}% (target match)."),
-       table=checks)
+setting = (
+    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
+    f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} AdvBench prompts, "
+    f"{d.max_new_tokens} new tokens, BoN-{d.bon[0]}/{d.bon[1]}"
+)
+record(
+    P,
+    "table3",
+    ref="Table 3",
+    notebook="09_decoding_advbench",
+    setting=setting,
+    claim="SP-PRM lowers the attack success rate of every RGS method on AdvBench while raising its reward.",
+    verdict=verdict(checks.holds),
+    evidence=(
+        f"ASR with SP-PRM not higher than with the ORM for {int(checks['asr not higher'].sum())} of "
+        f"{len(checks)} methods, reward higher for {int(checks.better_reward.sum())}; both for "
+        f"{int(checks.holds.sum())}. "
+        f"Base ASR {result.table[result.table.method == 'base'].asr.iloc[0]:.0f}% (target match)."
+    ),
+    table=checks,
+)
 
 # %% [markdown]
 # With few prompts and short responses, an ASR difference of one prompt is

@@ -5,7 +5,7 @@
 # method with the ORM and with SP-PRM; the table reports the ORM's reward and
 # the answer accuracy. The paper has GPT-4 grade each solution (template of
 # Fig. 7); here `accuracy` is the exact match of the solution's final number
-# with GSM8K's answer (`sp_prm_lib.text_metrics.gsm8k_accuracy`), which needs
+# with GSM8K's answer (`sp_prm_lib.evaluation.text_metrics.gsm8k_accuracy`), which needs
 # no judge.
 #
 # Differences from the paper: its GSM8K reward model is trained on
@@ -25,16 +25,24 @@ import time
 
 import matplotlib.pyplot as plt
 
-from sp_prm_lib.comparison import record, verdict
-from sp_prm_lib.decoding_experiments import (compare_with_paper, ensure_decoding_table, improvement_checks,
-                                             labelled, plot_metric, resolved_configs)
+from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.decoding import (
+    compare_with_paper,
+    ensure_decoding_table,
+    improvement_checks,
+    resolved_configs,
+)
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_metric
+from sp_prm_lib.report.tables import labelled
 
 P = start(profile)
 d = P.decoding
 variants = [v for v in d.variants if v != "sc"]  # Table 4 has no ablation rows
-print(f"profile {P.name}: {d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
-      f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}, guiding RMs {variants}")
+print(
+    f"profile {P.name}: {d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
+    f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}, guiding RMs {variants}"
+)
 resolved_configs(P, "gsm8k", variants)
 
 # %%
@@ -77,13 +85,23 @@ checks = reward.merge(accuracy, on="method", suffixes=("_reward", "_accuracy"))
 checks["accuracy not lower"] = checks["sp-prm_accuracy"] >= checks["orm_accuracy"]
 checks["holds"] = checks.better_reward & checks["accuracy not lower"]
 display(checks)
-setting = (f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
-           f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} GSM8K questions, "
-           f"{d.max_new_tokens} new tokens, BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match")
-record(P, "table4", ref="Table 4", notebook="10_decoding_gsm8k", setting=setting,
-       claim="SP-PRM raises the reward and the accuracy of every RGS method on GSM8K.",
-       verdict=verdict(checks.holds),
-       evidence=(f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} methods, "
-                 f"accuracy not lower for {int(checks['accuracy not lower'].sum())}; mean accuracy "
-                 f"{result.table.accuracy.mean():.0f}% ({finished:.0%} of responses finished)."),
-       table=checks)
+setting = (
+    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
+    f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} GSM8K questions, "
+    f"{d.max_new_tokens} new tokens, BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match"
+)
+record(
+    P,
+    "table4",
+    ref="Table 4",
+    notebook="10_decoding_gsm8k",
+    setting=setting,
+    claim="SP-PRM raises the reward and the accuracy of every RGS method on GSM8K.",
+    verdict=verdict(checks.holds),
+    evidence=(
+        f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} methods, "
+        f"accuracy not lower for {int(checks['accuracy not lower'].sum())}; mean accuracy "
+        f"{result.table.accuracy.mean():.0f}% ({finished:.0%} of responses finished)."
+    ),
+    table=checks,
+)

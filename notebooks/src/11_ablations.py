@@ -23,11 +23,14 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from sp_prm_lib import analysis, comparison, reward_models as rms
+from sp_prm_lib.evaluation.agreement import wide
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments import prefix_analysis as analysis
+from sp_prm_lib.experiments import reward_models as rms
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.training.trainer import batch_mean_weights
 
 P = start(profile)
 variants = ["sp-prm", *P.ablation.variants]
@@ -49,9 +52,7 @@ rms.d_partial_summary({v: models[v] for v in variants})
 # %%
 table = analysis.agreement_many(P, ["orm", *variants])
 ar = table[table.metric == "ar_rm_sc"]
-labels = ar.t.astype("object").where(ar.t.notna(), "full")
-view = ar.assign(t=labels).pivot(index="t", columns="rm", values="value")
-view = view.loc[list(dict.fromkeys(labels)), ["orm", *variants]]
+view = wide(ar, by="rm")[["orm", *variants]]
 fig, ax = plt.subplots(figsize=(7, 3.4))
 for role in ["orm", *variants]:
     rows = ar[(ar.rm == role) & ar.t.notna()]
@@ -75,9 +76,14 @@ d = rms.d_partial(models["sp-prm"])
 clamp = P.reward.prm.weight_clamp
 raw = d.raw_weight
 batch = P.reward.prm.batch_size
-normalised = raw / raw.groupby(np.arange(len(raw)) // batch).transform("mean")
-weights = pd.DataFrame({"raw 1/H": raw.describe(), f"clamped at {clamp:g}": raw.clip(upper=clamp).describe(),
-                        f"divided by the mean of each {batch} rows": normalised.describe()}).T
+normalised = batch_mean_weights(raw, d.pair, batch)
+weights = pd.DataFrame(
+    {
+        "raw 1/H": raw.describe(),
+        f"clamped at {clamp:g}": raw.clip(upper=clamp).describe(),
+        f"divided by the mean of each batch of {batch} pairs": normalised.describe(),
+    }
+).T
 print(f"rows above the clamp: {(raw > clamp).sum()} of {len(raw)}")
 weights.round(3)
 
@@ -87,9 +93,16 @@ weights.round(3)
 # %%
 ts = list(P.analysis.prefix_tokens)
 
-summary = pd.DataFrame([{"variant": v, "mean AR_RM-SC over t": round(float(ar[(ar.rm == v) & ar.t.notna()].value.mean()), 3),
-                         "full-pair accuracy": round(float(analysis.value_at(table, "ar_rm_sc", None, v).value), 3)}
-                        for v in ["orm", *variants]])
+summary = pd.DataFrame(
+    [
+        {
+            "variant": v,
+            "mean AR_RM-SC over t": round(float(ar[(ar.rm == v) & ar.t.notna()].value.mean()), 3),
+            "full-pair accuracy": round(float(analysis.value_at(table, "ar_rm_sc", None, v).value), 3),
+        }
+        for v in ["orm", *variants]
+    ]
+)
 summary
 
 # %% [markdown]
@@ -101,16 +114,22 @@ summary
 # notebook 07's SP-PRM runs, read from the cache.
 
 # %%
-from sp_prm_lib.decoding_experiments import ensure_decoding_table, order_rows
+from sp_prm_lib.experiments.decoding import ensure_decoding_table, order_rows
 
 tlt_in = "sp-prm-tlt" in P.ablation.variants
 decoded = ensure_decoding_table(P, "hh-rlhf", variants=["sp-prm", "sp-prm-tlt"] if tlt_in else ["sp-prm"])
 ours5 = decoded.table[decoded.table.variant != "none"].copy()
 ours5["truncation"] = ours5.variant.map({"sp-prm": "sst", "sp-prm-tlt": "tlt"})
 ours5["variant"] = "sp-prm"
-side5 = order_rows(comparison.side_by_side("table5", ours5, on=["method", "variant", "truncation"],
-                                           metrics=["reward", "diversity", "coherence", "win_tie"],
-                                           paper_where={"model": "Llama-3-8B-Instruct"}))
+side5 = order_rows(
+    comparison.side_by_side(
+        "table5",
+        ours5,
+        on=["method", "variant", "truncation"],
+        metrics=["reward", "diversity", "coherence", "win_tie"],
+        paper_where={"model": "Llama-3-8B-Instruct"},
+    )
+)
 side5.round(3)
 
 # %%
@@ -119,18 +138,24 @@ if tlt_in:
     sst_wins = by.sst > by.tlt  # a tie is not a win
     claim_table = by.assign(**{"SST > TLT": sst_wins}).reset_index()
     display(claim_table)
-    display(comparison.record(
-        P, "table5", ref="Table 5", notebook="11_ablations",
-        claim="SST is at least as good as TLT at comparable data size (higher reward for 5 of 6 methods).",
-        verdict=comparison.verdict(sst_wins),
-        evidence=f"ORM reward with the SST-trained SP-PRM above that of the TLT-trained one for "
-                 f"{int(sst_wins.sum())} of {len(sst_wins)} methods; mean AR_RM-SC over t: SST "
-                 f"{ar[(ar.rm == 'sp-prm') & ar.t.notna()].value.mean():.3f}, TLT "
-                 f"{ar[(ar.rm == 'sp-prm-tlt') & ar.t.notna()].value.mean():.3f}.",
-        setting=f"profile {P.name}: both PRMs from the same ORM on {P.reward.prm.train_pairs} pairs "
-                f"(SST K={P.reward.prm.K}; TLT at most {P.reward.prm.tlt_max_cuts} evenly spaced cuts); "
-                f"{P.decoding.prompts} HH-RLHF prompts, {P.decoding.max_new_tokens} new tokens",
-        table=claim_table))
+    display(
+        comparison.record(
+            P,
+            "table5",
+            ref="Table 5",
+            notebook="11_ablations",
+            claim="SST is at least as good as TLT at comparable data size (higher reward for 5 of 6 methods).",
+            verdict=comparison.verdict(sst_wins),
+            evidence=f"ORM reward with the SST-trained SP-PRM above that of the TLT-trained one for "
+            f"{int(sst_wins.sum())} of {len(sst_wins)} methods; mean AR_RM-SC over t: SST "
+            f"{ar[(ar.rm == 'sp-prm') & ar.t.notna()].value.mean():.3f}, TLT "
+            f"{ar[(ar.rm == 'sp-prm-tlt') & ar.t.notna()].value.mean():.3f}.",
+            setting=f"profile {P.name}: both PRMs from the same ORM on {P.reward.prm.train_pairs} pairs "
+            f"(SST K={P.reward.prm.K}; TLT at most {P.reward.prm.tlt_max_cuts} evenly spaced cuts); "
+            f"{P.decoding.prompts} HH-RLHF prompts, {P.decoding.max_new_tokens} new tokens",
+            table=claim_table,
+        )
+    )
 else:
     print("sp-prm-tlt is not in ablation.variants of this profile: Table 5 is not run")
 
@@ -147,7 +172,12 @@ else:
 spread = summary.set_index("variant")["mean AR_RM-SC over t"]
 rows = ar[(ar.rm == "sp-prm") & ar.t.notna()]
 half_width = float(((rows.ci_high - rows.ci_low) / 2).mean())
-print(f"mean AR_RM-SC over t across variants: {spread.min():.3f} to {spread.max():.3f} "
-      f"(spread {spread.max() - spread.min():.3f}); mean 95% CI half-width of one variant: {half_width:.3f}")
-print("the variants differ by more than one CI half-width" if spread.max() - spread.min() > half_width
-      else "the variants differ by less than one CI half-width: not distinguishable here")
+print(
+    f"mean AR_RM-SC over t across variants: {spread.min():.3f} to {spread.max():.3f} "
+    f"(spread {spread.max() - spread.min():.3f}); mean 95% CI half-width of one variant: {half_width:.3f}"
+)
+print(
+    "the variants differ by more than one CI half-width"
+    if spread.max() - spread.min() > half_width
+    else "the variants differ by less than one CI half-width: not distinguishable here"
+)

@@ -20,9 +20,9 @@ cases = 2  # how many prompts to show in full
 import pandas as pd
 from IPython.display import Markdown, display
 
-from sp_prm_lib.comparison import record, verdict
 from sp_prm_lib.data import dialogue_to_messages
-from sp_prm_lib.decoding_experiments import case_studies, ensure_decoding_table
+from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.decoding import case_studies, ensure_decoding_table
 from sp_prm_lib.notebook import start
 
 P = start(profile)
@@ -41,8 +41,11 @@ print(f"{table['index'].nunique()} prompts x {table.row.nunique()} rows (method,
 for i in sorted(table["index"].unique())[:cases]:
     prompt = result.prompts.prompt[i]
     turns = dialogue_to_messages(prompt)
-    display(Markdown("**Prompt** (last turns):\n\n" + "\n\n".join(
-        f"> **{m['role']}:** {m['content'][:400]}" for m in turns[-3:])))
+    display(
+        Markdown(
+            "**Prompt** (last turns):\n\n" + "\n\n".join(f"> **{m['role']}:** {m['content'][:400]}" for m in turns[-3:])
+        )
+    )
     shown = table[table["index"] == i].drop(columns=["index", "method", "variant"])
     display(shown.round(3).reset_index(drop=True))
 
@@ -60,23 +63,32 @@ for i in sorted(table["index"].unique())[:cases]:
 guided = table[table.variant != "none"]
 top = guided.groupby("index").ref_reward.transform("max")
 best = guided[guided.ref_reward >= top - 1e-6]  # every row reaching the prompt's best score (ties count for each)
-wins = (best.groupby("variant")["index"].nunique()
-        .reindex(sorted(guided.variant.unique()), fill_value=0))
+wins = best.groupby("variant")["index"].nunique().reindex(sorted(guided.variant.unique()), fill_value=0)
 display(best[["index", "row", "ref_reward"]].reset_index(drop=True))
 wins
 
 # %%
 others = [v for v in wins.index if v != "sp-prm"]
-setting = (f"policy {P.policy.id}; {P.decoding.prompts} HH-RLHF prompts of notebook 07; answers scored by the "
-           f"reference RM ({P.reward.reference.model.id}, {P.reward.reference.model.num_layers or 'all'} layers) "
-           "instead of GPT-4")
-record(P, "fig8", ref="Fig. 8 (appendix E)", notebook="12_case_studies", setting=setting,
-       claim="On the case-study prompt, the answers guided by SP-PRM get the highest judge scores among the methods.",
-       verdict=verdict([wins.get("sp-prm", 0) > wins[v] for v in others]) if "sp-prm" in wins else "not run here",
-       evidence=("best answer per prompt (reference-RM score) by guiding RM: "
-                 + ", ".join(f"{v} {n}" for v, n in wins.items())
-                 + "; the reference RM also filtered SP-PRM's training pairs, so it leans towards SP-PRM"),
-       table=wins.rename("prompts won").reset_index().rename(columns={"index": "variant"}))
+setting = (
+    f"policy {P.policy.id}; {P.decoding.prompts} HH-RLHF prompts of notebook 07; answers scored by the "
+    f"reference RM ({P.reward.reference.model.id}, {P.reward.reference.model.num_layers or 'all'} layers) "
+    "instead of GPT-4"
+)
+record(
+    P,
+    "fig8",
+    ref="Fig. 8 (appendix E)",
+    notebook="12_case_studies",
+    setting=setting,
+    claim="On the case-study prompt, the answers guided by SP-PRM get the highest judge scores among the methods.",
+    verdict=verdict([wins.get("sp-prm", 0) > wins[v] for v in others]) if "sp-prm" in wins else "not run here",
+    evidence=(
+        "best answer per prompt (reference-RM score) by guiding RM: "
+        + ", ".join(f"{v} {n}" for v, n in wins.items())
+        + "; the reference RM also filtered SP-PRM's training pairs, so it leans towards SP-PRM"
+    ),
+    table=wins.rename("prompts won").reset_index().rename(columns={"index": "variant"}),
+)
 
 # %% [markdown]
 # ## Fig. 4: ARGS-G with SP-PRM vs its ablation
@@ -92,23 +104,47 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
     gap = (args["diversity"]["sp-prm"] - args["diversity"]["sc"]).astype(float)
     i = gap.abs().idxmax()
     for v, name in (("sp-prm", "ARGS-G (ours)"), ("sc", "ARGS-G (ablation)")):
-        display(Markdown(f"**{name}** (diversity {args['diversity'][v][i]:.2f}):\n\n> "
-                         + str(args["response"][v][i]).replace("\n", " ")))
-    summary = table[table.variant.isin(["sp-prm", "sc"]) & (table.method != "base")].groupby("variant")[
-        ["diversity", "reward", "ref_reward"]].mean()
+        display(
+            Markdown(
+                f"**{name}** (diversity {args['diversity'][v][i]:.2f}):\n\n> "
+                + str(args["response"][v][i]).replace("\n", " ")
+            )
+        )
+    summary = (
+        table[table.variant.isin(["sp-prm", "sc"]) & (table.method != "base")]
+        .groupby("variant")[["diversity", "reward", "ref_reward"]]
+        .mean()
+    )
     display(summary)
-    checks = [summary.diversity["sp-prm"] > summary.diversity["sc"],
-              summary.ref_reward["sp-prm"] > summary.ref_reward["sc"]]
-    out = record(P, "fig4", ref="Fig. 4 (section 5.3.2)", notebook="12_case_studies", setting=setting,
-                 claim="Without the reference RM the guided answers become repetitive and worse.",
-                 verdict=verdict(checks),
-                 evidence=(f"mean diversity over all guided answers: SP-PRM {summary.diversity['sp-prm']:.3f}, "
-                           f"ablation {summary.diversity['sc']:.3f}; reference-RM reward "
-                           f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; ARGS-G answers "
-                           f"less diverse with the ablation on {int((gap > 0).sum())} of {len(gap)} prompts."),
-                 table=summary.reset_index())
+    checks = [
+        summary.diversity["sp-prm"] > summary.diversity["sc"],
+        summary.ref_reward["sp-prm"] > summary.ref_reward["sc"],
+    ]
+    out = record(
+        P,
+        "fig4",
+        ref="Fig. 4 (section 5.3.2)",
+        notebook="12_case_studies",
+        setting=setting,
+        claim="Without the reference RM the guided answers become repetitive and worse.",
+        verdict=verdict(checks),
+        evidence=(
+            f"mean diversity over all guided answers: SP-PRM {summary.diversity['sp-prm']:.3f}, "
+            f"ablation {summary.diversity['sc']:.3f}; reference-RM reward "
+            f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; ARGS-G answers "
+            f"less diverse with the ablation on {int((gap > 0).sum())} of {len(gap)} prompts."
+        ),
+        table=summary.reset_index(),
+    )
 else:
-    out = record(P, "fig4", ref="Fig. 4 (section 5.3.2)", notebook="12_case_studies", setting=setting,
-                 claim="Without the reference RM the guided answers become repetitive and worse.",
-                 verdict="not run here", evidence="the profile's decoding.variants leave out sp-prm or sc")
+    out = record(
+        P,
+        "fig4",
+        ref="Fig. 4 (section 5.3.2)",
+        notebook="12_case_studies",
+        setting=setting,
+        claim="Without the reference RM the guided answers become repetitive and worse.",
+        verdict="not run here",
+        evidence="the profile's decoding.variants leave out sp-prm or sc",
+    )
 out

@@ -33,14 +33,16 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a pr
 # %%
 import matplotlib.pyplot as plt
 
+from sp_prm_lib.experiments.probe import agreement_curve, load_probe_models, probe_eval_pairs
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.probe import (agreement_curve, live_probe, load_probe_models, probe_eval_pairs,
-                              static_probe)
+from sp_prm_lib.report.probe_widget import live_probe, static_probe
 
 P = start(profile)
 probes = probe_eval_pairs(P)
-print(f"profile {P.name}: {len(probes)} HH-RLHF eval pairs (A = chosen, B = rejected), "
-      f"lengths in {probes[0].unit}: " + ", ".join(f"{p.lengths[0]}/{p.lengths[1]}" for p in probes))
+print(
+    f"profile {P.name}: {len(probes)} HH-RLHF eval pairs (A = chosen, B = rejected), "
+    f"lengths in {probes[0].unit}: " + ", ".join(f"{p.lengths[0]}/{p.lengths[1]}" for p in probes)
+)
 print("how each reward model was scored:", probes[0].methods)
 
 # %% [markdown]
@@ -86,14 +88,16 @@ fig, ax = plt.subplots(figsize=(7, 3.2))
 for rm, colour in zip(shown.rm.unique(), ("tab:blue", "tab:orange", "tab:green")):
     part = shown[shown.rm == rm]
     ax.plot(part.t, part.agreement, label=rm, color=colour, lw=1.6)
-ax.set(xlabel=f"prefix length t ({probes[0].unit})", ylabel="pairs ordered like in full",
-       ylim=(-0.05, 1.05), title=f"Prefix probe: agreement with the full-pair order ({len(probes)} pairs, "
-       f"profile {P.name})")
+ax.set(
+    xlabel=f"prefix length t ({probes[0].unit})",
+    ylabel="pairs ordered like in full",
+    ylim=(-0.05, 1.05),
+    title=f"Prefix probe: agreement with the full-pair order ({len(probes)} pairs, profile {P.name})",
+)
 ax.legend()
 save_figure(fig, "13_prefix_probe_agreement", P)
 plt.show()
-summary = (shown.groupby("rm", sort=False).agreement.mean().rename("mean agreement, t = 1.." + str(top))
-           .to_frame())
+summary = shown.groupby("rm", sort=False).agreement.mean().rename("mean agreement, t = 1.." + str(top)).to_frame()
 summary
 
 # %% [markdown]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sp_prm_lib import settings
-from sp_prm_lib.errors import DataError
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.errors import DataError
 
 
 class HubUnavailable(DataError):
@@ -49,8 +49,7 @@ def first_line(err: BaseException) -> str:
 
 
 def _rows(dataset: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    for index, record in enumerate(dataset, start=1):
-        yield index, record
+    yield from enumerate(dataset, start=1)
 
 
 def hub_rows(ref: HubRef) -> Iterator[tuple[int, dict[str, Any]]]:

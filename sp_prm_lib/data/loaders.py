@@ -22,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from sp_prm_lib import settings
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.data import mirror
 from sp_prm_lib.data.hub import HubRef, HubUnavailable, as_paths, file_rows, hub_rows
-from sp_prm_lib.data.registry import DataSpec, get_spec
+from sp_prm_lib.data.registry import DatasetSpec, get_spec
 from sp_prm_lib.data.rows import collect
 from sp_prm_lib.data.schema import PAIR_COLUMNS, PROMPT_COLUMNS, PairSet, PromptSet
-from sp_prm_lib.errors import ConfigError, DataError
 
 SOURCES = ("auto", "mirror", "hub")
 DataFiles = str | Path | Sequence[str | Path]
@@ -42,7 +42,7 @@ class _Part:
     source: str
 
 
-def _check_args(spec: DataSpec, split: str | None, source: str, limit: int | None) -> str:
+def _check_args(spec: DatasetSpec, split: str | None, source: str, limit: int | None) -> str:
     if source not in SOURCES:
         raise ConfigError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
@@ -53,7 +53,7 @@ def _check_args(spec: DataSpec, split: str | None, source: str, limit: int | Non
     return split
 
 
-def _hub_ref(spec: DataSpec, split: str) -> HubRef:
+def _hub_ref(spec: DatasetSpec, split: str) -> HubRef:
     assert spec.hub is not None
     hub = spec.hub
     return HubRef(hub.hub_id, hub.splits[split], hub.config, hub.data_dir, hub.revision)
@@ -64,7 +64,7 @@ def _hub_source(ref: HubRef) -> str:
     return f"{ref.hub_id}{sub}:{ref.split}"
 
 
-def _mirror_parts(spec: DataSpec, split: str) -> list[_Part]:
+def _mirror_parts(spec: DatasetSpec, split: str) -> list[_Part]:
     parts = []
     sums = mirror.read_checksums()
     for rel in spec.mirror[split]:
@@ -73,7 +73,7 @@ def _mirror_parts(spec: DataSpec, split: str) -> list[_Part]:
     return parts
 
 
-def _hub_parts(spec: DataSpec, split: str, data_files: DataFiles | None) -> list[_Part]:
+def _hub_parts(spec: DatasetSpec, split: str, data_files: DataFiles | None) -> list[_Part]:
     if spec.hub is None or split not in spec.hub.splits:
         raise DataError(f"{spec.name}: split {split!r} has no hub source")
     ref = _hub_ref(spec, split)
@@ -85,7 +85,7 @@ def _hub_parts(spec: DataSpec, split: str, data_files: DataFiles | None) -> list
     return [_Part(hub_rows(ref), spec.hub.mapper, ref.label(), _hub_source(ref))]
 
 
-def _mirror_problem(spec: DataSpec, split: str) -> str | None:
+def _mirror_problem(spec: DatasetSpec, split: str) -> str | None:
     """Why the mirror cannot serve this split, or None if it can."""
     if split not in spec.mirror:
         return f"the mirror has no copy of {spec.name} split {split!r}"
@@ -97,7 +97,7 @@ def _mirror_problem(spec: DataSpec, split: str) -> str | None:
     return None
 
 
-def _parts(spec: DataSpec, split: str, source: str, data_files: DataFiles | None) -> tuple[str, list[_Part]]:
+def _parts(spec: DatasetSpec, split: str, source: str, data_files: DataFiles | None) -> tuple[str, list[_Part]]:
     if data_files is not None:
         return "files", _hub_parts(spec, split, data_files)
     if source == "hub":
@@ -115,21 +115,49 @@ def _parts(spec: DataSpec, split: str, source: str, data_files: DataFiles | None
         raise DataError(f"{spec.name}: {problem} and hub {spec.hub.hub_id} failed ({err.reason})") from None
 
 
-def _load(spec: DataSpec, split: str, source: str, limit: int | None, strict: bool | None,
-          data_files: DataFiles | None, columns: tuple[str, ...]) -> dict[str, Any]:
+def _load(
+    spec: DatasetSpec,
+    split: str,
+    source: str,
+    limit: int | None,
+    strict: bool | None,
+    data_files: DataFiles | None,
+    columns: tuple[str, ...],
+) -> dict[str, Any]:
     origin, parts = _parts(spec, split, source, data_files)
     rows: list[dict] = []
     dropped: Counter = Counter()
     for part in parts:
-        collect(part.records, part.mapper, location=part.location, source=part.source,
-                limit=limit, dropped=dropped, out=rows, strict=strict)
+        collect(
+            part.records,
+            part.mapper,
+            location=part.location,
+            source=part.source,
+            limit=limit,
+            dropped=dropped,
+            out=rows,
+            strict=strict,
+        )
     frame = pd.DataFrame(rows, columns=list(columns)).astype({"row": "int64"})
-    return {"name": spec.name, "split": split, "frame": frame, "dropped": dict(sorted(dropped.items())),
-            "files": tuple(p.location for p in parts), "origin": origin}
+    return {
+        "name": spec.name,
+        "split": split,
+        "frame": frame,
+        "dropped": dict(sorted(dropped.items())),
+        "files": tuple(p.location for p in parts),
+        "origin": origin,
+    }
 
 
-def load_pairs(name: str, *, split: str | None = None, source: str = "auto", limit: int | None = None,
-               strict: bool = False, data_files: DataFiles | None = None) -> PairSet:
+def load_pairs(
+    name: str,
+    *,
+    split: str | None = None,
+    source: str = "auto",
+    limit: int | None = None,
+    strict: bool = False,
+    data_files: DataFiles | None = None,
+) -> PairSet:
     """Preference pairs of the registered set ``name`` (see ``known_datasets("pairs")``).
 
     ``limit`` keeps the first pairs only (dropped counts then cover the rows
@@ -140,8 +168,14 @@ def load_pairs(name: str, *, split: str | None = None, source: str = "auto", lim
     return PairSet(**_load(spec, split, source, limit, bool(strict), data_files, PAIR_COLUMNS))
 
 
-def load_prompts(name: str, *, split: str | None = None, source: str = "auto", limit: int | None = None,
-                 data_files: DataFiles | None = None) -> PromptSet:
+def load_prompts(
+    name: str,
+    *,
+    split: str | None = None,
+    source: str = "auto",
+    limit: int | None = None,
+    data_files: DataFiles | None = None,
+) -> PromptSet:
     """Prompts with references of the registered set ``name`` (see ``known_datasets("prompts")``)."""
     spec = get_spec(name, "prompts")
     split = _check_args(spec, split, source, limit)

@@ -15,9 +15,9 @@ import re
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from sp_prm_lib import settings
-from sp_prm_lib.artifacts import file_sha256 as sha256_file
-from sp_prm_lib.errors import DataError
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.artifacts import file_sha256 as sha256_file
+from sp_prm_lib.core.errors import DataError
 
 README = "README.md"
 _CHECKSUM_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(\S.*?)\s*$")
@@ -75,7 +75,9 @@ def _copy_verified(source: Path, target: Path, expected: str) -> None:
                 handle.write(chunk)
         actual = digest.hexdigest()
         if actual != expected:
-            raise DataError(f"{source}: checksum mismatch (expected sha256 {expected}, got {actual}); local copy left unchanged")
+            raise DataError(
+                f"{source}: checksum mismatch (expected sha256 {expected}, got {actual}); local copy left unchanged"
+            )
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)

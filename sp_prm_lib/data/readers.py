@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sp_prm_lib.errors import DataError
+from sp_prm_lib.core.errors import DataError
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -61,7 +61,9 @@ def iter_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[s
             header = reader.fieldnames or []
             missing = [c for c in columns if c not in header]
             if missing:
-                raise DataError(f"{path} row 0 (header): missing column '{missing[0]}' (found {', '.join(header) or 'none'})")
+                raise DataError(
+                    f"{path} row 0 (header): missing column '{missing[0]}' (found {', '.join(header) or 'none'})"
+                )
             for row, record in enumerate(reader, start=1):
                 if None in record or any(record[c] is None for c in columns):
                     raise DataError(f"{path} row {row}: expected {len(header)} columns")

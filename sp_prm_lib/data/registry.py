@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sp_prm_lib.core.errors import DataError
 from sp_prm_lib.data import advbench, gsm8k, hh_rlhf, rlhflow, tldr
 from sp_prm_lib.data.readers import iter_csv, iter_jsonl
-from sp_prm_lib.errors import DataError
 
 Reader = Callable[[Path], Iterator[tuple[int, Any]]]
 
@@ -28,7 +28,7 @@ class HubSpec:
 
 
 @dataclass(frozen=True)
-class DataSpec:
+class DatasetSpec:
     """One named data set of kind ``pairs`` or ``prompts``."""
 
     name: str
@@ -50,8 +50,8 @@ def _advbench_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     return iter_csv(path, advbench.CSV_COLUMNS)
 
 
-def _hh_subset(subset: str) -> DataSpec:
-    return DataSpec(
+def _hh_subset(subset: str) -> DatasetSpec:
+    return DatasetSpec(
         name=f"hh-{subset}",
         kind="pairs",
         description=f"Anthropic HH-RLHF {subset} (mirror: test split)",
@@ -64,7 +64,7 @@ def _hh_subset(subset: str) -> DataSpec:
 
 
 _SPECS = [
-    DataSpec(
+    DatasetSpec(
         name="hh-rlhf",
         kind="pairs",
         description="Anthropic HH-RLHF, all four preference subsets (mirror: test split)",
@@ -75,7 +75,7 @@ _SPECS = [
         hub=HubSpec("Anthropic/hh-rlhf", {"train": "train", "test": "test"}, hh_rlhf.map_hh_row),
     ),
     *(_hh_subset(s) for s in hh_rlhf.SUBSETS),
-    DataSpec(
+    DatasetSpec(
         name="gsm8k-pairs",
         kind="pairs",
         description="GSM8K test questions: a correct vs an incorrect GPT-3 solution",
@@ -84,7 +84,7 @@ _SPECS = [
         reader=iter_jsonl,
         mapper=gsm8k.map_solutions_row,
     ),
-    DataSpec(
+    DatasetSpec(
         name="tldr",
         kind="pairs",
         description="TL;DR summary comparisons (hub only)",
@@ -99,21 +99,21 @@ _SPECS = [
             revision="refs/convert/parquet",
         ),
     ),
-    DataSpec(
+    DatasetSpec(
         name="pairwise-math",
         kind="pairs",
         description="Pairwise-Math: Deepseek ORM solution pairs (hub only)",
         default_split="train",
         hub=HubSpec("RLHFlow/Deepseek-ORM-Data-Pairwise", {"train": "train"}, rlhflow.map_messages_pair_row),
     ),
-    DataSpec(
+    DatasetSpec(
         name="harmless-redteam",
         kind="pairs",
         description="HH-RLHF Harmless and Red-Team pairs (hub only)",
         default_split="train",
         hub=HubSpec("RLHFlow/HH-RLHF-Harmless-and-RedTeam-standard", {"train": "train"}, rlhflow.map_messages_pair_row),
     ),
-    DataSpec(
+    DatasetSpec(
         name="advbench",
         kind="prompts",
         description="AdvBench harmful behaviours (goal, target)",
@@ -124,7 +124,7 @@ _SPECS = [
         hub=HubSpec("walledai/AdvBench", {"train": "train"}, advbench.map_advbench_hub_row),
         columns=("target",),
     ),
-    DataSpec(
+    DatasetSpec(
         name="gsm8k",
         kind="prompts",
         description="GSM8K questions with worked answers and final numbers",
@@ -137,7 +137,7 @@ _SPECS = [
     ),
 ]
 
-REGISTRY: dict[str, DataSpec] = {spec.name: spec for spec in _SPECS}
+REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def known_datasets(kind: str | None = None) -> list[str]:
@@ -145,7 +145,7 @@ def known_datasets(kind: str | None = None) -> list[str]:
     return sorted(name for name, spec in REGISTRY.items() if kind in (None, spec.kind))
 
 
-def get_spec(name: str, kind: str | None = None) -> DataSpec:
+def get_spec(name: str, kind: str | None = None) -> DatasetSpec:
     """The spec of ``name``; DataError listing the known names if unknown."""
     spec = REGISTRY.get(name)
     known = ", ".join(known_datasets(kind))

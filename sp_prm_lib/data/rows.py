@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sp_prm_lib.errors import DataError
+from sp_prm_lib.core.errors import DataError
 
 PROMPT_MISMATCH = "prompt_mismatch"
 EQUAL_RESPONSES = "equal_responses"

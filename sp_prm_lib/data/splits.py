@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import pandas as pd
 
+from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data.schema import PairSet, PromptSet
-from sp_prm_lib.errors import ConfigError
 
 T = TypeVar("T", PairSet, PromptSet, pd.DataFrame)
 
@@ -60,7 +60,9 @@ def split_train_eval(data: T, n_train: int, n_eval: int, seed: int = 0) -> tuple
         raise ConfigError(f"n_eval={n_eval} is too large: the data has {len(frame)} rows")
     if len(picks[1]) < n_train:
         available = len(picks[1])
-        raise ConfigError(f"n_train={n_train} is too large: {available} rows with other prompts remain after n_eval={n_eval}")
+        raise ConfigError(
+            f"n_train={n_train} is too large: {available} rows with other prompts remain after n_eval={n_eval}"
+        )
 
     def subset(positions: list[int]) -> T:
         part = frame.iloc[positions].reset_index(drop=True)

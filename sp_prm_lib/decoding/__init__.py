@@ -14,22 +14,58 @@ BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS), ``baselines``
 sharding, merge), ``reference`` (naive loops for tests and benchmarks).
 """
 
-from .args import args_greedy
-from .baselines import greedy
-from .beam import beam_search, best_of_n, cbs, sample, tbs
-from .cards import cards
-from .common import Generation
-from .config import (ArgsConfig, BeamConfig, BoNConfig, CardsConfig, DecodeConfig, GreedyConfig,
-                     SampleConfig, TBSConfig)
-from .policy import Policy, as_policy
-from .registry import METHODS, Method, decode, get_method, make_config
-from .runs import generate_run, merge_shards, read_records
-from .scorers import FunctionScorer, RewardScorer, RMSession, Scorer, ScorerStats, as_scorer
+from sp_prm_lib.config.decoding import (
+    ArgsConfig,
+    BeamConfig,
+    BoNConfig,
+    CardsConfig,
+    DecodeConfig,
+    GreedyConfig,
+    SampleConfig,
+    TBSConfig,
+)
+from sp_prm_lib.decoding.args import args_greedy
+from sp_prm_lib.decoding.baselines import greedy
+from sp_prm_lib.decoding.beam import beam_search, best_of_n, cbs, sample, tbs
+from sp_prm_lib.decoding.cards import cards
+from sp_prm_lib.decoding.common import Generation
+from sp_prm_lib.decoding.policy import Policy, as_policy
+from sp_prm_lib.decoding.registry import METHODS, Method, decode, get_method, make_config
+from sp_prm_lib.decoding.runs import generate_run, merge_shards, read_records
+from sp_prm_lib.decoding.scorers import FunctionScorer, RewardScorer, RMSession, Scorer, ScorerStats, as_scorer
 
 __all__ = [
-    "ArgsConfig", "BeamConfig", "BoNConfig", "CardsConfig", "DecodeConfig", "FunctionScorer", "Generation",
-    "GreedyConfig", "METHODS", "Method", "Policy", "RMSession", "RewardScorer", "SampleConfig", "Scorer",
-    "ScorerStats", "TBSConfig", "args_greedy", "as_policy", "as_scorer", "beam_search", "best_of_n", "cards",
-    "cbs", "decode", "generate_run", "get_method", "greedy", "make_config", "merge_shards", "read_records",
-    "sample", "tbs",
+    "ArgsConfig",
+    "BeamConfig",
+    "BoNConfig",
+    "CardsConfig",
+    "DecodeConfig",
+    "FunctionScorer",
+    "Generation",
+    "GreedyConfig",
+    "METHODS",
+    "Method",
+    "Policy",
+    "RMSession",
+    "RewardScorer",
+    "SampleConfig",
+    "Scorer",
+    "ScorerStats",
+    "TBSConfig",
+    "args_greedy",
+    "as_policy",
+    "as_scorer",
+    "beam_search",
+    "best_of_n",
+    "cards",
+    "cbs",
+    "decode",
+    "generate_run",
+    "get_method",
+    "greedy",
+    "make_config",
+    "merge_shards",
+    "read_records",
+    "sample",
+    "tbs",
 ]

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import torch
 
-from .common import Generation, prepare
-from .config import ArgsConfig
-from .policy import PolicyState, suppress_eos
-from .scorers import candidate_scorer, check_finite
+from sp_prm_lib.config.decoding import ArgsConfig
+from sp_prm_lib.decoding.common import Generation, prepare
+from sp_prm_lib.decoding.policy import PolicyState, suppress_eos
+from sp_prm_lib.decoding.scorers import candidate_scorer, check_finite
 
 
 def args_candidates(logits: torch.Tensor, eos: torch.Tensor, k: int, pad: int):
@@ -36,8 +36,9 @@ def args_candidates(logits: torch.Tensor, eos: torch.Tensor, k: int, pad: int):
 
 
 @torch.inference_mode()
-def args_greedy(policy, scorer, prompts: Sequence[str], config: ArgsConfig | None = None, *,
-                indices: Sequence[int] | None = None) -> list[Generation]:
+def args_greedy(
+    policy, scorer, prompts: Sequence[str], config: ArgsConfig | None = None, *, indices: Sequence[int] | None = None
+) -> list[Generation]:
     """ARGS-greedy over a batch of prompts."""
     cfg = config or ArgsConfig()
     batch = prepare(policy, scorer, prompts, cfg, indices, needs_scorer=True)

@@ -10,15 +10,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .common import Generation, prepare
-from .config import GreedyConfig
-from .policy import PolicyState, suppress_eos
-from .scorers import check_finite
+from sp_prm_lib.config.decoding import GreedyConfig
+from sp_prm_lib.decoding.common import Generation, prepare
+from sp_prm_lib.decoding.policy import PolicyState, suppress_eos
+from sp_prm_lib.decoding.scorers import check_finite
 
 
 @torch.inference_mode()
-def greedy(policy, scorer, prompts: Sequence[str], config: GreedyConfig | None = None, *,
-           indices: Sequence[int] | None = None) -> list[Generation]:
+def greedy(
+    policy, scorer, prompts: Sequence[str], config: GreedyConfig | None = None, *, indices: Sequence[int] | None = None
+) -> list[Generation]:
     """Argmax decoding with the policy's KV cache; finished prompts leave the batch."""
     cfg = config or GreedyConfig()
     batch = prepare(policy, scorer, prompts, cfg, indices, needs_scorer=False)

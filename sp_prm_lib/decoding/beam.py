@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Generation, prepare
-from .config import BeamConfig, BoNConfig, SampleConfig, TBSConfig
-from .policy import PolicyState, sample_tokens, suppress_eos
-from .scorers import candidate_scorer, check_finite
+from sp_prm_lib.config.decoding import BeamConfig, BoNConfig, SampleConfig, TBSConfig
+from sp_prm_lib.decoding.common import Generation, prepare
+from sp_prm_lib.decoding.policy import PolicyState, sample_tokens, suppress_eos
+from sp_prm_lib.decoding.scorers import candidate_scorer, check_finite
 
 
 @dataclass
@@ -50,8 +50,9 @@ def _groups(owner: Sequence[int]) -> list[tuple[int, int, int]]:
 
 
 @torch.inference_mode()
-def beam_search(policy, scorer, prompts: Sequence[str], config: BeamConfig | None = None, *,
-                indices: Sequence[int] | None = None) -> list[Generation]:
+def beam_search(
+    policy, scorer, prompts: Sequence[str], config: BeamConfig | None = None, *, indices: Sequence[int] | None = None
+) -> list[Generation]:
     """Chunk-level beam search over a batch of prompts (see the module docstring)."""
     cfg = (config or BeamConfig()).beam()
     needs = cfg.width * cfg.successors > 1
@@ -62,8 +63,7 @@ def beam_search(policy, scorer, prompts: Sequence[str], config: BeamConfig | Non
     chunk_len = cfg.chunk_length or cfg.max_new_tokens
 
     state = PolicyState.prefill(pol, batch.prompt_ids)
-    cands = (candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens)
-             if batch.scorer is not None else None)
+    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens) if batch.scorer is not None else None
     row_owner = list(range(n_prompts))  # kept sorted by prompt
     row_tokens: list[list[int]] = [[] for _ in range(n_prompts)]
     carried: list[list[_Hyp]] = [[] for _ in range(n_prompts)]  # finished members of H
@@ -100,8 +100,9 @@ def beam_search(policy, scorer, prompts: Sequence[str], config: BeamConfig | Non
                 state.step(chunk[:, s], active=~ended)
 
         if cands is not None:
-            rewards = cands.score(row_tokens, chunk.view(len(row_owner), fan, length),
-                                  used.view(len(row_owner), fan)).reshape(-1)
+            rewards = cands.score(
+                row_tokens, chunk.view(len(row_owner), fan, length), used.view(len(row_owner), fan)
+            ).reshape(-1)
             check_finite(rewards.view(len(row_owner), fan), row_owner, batch.prompts, batch.indices, batch.scorer)
         else:
             rewards = torch.zeros(n_rows)
@@ -111,17 +112,16 @@ def beam_search(policy, scorer, prompts: Sequence[str], config: BeamConfig | Non
         for b, lo, hi in groups:
             pool = list(carried[b])
             for i in range(lo, hi):
-                tokens_i = row_tokens[parent[i]] + chunk[i, :int(used[i])].tolist()
+                tokens_i = row_tokens[parent[i]] + chunk[i, : int(used[i])].tolist()
                 finish = "eos" if ended[i] else ("length" if at_limit else None)
                 pool.append(_Hyp(float(rewards[i]), tokens_i, finish, i))
             order = sorted(range(len(pool)), key=lambda j: -pool[j].score)  # stable on ties
-            winners = [pool[j] for j in order[:cfg.width]]
+            winners = [pool[j] for j in order[: cfg.width]]
             carried[b] = [h for h in winners if h.finish is not None]
             alive = [h for h in winners if h.finish is None]
             if not alive:
                 best = winners[0]
-                results[b] = batch.generation(b, best.tokens, best.score if cands is not None else None,
-                                              best.finish)
+                results[b] = batch.generation(b, best.tokens, best.score if cands is not None else None, best.finish)
                 continue
             next_src.extend(h.source for h in alive)
 
@@ -161,7 +161,14 @@ def best_of_n(policy, scorer, prompts, config: BoNConfig | None = None, **kw) ->
 def sample(policy, scorer, prompts, config: SampleConfig | None = None, **kw) -> list[Generation]:
     """Plain sampling (CBS with W=K=1, L=whole); scored once when a scorer is given."""
     cfg = config or SampleConfig()
-    beam = BeamConfig(width=1, successors=1, chunk_length=None, temperature=cfg.temperature,
-                      top_k=cfg.top_k, max_new_tokens=cfg.max_new_tokens,
-                      min_new_tokens=cfg.min_new_tokens, seed=cfg.seed)
+    beam = BeamConfig(
+        width=1,
+        successors=1,
+        chunk_length=None,
+        temperature=cfg.temperature,
+        top_k=cfg.top_k,
+        max_new_tokens=cfg.max_new_tokens,
+        min_new_tokens=cfg.min_new_tokens,
+        seed=cfg.seed,
+    )
     return beam_search(policy, scorer, prompts, beam, **kw)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Generation, prepare
-from .config import CardsConfig
-from .policy import PolicyState, entropy, sample_tokens
-from .scorers import candidate_scorer, check_finite
+from sp_prm_lib.config.decoding import CardsConfig
+from sp_prm_lib.decoding.common import Generation, prepare
+from sp_prm_lib.decoding.policy import PolicyState, entropy, sample_tokens
+from sp_prm_lib.decoding.scorers import candidate_scorer, check_finite
 
 
 @dataclass
@@ -58,8 +58,9 @@ def _accept(cfg: CardsConfig, reward: float, threshold: float, generator: torch.
 
 
 @torch.inference_mode()
-def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = None, *,
-          indices: Sequence[int] | None = None) -> list[Generation]:
+def cards(
+    policy, scorer, prompts: Sequence[str], config: CardsConfig | None = None, *, indices: Sequence[int] | None = None
+) -> list[Generation]:
     """CARDS over a batch of prompts."""
     cfg = config or CardsConfig()
     batch = prepare(policy, scorer, prompts, cfg, indices, needs_scorer=True)
@@ -93,7 +94,7 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
                     break
             tokens = torch.full((n,), pol.pad_id, dtype=torch.long)
             for r in live.nonzero()[:, 0].tolist():
-                row_logits = logits[r:r + 1]
+                row_logits = logits[r : r + 1]
                 if len(rows[r].tokens) + s < cfg.min_new_tokens:
                     row_logits = row_logits.clone()
                     row_logits[:, eos_list] = float("-inf")
@@ -109,14 +110,15 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
             state.step(torch.where(live, tokens, pol.pad_id), active=live.clone())
             s += 1
             for r in range(n):
-                if live[r] and (len(segs[r]) >= cfg.max_segment
-                                or len(rows[r].tokens) + len(segs[r]) >= cfg.max_new_tokens):
+                if live[r] and (
+                    len(segs[r]) >= cfg.max_segment or len(rows[r].tokens) + len(segs[r]) >= cfg.max_new_tokens
+                ):
                     live[r] = False
 
         width = max(len(g) for g in segs)
         blocks = torch.full((n, 1, width), pol.pad_id, dtype=torch.long)
         for r, g in enumerate(segs):
-            blocks[r, 0, :len(g)] = torch.tensor(g, dtype=torch.long)
+            blocks[r, 0, : len(g)] = torch.tensor(g, dtype=torch.long)
         lengths = torch.tensor([[len(g)] for g in segs], dtype=torch.long)
         rewards = cands.score([row.tokens for row in rows], blocks, lengths)[:, 0]
         check_finite(rewards, [row.owner for row in rows], batch.prompts, batch.indices, batch.scorer)
@@ -124,16 +126,16 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
         keep, taken = [], []  # rows going on; (segment, eos) each row takes this round
         for r, row in enumerate(rows):
             reward = float(rewards[r])
-            current = _Candidate(segs[r], ended_eos[r], reward, start,
-                                 None if ended_eos[r] else state.logits[r].clone())
+            current = _Candidate(
+                segs[r], ended_eos[r], reward, start, None if ended_eos[r] else state.logits[r].clone()
+            )
             if row.best is None or reward > row.best.reward:
                 row.best = current
             row.segments += 1
             total = len(row.tokens) + len(segs[r])
             if cfg.threshold == "schedule":
                 r0 = float(reward0[row.owner])
-                threshold = min(r0 + total * (cfg.reward_threshold - r0) / cfg.max_new_tokens,
-                                cfg.reward_threshold)
+                threshold = min(r0 + total * (cfg.reward_threshold - r0) / cfg.max_new_tokens, cfg.reward_threshold)
             else:
                 threshold = row.reward
             if row.rejections >= cfg.max_rejections:
@@ -154,7 +156,7 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
                 taken.append([])
                 continue
             if chosen is not current:  # an earlier candidate: unmask its positions
-                state.mask[r, chosen.start:chosen.start + len(chosen.tokens)] = 1
+                state.mask[r, chosen.start : chosen.start + len(chosen.tokens)] = 1
                 state.next_pos[r] = saved_pos[r] + len(chosen.tokens)
                 if chosen.logits is not None:
                     state.logits[r] = chosen.logits
@@ -164,8 +166,14 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
             finish = "eos" if chosen.eos else ("length" if len(row.tokens) >= cfg.max_new_tokens else None)
             if finish is not None:
                 results[row.owner] = batch.generation(
-                    row.owner, row.tokens, chosen.reward, finish, segments=row.segments,
-                    rejected=row.rejected, forced=row.forced)
+                    row.owner,
+                    row.tokens,
+                    chosen.reward,
+                    finish,
+                    segments=row.segments,
+                    rejected=row.rejected,
+                    forced=row.forced,
+                )
                 continue
             keep.append(r)
             taken.append(chosen.tokens)
@@ -176,7 +184,7 @@ def cards(policy, scorer, prompts: Sequence[str], config: CardsConfig | None = N
         width = max((len(t) for t in taken), default=0)
         blocks = torch.full((len(keep), width), pol.pad_id, dtype=torch.long)
         for i, t in enumerate(taken):
-            blocks[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+            blocks[i, : len(t)] = torch.tensor(t, dtype=torch.long)
         cands.advance(keep, blocks, torch.tensor([len(t) for t in taken], dtype=torch.long))
         rows = [rows[r] for r in keep]
     return results

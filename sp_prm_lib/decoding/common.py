@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
-from .policy import Policy, as_policy, make_generators, render_prompts
-from .scorers import as_scorer
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.decoding.policy import Policy, as_policy, make_generators, render_prompts
+from sp_prm_lib.decoding.scorers import as_scorer
+
 
 @dataclass
 class Generation:
@@ -42,12 +43,20 @@ class Batch:
     generators: list
 
     def generation(self, b: int, tokens: Sequence[int], reward, finish: str, **stats) -> Generation:
-        return Generation(self.indices[b], self.prompts[b], self.policy.decode(tokens), list(tokens),
-                          None if reward is None else float(reward), finish, dict(stats))
+        return Generation(
+            self.indices[b],
+            self.prompts[b],
+            self.policy.decode(tokens),
+            list(tokens),
+            None if reward is None else float(reward),
+            finish,
+            dict(stats),
+        )
 
 
-def prepare(policy, scorer, prompts: Sequence[str], config, indices: Sequence[int] | None, *,
-            needs_scorer: bool) -> Batch:
+def prepare(
+    policy, scorer, prompts: Sequence[str], config, indices: Sequence[int] | None, *, needs_scorer: bool
+) -> Batch:
     """Check the inputs of a decoder call and render its prompts."""
     policy = as_policy(policy)
     scorer = as_scorer(scorer)
@@ -60,7 +69,8 @@ def prepare(policy, scorer, prompts: Sequence[str], config, indices: Sequence[in
     if len(indices) != len(prompts):
         raise ConfigError(f"{len(prompts)} prompts but {len(indices)} indices")
     if needs_scorer and scorer is None:
-        raise ConfigError(f"{type(config).__name__}: this method needs a scorer (a RewardModel or "
-                          "an object with score_texts)")
+        raise ConfigError(
+            f"{type(config).__name__}: this method needs a scorer (a RewardModel or an object with score_texts)"
+        )
     ids = render_prompts(policy, prompts, indices, config.max_new_tokens)
     return Batch(policy, scorer, prompts, indices, ids, make_generators(config.seed, indices))

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..data.dialogue import dialogue_to_messages
-from ..errors import ConfigError
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.data.dialogue import dialogue_to_messages
+from sp_prm_lib.models.chat import chat_prompt_ids, has_chat_template
 
 
 @dataclass
@@ -64,10 +65,8 @@ class Policy:
         if self.render is not None:
             return list(self.render(prompt))
         tok = self.tokenizer
-        if getattr(tok, "chat_template", None):
-            out = tok.apply_chat_template(dialogue_to_messages(prompt), add_generation_prompt=True,
-                                          tokenize=True, return_dict=True)
-            return list(out["input_ids"])
+        if has_chat_template(tok):
+            return chat_prompt_ids(tok, dialogue_to_messages(prompt))
         return list(tok(prompt).input_ids)
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -86,8 +85,9 @@ def as_policy(obj) -> Policy:
     raise ConfigError(f"expected a Policy or a (model, tokenizer) pair, got {type(obj).__name__}")
 
 
-def render_prompts(policy: Policy, prompts: Sequence[str], indices: Sequence[int],
-                   max_new_tokens: int) -> list[list[int]]:
+def render_prompts(
+    policy: Policy, prompts: Sequence[str], indices: Sequence[int], max_new_tokens: int
+) -> list[list[int]]:
     """Token ids of each prompt; a prompt that leaves no room for the response is an error."""
     if not prompts:
         raise ConfigError("no prompts to decode (empty prompt list)")
@@ -100,7 +100,8 @@ def render_prompts(policy: Policy, prompts: Sequence[str], indices: Sequence[int
         if limit is not None and len(ids) + max_new_tokens > limit:
             raise ConfigError(
                 f"prompt {index} is {len(ids)} policy tokens; with max_new_tokens={max_new_tokens} it "
-                f"exceeds the policy's context of {limit} tokens ({prompt[:60]!r}...)")
+                f"exceeds the policy's context of {limit} tokens ({prompt[:60]!r}...)"
+            )
         out.append(ids)
     return out
 
@@ -112,8 +113,8 @@ def left_pad(rows: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, tor
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for b, row in enumerate(rows):
         if row:
-            ids[b, width - len(row):] = torch.tensor(list(row), dtype=torch.long)
-            mask[b, width - len(row):] = 1
+            ids[b, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
+            mask[b, width - len(row) :] = 1
     return ids, mask
 
 
@@ -141,11 +142,15 @@ class PolicyState:
         device = policy.device
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = new_cache(policy.model)
-        out = policy.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                           position_ids=position_ids.to(device), past_key_values=cache,
-                           use_cache=True, logits_to_keep=1)
-        state = cls(policy, out.past_key_values, mask.to(device), mask.sum(-1).to(device),
-                    out.logits[:, -1].float())
+        out = policy.model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=position_ids.to(device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        state = cls(policy, out.past_key_values, mask.to(device), mask.sum(-1).to(device), out.logits[:, -1].float())
         state.forwards = 1
         return state
 
@@ -161,9 +166,14 @@ class PolicyState:
         tokens = tokens.to(device)
         act = torch.ones_like(tokens, dtype=torch.bool) if active is None else active.to(device)
         self.mask = torch.cat([self.mask, act.long()[:, None]], dim=1)
-        out = self.policy.model(input_ids=tokens[:, None], attention_mask=self.mask,
-                                position_ids=self.next_pos[:, None], past_key_values=self.cache,
-                                use_cache=True, logits_to_keep=1)
+        out = self.policy.model(
+            input_ids=tokens[:, None],
+            attention_mask=self.mask,
+            position_ids=self.next_pos[:, None],
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         self.cache = out.past_key_values
         new = out.logits[:, -1].float()
         self.logits = new if active is None else torch.where(act[:, None], new, self.logits)
@@ -191,8 +201,9 @@ def suppress_eos(logits: torch.Tensor, eos_ids: frozenset[int], generated: int, 
     return logits
 
 
-def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
-                  top_k: int = 0) -> torch.Tensor:
+def sample_tokens(
+    logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0, top_k: int = 0
+) -> torch.Tensor:
     """One token per row, drawn by inverse CDF with one uniform per row.
 
     The kept tokens (top ``top_k`` by logit, or all) are taken in vocabulary

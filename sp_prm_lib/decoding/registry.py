@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from .args import args_greedy
-from .baselines import greedy
-from .beam import beam_search, best_of_n, cbs, sample, tbs
-from .cards import cards
-from .common import Generation
-from .config import (ArgsConfig, BeamConfig, BoNConfig, CardsConfig, DecodeConfig, GreedyConfig,
-                     SampleConfig, TBSConfig)
+from sp_prm_lib.config.decoding import METHOD_CONFIGS, DecodeConfig, make_config
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.decoding.args import args_greedy
+from sp_prm_lib.decoding.baselines import greedy
+from sp_prm_lib.decoding.beam import beam_search, best_of_n, cbs, sample, tbs
+from sp_prm_lib.decoding.cards import cards
+from sp_prm_lib.decoding.common import Generation
 
 
 @dataclass(frozen=True)
@@ -26,16 +25,19 @@ class Method:
     summary: str
 
 
-METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("greedy", greedy, GreedyConfig, False, "policy argmax decoding"),
-    Method("sample", sample, SampleConfig, False, "policy sampling (top-k, temperature)"),
-    Method("bon", best_of_n, BoNConfig, True, "Best-of-N: W=1, K=N, L=whole response"),
-    Method("tbs", tbs, TBSConfig, True, "token-level beam search: CBS with L=1"),
-    Method("cbs", cbs, BeamConfig, True, "chunk-level beam search (W=8, K=8, L=30)"),
-    Method("beam", beam_search, BeamConfig, True, "the chunk-level beam driver, any W, K, L"),
-    Method("args", args_greedy, ArgsConfig, True, "ARGS-greedy: top-k tokens, logit + w * reward"),
-    Method("cards", cards, CardsConfig, True, "CARDS: entropy-bounded segments, rejection sampling"),
-]}
+_DECODERS = [
+    ("greedy", greedy, False, "policy argmax decoding"),
+    ("sample", sample, False, "policy sampling (top-k, temperature)"),
+    ("bon", best_of_n, True, "Best-of-N: W=1, K=N, L=whole response"),
+    ("tbs", tbs, True, "token-level beam search: CBS with L=1"),
+    ("cbs", cbs, True, "chunk-level beam search (W=8, K=8, L=30)"),
+    ("beam", beam_search, True, "the chunk-level beam driver, any W, K, L"),
+    ("args", args_greedy, True, "ARGS-greedy: top-k tokens, logit + w * reward"),
+    ("cards", cards, True, "CARDS: entropy-bounded segments, rejection sampling"),
+]
+METHODS: dict[str, Method] = {
+    name: Method(name, fn, METHOD_CONFIGS[name], needs, text) for name, fn, needs, text in _DECODERS
+}
 
 
 def get_method(name: str) -> Method:
@@ -45,13 +47,16 @@ def get_method(name: str) -> Method:
         raise ConfigError(f"unknown decoding method {name!r}; known: {', '.join(METHODS)}") from None
 
 
-def make_config(method: str, values: Mapping | None = None, **overrides) -> DecodeConfig:
-    """The method's config from a mapping and keywords (validated; unknown keys are errors)."""
-    return get_method(method).config.from_dict(dict(values or {}), **overrides)
-
-
-def decode(method: str, policy, scorer, prompts: Sequence[str], config: DecodeConfig | Mapping | None = None,
-           *, indices: Sequence[int] | None = None, **overrides) -> list[Generation]:
+def decode(
+    method: str,
+    policy,
+    scorer,
+    prompts: Sequence[str],
+    config: DecodeConfig | Mapping | None = None,
+    *,
+    indices: Sequence[int] | None = None,
+    **overrides,
+) -> list[Generation]:
     """Run a registered method: ``decode("args", policy, rm, prompts, k=30, w=1.5)``."""
     entry = get_method(method)
     if config is None or isinstance(config, Mapping):

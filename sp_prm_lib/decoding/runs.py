@@ -31,9 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, DataError
-from ..rewards import RewardNaNError
-from .registry import decode, get_method, make_config
+from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.decoding.registry import decode, get_method, make_config
+from sp_prm_lib.scoring.reward_model import RewardNaNError
 
 RUN_FORMAT = 1
 
@@ -68,8 +68,9 @@ def shard_path(out: Path, process_index: int, num_processes: int) -> Path:
 
 
 def run_fingerprint(method: str, scorer_name: str | None, config) -> str:
-    blob = json.dumps({"format": RUN_FORMAT, "method": method, "scorer": scorer_name,
-                       "config": config.to_dict()}, sort_keys=True)
+    blob = json.dumps(
+        {"format": RUN_FORMAT, "method": method, "scorer": scorer_name, "config": config.to_dict()}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -103,10 +104,20 @@ class RunSummary:
     shard: tuple[int, int]
 
 
-def generate_run(prompts: Sequence[str], method: str, policy, scorer, out: str | Path, *,
-                 config=None, batch_size: int = 4, process_index: int | None = None,
-                 num_processes: int | None = None, scorer_name: str | None = None,
-                 log: Callable[[str], None] | None = None) -> RunSummary:
+def generate_run(
+    prompts: Sequence[str],
+    method: str,
+    policy,
+    scorer,
+    out: str | Path,
+    *,
+    config=None,
+    batch_size: int = 4,
+    process_index: int | None = None,
+    num_processes: int | None = None,
+    scorer_name: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunSummary:
     """Decode this process's share of ``prompts`` with ``method``, appending to its JSONL file."""
     entry = get_method(method)
     if config is None or isinstance(config, dict):
@@ -126,8 +137,10 @@ def generate_run(prompts: Sequence[str], method: str, policy, scorer, out: str |
     finished = set()
     for rec in read_records(path, repair=True):
         if rec.get("run") != fingerprint:
-            raise ConfigError(f"{path} holds a different run (method {rec.get('method')!r}, config "
-                              f"{rec.get('config')}); choose another output path")
+            raise ConfigError(
+                f"{path} holds a different run (method {rec.get('method')!r}, config "
+                f"{rec.get('config')}); choose another output path"
+            )
         i = rec.get("index")
         if not isinstance(i, int) or i >= len(prompts) or rec.get("prompt") != prompts[i]:
             raise ConfigError(f"{path}: record for prompt {i} does not match the prompt set given")
@@ -136,7 +149,7 @@ def generate_run(prompts: Sequence[str], method: str, policy, scorer, out: str |
     done = 0
     with open(path, "a", encoding="utf-8") as fh:
         for start in range(0, len(todo), batch_size):
-            part = todo[start:start + batch_size]
+            part = todo[start : start + batch_size]
             began = time.perf_counter()
             try:
                 results = decode(method, policy, scorer, [prompts[i] for i in part], config, indices=part)
@@ -144,18 +157,32 @@ def generate_run(prompts: Sequence[str], method: str, policy, scorer, out: str |
                 raise RewardNaNError(f"{exc}; {len(finished) + done} finished prompts are kept in {path}") from exc
             elapsed = time.perf_counter() - began
             for gen in results:
-                record = {"index": gen.index, "prompt": gen.prompt, "method": method, "scorer": scorer_name,
-                          "seed": config.seed, "config": config.to_dict(), "response": gen.response,
-                          "reward": gen.reward, "tokens": gen.tokens, "finish": gen.finish,
-                          "time_s": round(elapsed / len(part), 4), "batch_time_s": round(elapsed, 4),
-                          "batch_size": len(part), "stats": gen.stats, "run": fingerprint}
+                record = {
+                    "index": gen.index,
+                    "prompt": gen.prompt,
+                    "method": method,
+                    "scorer": scorer_name,
+                    "seed": config.seed,
+                    "config": config.to_dict(),
+                    "response": gen.response,
+                    "reward": gen.reward,
+                    "tokens": gen.tokens,
+                    "finish": gen.finish,
+                    "time_s": round(elapsed / len(part), 4),
+                    "batch_time_s": round(elapsed, 4),
+                    "batch_size": len(part),
+                    "stats": gen.stats,
+                    "run": fingerprint,
+                }
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
             done += len(part)
             if log:
-                log(f"[{process_index}/{num_processes}] {len(finished) + done}/"
-                    f"{len(finished) + len(todo)} prompts ({elapsed:.1f}s for {len(part)})")
+                log(
+                    f"[{process_index}/{num_processes}] {len(finished) + done}/"
+                    f"{len(finished) + len(todo)} prompts ({elapsed:.1f}s for {len(part)})"
+                )
     return RunSummary(path, done, len(finished), (process_index, num_processes))
 
 
@@ -198,8 +225,10 @@ def merge_shards(out: str | Path, *, expected: int | None = None, keep_shards: b
     if expected is not None:
         absent = sorted(set(range(expected)) - set(records))
         if absent:
-            raise DataError(f"{out}: {len(absent)} of {expected} prompts not generated yet "
-                            f"(first: {absent[:5]}); resume the shards first")
+            raise DataError(
+                f"{out}: {len(absent)} of {expected} prompts not generated yet "
+                f"(first: {absent[:5]}); resume the shards first"
+            )
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for i in sorted(records):

@@ -27,9 +27,9 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from ..errors import ConfigError
-from ..rewards import RewardModel, RewardNaNError
-from .policy import Policy, left_pad, new_cache
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
+from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 
 @dataclass
@@ -69,8 +69,9 @@ class RewardScorer:
     sets are split into several forwards).
     """
 
-    def __init__(self, rm: RewardModel, *, kv_cache: bool = True, max_query_tokens: int = 2048,
-                 name: str | None = None):
+    def __init__(
+        self, rm: RewardModel, *, kv_cache: bool = True, max_query_tokens: int = 2048, name: str | None = None
+    ):
         self.rm = rm
         self.kv_cache = kv_cache
         self.max_query_tokens = max_query_tokens
@@ -132,8 +133,9 @@ class FunctionScorer:
     def score_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
         self.stats.calls += 1
         self.stats.scored += len(responses)
-        return torch.tensor([float(self.fn(p, r)) for p, r in zip(prompts, responses, strict=True)],
-                            dtype=torch.float32)
+        return torch.tensor(
+            [float(self.fn(p, r)) for p, r in zip(prompts, responses, strict=True)], dtype=torch.float32
+        )
 
 
 def as_scorer(obj) -> Scorer | None:
@@ -194,8 +196,13 @@ class RMSession:
 
     @torch.inference_mode()
     def _forward(self, ids, allowed, positions):
-        out = self.model.base_model(input_ids=ids, attention_mask=_additive(allowed, self.dtype),
-                                    position_ids=positions, past_key_values=self.cache, use_cache=True)
+        out = self.model.base_model(
+            input_ids=ids,
+            attention_mask=_additive(allowed, self.dtype),
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+        )
         self.cache = out.past_key_values
         return out.last_hidden_state
 
@@ -224,8 +231,7 @@ class RMSession:
         if per_block == 0:  # open convention, empty blocks: the prefix's reward
             return self.reward[:, None].expand(rows, k).clone()
         group = max(1, self.scorer.max_query_tokens // per_block)
-        parts = [self._score_group(blocks[:, s:s + group], lengths[:, s:s + group])
-                 for s in range(0, k, group)]
+        parts = [self._score_group(blocks[:, s : s + group], lengths[:, s : s + group]) for s in range(0, k, group)]
         self.scorer.stats.calls += 1
         self.scorer.stats.scored += rows * k
         return torch.cat(parts, dim=1)
@@ -246,8 +252,13 @@ class RMSession:
         positions = (self.next_pos[:, None, None] + slot).expand(rows, k, m)
         q = k * m
         block = torch.block_diag(*[torch.ones(m, m, dtype=torch.bool, device=dev).tril()] * k)
-        allowed = torch.cat([self.mask[:, None, None, :].expand(rows, 1, q, self.mask.shape[1]),
-                             block[None, None].expand(rows, 1, q, q)], dim=-1)
+        allowed = torch.cat(
+            [
+                self.mask[:, None, None, :].expand(rows, 1, q, self.mask.shape[1]),
+                block[None, None].expand(rows, 1, q, q),
+            ],
+            dim=-1,
+        )
         hidden = self._forward(tokens.reshape(rows, q), allowed, positions.reshape(rows, q))
         self.cache.crop(-q)
         read = (torch.arange(k, device=dev) * m)[None] + (lengths + c - 1).clamp(min=0)
@@ -266,12 +277,16 @@ class RMSession:
         if width == 0:
             return
         dev = self.device
-        valid = (torch.ones(n, width, dtype=torch.bool, device=dev) if lengths is None
-                 else torch.arange(width, device=dev)[None] < lengths.to(dev)[:, None])
+        valid = (
+            torch.ones(n, width, dtype=torch.bool, device=dev)
+            if lengths is None
+            else torch.arange(width, device=dev)[None] < lengths.to(dev)[:, None]
+        )
         causal = torch.ones(width, width, dtype=torch.bool, device=dev).tril()
         block = (causal[None] & valid[:, None, :]) | torch.eye(width, dtype=torch.bool, device=dev)[None]
-        allowed = torch.cat([self.mask[:, None, None, :].expand(n, 1, width, self.mask.shape[1]),
-                             block[:, None]], dim=-1)
+        allowed = torch.cat(
+            [self.mask[:, None, None, :].expand(n, 1, width, self.mask.shape[1]), block[:, None]], dim=-1
+        )
         positions = self.next_pos[:, None] + torch.arange(width, device=dev)
         hidden = self._forward(blocks.to(dev), allowed, positions)
         if self.open:
@@ -303,7 +318,7 @@ class CandidateScorer:
         texts, prompts = [], []
         for r in range(rows):
             for j in range(k):
-                texts.append(list(prefixes[r]) + blocks[r, j, :int(lengths[r, j])].tolist())
+                texts.append(list(prefixes[r]) + blocks[r, j, : int(lengths[r, j])].tolist())
                 prompts.append(self.prompts[self.owners[r]])
         rewards = self.scorer.score_texts(prompts, self.policy.decode_many(texts))
         return torch.as_tensor(rewards, dtype=torch.float32).reshape(rows, k)
@@ -324,8 +339,9 @@ class SessionCandidateScorer(CandidateScorer):
 
     kind = "rm-cache"
 
-    def __init__(self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int],
-                 session: RMSession):
+    def __init__(
+        self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int], session: RMSession
+    ):
         super().__init__(scorer, policy, prompts, owners)
         self.session = session
         if list(owners) != list(range(len(prompts))):
@@ -343,8 +359,9 @@ class SessionCandidateScorer(CandidateScorer):
         self.session.advance(list(rows), blocks, lengths)
 
 
-def candidate_scorer(scorer: Scorer, policy: Policy, prompts: Sequence[str], max_new_tokens: int,
-                     owners: Sequence[int] | None = None) -> CandidateScorer:
+def candidate_scorer(
+    scorer: Scorer, policy: Policy, prompts: Sequence[str], max_new_tokens: int, owners: Sequence[int] | None = None
+) -> CandidateScorer:
     """The cached path when the scorer offers one for these prompts, else the text path."""
     owners = list(range(len(prompts))) if owners is None else list(owners)
     make = getattr(scorer, "token_session", None)
@@ -354,8 +371,9 @@ def candidate_scorer(scorer: Scorer, policy: Policy, prompts: Sequence[str], max
     return CandidateScorer(scorer, policy, prompts, owners)
 
 
-def check_finite(rewards: torch.Tensor, owners: Sequence[int], prompts: Sequence[str],
-                 indices: Sequence[int], scorer) -> None:
+def check_finite(
+    rewards: torch.Tensor, owners: Sequence[int], prompts: Sequence[str], indices: Sequence[int], scorer
+) -> None:
     """Raise ``RewardNaNError`` naming the first prompt whose candidates got a non-finite reward."""
     bad = ~torch.isfinite(rewards.reshape(len(owners), -1)).all(dim=1)
     if bad.any():
@@ -363,6 +381,7 @@ def check_finite(rewards: torch.Tensor, owners: Sequence[int], prompts: Sequence
         b = owners[row]
         err = RewardNaNError(
             f"reward model {getattr(scorer, 'name', scorer)!r} returned a non-finite reward while decoding "
-            f"prompt {indices[b]} ({prompts[b][:60]!r}); decoding stopped")
+            f"prompt {indices[b]} ({prompts[b][:60]!r}); decoding stopped"
+        )
         err.prompt_index = indices[b]
         raise err

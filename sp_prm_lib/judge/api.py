@@ -26,9 +26,9 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import ConfigError
-from ..settings import cache_dir as default_cache_root
-from .base import JudgeError, TemplateJudge, Verdict, verdict_from_reply
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.core.settings import cache_dir as default_cache_root
+from sp_prm_lib.judge.base import JudgeError, TemplateJudge, Verdict, verdict_from_reply
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o"
@@ -63,20 +63,35 @@ def _retry_after(response: httpx.Response) -> float | None:
 class OpenAIChatJudge(TemplateJudge):
     """Judge through ``POST {base_url}/chat/completions``, cached and retried."""
 
-    def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None, *,
-                 timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0,
-                 concurrency: int = 4, temperature: float = 0.0, max_tokens: int = 512,
-                 cache_dir: str | Path | None = None, use_cache: bool = True):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        concurrency: int = 4,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+    ):
         env = os.environ
         self.base_url = (base_url or env.get("SP_PRM_JUDGE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.model = model or env.get("SP_PRM_JUDGE_MODEL") or DEFAULT_MODEL
         self.api_key = api_key or env.get("SP_PRM_JUDGE_API_KEY") or env.get("OPENAI_API_KEY")
         if not self.api_key:
-            raise ConfigError("the api judge needs a key: set SP_PRM_JUDGE_API_KEY (or OPENAI_API_KEY) "
-                              "or pass api_key=")
+            raise ConfigError(
+                "the api judge needs a key: set SP_PRM_JUDGE_API_KEY (or OPENAI_API_KEY) or pass api_key="
+            )
         if timeout <= 0 or max_retries < 0 or concurrency < 1 or backoff < 0:
-            raise ConfigError(f"api judge: need timeout > 0, max_retries >= 0, concurrency >= 1, backoff >= 0 "
-                              f"(got {timeout}, {max_retries}, {concurrency}, {backoff})")
+            raise ConfigError(
+                f"api judge: need timeout > 0, max_retries >= 0, concurrency >= 1, backoff >= 0 "
+                f"(got {timeout}, {max_retries}, {concurrency}, {backoff})"
+            )
         self.timeout, self.max_retries, self.concurrency = timeout, max_retries, concurrency
         self.backoff, self.max_backoff = backoff, max_backoff
         self.temperature, self.max_tokens = temperature, max_tokens
@@ -89,8 +104,12 @@ class OpenAIChatJudge(TemplateJudge):
 
     # -- cache ----------------------------------------------------------------
     def _payload(self, messages: list[dict[str, str]]) -> dict:
-        return {"model": self.model, "messages": messages, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+        return {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
 
     def cache_key(self, payload: dict) -> str:
         """sha256 of the canonical request (URL + body), the cache file's name."""
@@ -145,7 +164,7 @@ class OpenAIChatJudge(TemplateJudge):
                     except _Malformed as exc:
                         problem = f"malformed reply ({exc})"
             if attempt < self.max_retries:
-                step = self.backoff * 2 ** attempt if delay is None else delay
+                step = self.backoff * 2**attempt if delay is None else delay
                 time.sleep(min(self.max_backoff, step))
         raise JudgeError(f"judge API {url}: {problem} after {self.max_retries + 1} attempts; nothing cached")
 
@@ -161,8 +180,10 @@ class OpenAIChatJudge(TemplateJudge):
                 todo.setdefault(key, []).append(i)
         if todo:
             limits = httpx.Limits(max_connections=self.concurrency)
-            with httpx.Client(timeout=httpx.Timeout(self.timeout), limits=limits) as client, \
-                    ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            with (
+                httpx.Client(timeout=httpx.Timeout(self.timeout), limits=limits) as client,
+                ThreadPoolExecutor(max_workers=self.concurrency) as pool,
+            ):
 
                 def run(key: str) -> tuple[str, str]:
                     payload = payloads[todo[key][0]]

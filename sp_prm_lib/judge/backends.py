@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .base import Judge
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.judge.base import Judge
 
 BACKENDS = ("api", "local-lm", "rm-proxy")
 
@@ -17,11 +17,11 @@ def make_judge(backend: str, **kwargs) -> Judge:
     and ``eps``.
     """
     if backend == "api":
-        from .api import OpenAIChatJudge
+        from sp_prm_lib.judge.api import OpenAIChatJudge
 
         return OpenAIChatJudge(**kwargs)
     if backend == "local-lm":
-        from .local import LocalLMJudge
+        from sp_prm_lib.judge.local import LocalLMJudge
 
         spec = kwargs.pop("spec", None)
         if spec is not None:
@@ -30,7 +30,7 @@ def make_judge(backend: str, **kwargs) -> Judge:
             raise ConfigError("the local-lm judge needs model= and tokenizer=, or spec=")
         return LocalLMJudge(**kwargs)
     if backend == "rm-proxy":
-        from .rm_proxy import RewardProxyJudge
+        from sp_prm_lib.judge.rm_proxy import RewardProxyJudge
 
         if "rm" not in kwargs:
             raise ConfigError("the rm-proxy judge needs rm= (a RewardModel)")

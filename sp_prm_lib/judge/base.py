@@ -6,10 +6,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, SpPrmError
-from ..validation import parallel_lists
-from . import templates
-from .parsing import parse_verdict
+from sp_prm_lib.core.errors import ConfigError, SpPrmError
+from sp_prm_lib.core.validation import parallel_lists
+from sp_prm_lib.judge import templates
+from sp_prm_lib.judge.parsing import parse_verdict
 
 
 class JudgeError(SpPrmError, RuntimeError):
@@ -71,13 +71,15 @@ class TemplateJudge(Judge):
     def compare(self, items: Sequence[Comparison]) -> list[Verdict]:
         if not items:
             return []
-        return self.answer([templates.hh_messages(c.prompt, c.answer_a, c.answer_b) for c in items],
-                           templates.HH_VERDICTS)
+        return self.answer(
+            [templates.hh_messages(c.prompt, c.answer_a, c.answer_b) for c in items], templates.HH_VERDICTS
+        )
 
     def grade(self, problems: Sequence[str], solutions: Sequence[str]) -> list[Verdict]:
         check_texts(problems=problems, solutions=solutions)
-        return self.answer([templates.gsm8k_messages(p, s) for p, s in zip(problems, solutions)],
-                           templates.GSM8K_VERDICTS)
+        return self.answer(
+            [templates.gsm8k_messages(p, s) for p, s in zip(problems, solutions)], templates.GSM8K_VERDICTS
+        )
 
 
 def verdict_from_reply(reply: str, allowed: tuple[int, ...]) -> Verdict:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .base import Judge, check_texts
+from sp_prm_lib.judge.base import Judge, check_texts
 
 
 def grade_solutions(judge: Judge, problems: Sequence[str], solutions: Sequence[str]) -> pd.DataFrame:
@@ -22,6 +22,10 @@ def judged_accuracy(judge: Judge, problems: Sequence[str], solutions: Sequence[s
     """Accuracy over parseable verdicts; unparseable replies counted apart."""
     table = grade_solutions(judge, problems, solutions)
     parsed = table.verdict.dropna()
-    return {"judge": judge.name, "n": len(table), "correct": int((parsed == 1).sum()),
-            "unparseable": int(table.verdict.isna().sum()),
-            "accuracy": float((parsed == 1).mean()) if len(parsed) else float("nan")}
+    return {
+        "judge": judge.name,
+        "n": len(table),
+        "correct": int((parsed == 1).sum()),
+        "unparseable": int(table.verdict.isna().sum()),
+        "accuracy": float((parsed == 1).mean()) if len(parsed) else float("nan"),
+    }

@@ -17,22 +17,17 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
-from .base import TemplateJudge, Verdict
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.judge.base import TemplateJudge, Verdict
+from sp_prm_lib.models.chat import has_chat_template, render_chat
 
 ANSWER_PREFIX = '{"Verdict":'
 
 
 def _render(tokenizer, messages: list[dict[str, str]]) -> str:
-    if getattr(tokenizer, "chat_template", None) is None:
+    if not has_chat_template(tokenizer):
         raise ConfigError(f"tokenizer {tokenizer.name_or_path!r} has no chat template: the local-lm judge needs one")
-    try:
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    except Exception:  # templates without a system role (e.g. Gemma): fold it into the user turn
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        rest = [dict(m) for m in messages if m["role"] != "system"]
-        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}" if system else rest[0]["content"]
-        return tokenizer.apply_chat_template(rest, add_generation_prompt=True, tokenize=False)
+    return render_chat(tokenizer, messages)
 
 
 class LocalLMJudge(TemplateJudge):
@@ -49,7 +44,7 @@ class LocalLMJudge(TemplateJudge):
     @classmethod
     def from_spec(cls, spec, **kwargs) -> LocalLMJudge:
         """Load the causal LM of a ``ModelSpec`` (e.g. the packaged SmolLM2-135M-Instruct)."""
-        from ..models import load_policy
+        from sp_prm_lib.models.loading import load_policy
 
         model, tokenizer = load_policy(spec)
         kwargs.setdefault("name", f"local-lm:{spec.id}")
@@ -75,8 +70,8 @@ class LocalLMJudge(TemplateJudge):
         ids = torch.full((len(prompts), width), pad, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
         for row, p in enumerate(prompts):
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
+            ids[row, width - len(p) :] = torch.tensor(p)
+            mask[row, width - len(p) :] = 1
         ids, mask = ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         multi = any(len(c) > 1 for c in candidates)
@@ -89,8 +84,13 @@ class LocalLMJudge(TemplateJudge):
             feed = torch.tensor(cand[:-1], device=device).expand(len(prompts), -1)
             cont_mask = torch.cat([mask, torch.ones_like(feed)], dim=1)
             cont_pos = mask.sum(-1, keepdim=True) + torch.arange(feed.shape[1], device=device)
-            cont = self.model(input_ids=feed, attention_mask=cont_mask, position_ids=cont_pos,
-                              past_key_values=out.past_key_values, use_cache=True)
+            cont = self.model(
+                input_ids=feed,
+                attention_mask=cont_mask,
+                position_ids=cont_pos,
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
             logp = torch.log_softmax(cont.logits.float(), dim=-1)
             nxt = torch.tensor(cand[1:], device=device)
             scores[:, j] += logp[:, torch.arange(len(nxt)), nxt].sum(-1)
@@ -105,10 +105,13 @@ class LocalLMJudge(TemplateJudge):
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding
         verdicts: list[Verdict | None] = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             scores = self.candidate_logprobs([prompts[i] for i in chunk], candidates)
             for row, i in enumerate(chunk):
                 best = int(scores[row].argmax())
-                verdicts[i] = Verdict(allowed[best], f"{ANSWER_PREFIX}{allowed[best]}",
-                                      {v: float(s) for v, s in zip(allowed, scores[row])})
+                verdicts[i] = Verdict(
+                    allowed[best],
+                    f"{ANSWER_PREFIX}{allowed[best]}",
+                    {v: float(s) for v, s in zip(allowed, scores[row])},
+                )
         return verdicts

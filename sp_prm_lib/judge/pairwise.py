@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import bootstrap_mean_ci
-from .base import Comparison, Judge, check_texts
+from sp_prm_lib.core.bootstrap import bootstrap_mean_ci
+from sp_prm_lib.judge.base import Comparison, Judge, check_texts
 
 OUTCOMES = ("a", "b", "tie", "unparseable")
 
@@ -33,8 +33,9 @@ def combine(verdict_ab: int | None, verdict_ba: int | None) -> str:
     return first if first == second and first != "tie" else "tie"
 
 
-def judge_pairs(judge: Judge, prompts: Sequence[str], responses_a: Sequence[str],
-                responses_b: Sequence[str]) -> pd.DataFrame:
+def judge_pairs(
+    judge: Judge, prompts: Sequence[str], responses_a: Sequence[str], responses_b: Sequence[str]
+) -> pd.DataFrame:
     """One row per pair: both orders' verdicts and replies, the outcome, and
     ``consistent`` (both orders parsed and named the same answer, or both a tie),
     and each order's per-candidate ``scores`` where the backend gives them.
@@ -50,17 +51,25 @@ def judge_pairs(judge: Judge, prompts: Sequence[str], responses_a: Sequence[str]
     for i in range(n):
         v1, v2 = got[ab[i]], got[ba[i]]
         first, second = _side(v1.value, "a", "b"), _side(v2.value, "b", "a")
-        rows.append({"verdict_ab": v1.value, "verdict_ba": v2.value, "outcome": combine(v1.value, v2.value),
-                     "consistent": first is not None and first == second,
-                     "reply_ab": v1.raw, "reply_ba": v2.raw, "scores_ab": v1.scores, "scores_ba": v2.scores})
+        rows.append(
+            {
+                "verdict_ab": v1.value,
+                "verdict_ba": v2.value,
+                "outcome": combine(v1.value, v2.value),
+                "consistent": first is not None and first == second,
+                "reply_ab": v1.raw,
+                "reply_ba": v2.raw,
+                "scores_ab": v1.scores,
+                "scores_ba": v2.scores,
+            }
+        )
     table = pd.DataFrame(rows)
     for col in ("verdict_ab", "verdict_ba"):
         table[col] = table[col].astype("Int64")
     return table
 
 
-def outcome_summary(outcomes: Sequence[str], *, n_boot: int = 1000, level: float = 0.95,
-                    seed: int = 0) -> dict:
+def outcome_summary(outcomes: Sequence[str], *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
     """Counts and rates of outcomes of "a" against "b".
 
     Rates are over parseable judgements; ``unparseable_rate`` is over all.
@@ -72,15 +81,29 @@ def outcome_summary(outcomes: Sequence[str], *, n_boot: int = 1000, level: float
     rate = (lambda k: counts[k] / judged) if judged else (lambda k: float("nan"))
     win_tie = np.array([np.nan if o == "unparseable" else float(o in ("a", "tie")) for o in outcomes])
     low, high = bootstrap_mean_ci(win_tie, n_boot=n_boot, level=level, seed=seed) if n else (np.nan, np.nan)
-    return {"n": n, "wins": counts["a"], "ties": counts["tie"], "losses": counts["b"],
-            "unparseable": counts["unparseable"], "win_rate": rate("a"), "tie_rate": rate("tie"),
-            "loss_rate": rate("b"), "win_tie_rate": (counts["a"] + counts["tie"]) / judged if judged else float("nan"),
-            "win_tie_ci_low": float(low), "win_tie_ci_high": float(high),
-            "unparseable_rate": counts["unparseable"] / n if n else float("nan")}
+    return {
+        "n": n,
+        "wins": counts["a"],
+        "ties": counts["tie"],
+        "losses": counts["b"],
+        "unparseable": counts["unparseable"],
+        "win_rate": rate("a"),
+        "tie_rate": rate("tie"),
+        "loss_rate": rate("b"),
+        "win_tie_rate": (counts["a"] + counts["tie"]) / judged if judged else float("nan"),
+        "win_tie_ci_low": float(low),
+        "win_tie_ci_high": float(high),
+        "unparseable_rate": counts["unparseable"] / n if n else float("nan"),
+    }
 
 
-def win_tie_rate(judge: Judge, prompts: Sequence[str], method_responses: Sequence[str],
-                 base_responses: Sequence[str], **summary_kwargs) -> dict:
+def win_tie_rate(
+    judge: Judge,
+    prompts: Sequence[str],
+    method_responses: Sequence[str],
+    base_responses: Sequence[str],
+    **summary_kwargs,
+) -> dict:
     """Win/tie/loss of a method's responses against the base policy's (the paper's win-tie rate)."""
     table = judge_pairs(judge, prompts, method_responses, base_responses)
     return {"judge": judge.name, **outcome_summary(table.outcome.tolist(), **summary_kwargs)}

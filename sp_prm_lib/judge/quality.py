@@ -14,14 +14,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import bootstrap_mean_ci
-from ..errors import ConfigError
-from .base import Judge
-from .pairwise import judge_pairs
+from sp_prm_lib.core.bootstrap import bootstrap_mean_ci
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.judge.base import Judge
+from sp_prm_lib.judge.pairwise import judge_pairs
 
 
-def judge_agreement(judge: Judge, pairs: pd.DataFrame, *, n_boot: int = 1000, level: float = 0.95,
-                    seed: int = 0) -> dict:
+def judge_agreement(
+    judge: Judge, pairs: pd.DataFrame, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict:
     """Agreement of ``judge`` with the chosen/rejected labels of ``pairs`` (prompt, chosen, rejected)."""
     missing = {"prompt", "chosen", "rejected"} - set(pairs.columns)
     if missing:
@@ -34,10 +35,14 @@ def judge_agreement(judge: Judge, pairs: pd.DataFrame, *, n_boot: int = 1000, le
     low, high = bootstrap_mean_ci(agree, n_boot=n_boot, level=level, seed=seed)
     decided = int((out == "a").sum() + (out == "b").sum())
     return {
-        "judge": judge.name, "pairs": len(out),
-        "agreement": float(agree.mean()), "ci_low": float(low), "ci_high": float(high),
+        "judge": judge.name,
+        "pairs": len(out),
+        "agreement": float(agree.mean()),
+        "ci_low": float(low),
+        "ci_high": float(high),
         "decided_agreement": float((out == "a").sum() / decided) if decided else float("nan"),
-        "disagreement_rate": float((out == "b").mean()), "tie_rate": float((out == "tie").mean()),
+        "disagreement_rate": float((out == "b").mean()),
+        "tie_rate": float((out == "tie").mean()),
         "unparseable_rate": float((out == "unparseable").mean()),
         "order_consistency": float(table.consistent.mean()),
         "debiased_agreement": debiased_agreement(table),
@@ -56,7 +61,8 @@ def debiased_agreement(table: pd.DataFrame) -> float:
     return float((np.array(margins) > 0).mean()) if margins else float("nan")
 
 
-def agreement_table(judges: Mapping[str, Judge], pairs: pd.DataFrame, **kwargs) -> pd.DataFrame:
+def judge_agreement_table(judges: Mapping[str, Judge], pairs: pd.DataFrame, **kwargs) -> pd.DataFrame:
     """``judge_agreement`` of several judges, one row each (keyed by the mapping's names)."""
-    return pd.DataFrame([{"backend": name, **judge_agreement(judge, pairs, **kwargs)}
-                         for name, judge in judges.items()])
+    return pd.DataFrame(
+        [{"backend": name, **judge_agreement(judge, pairs, **kwargs)} for name, judge in judges.items()]
+    )

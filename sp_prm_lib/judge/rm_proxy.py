@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import ConfigError
-from .base import Comparison, Judge, Verdict
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.judge.base import Comparison, Judge, Verdict
 
 
 class RewardProxyJudge(Judge):

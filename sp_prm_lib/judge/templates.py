@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..data import dialogue_to_messages
+from sp_prm_lib.data import dialogue_to_messages
 
 HH_SYSTEM = (
     "Please act as a fair judge and consider the following conversation between a human and an "
@@ -84,8 +84,10 @@ def render_history(prompt: str) -> str:
 
 def hh_messages(prompt: str, answer_a: str, answer_b: str) -> list[dict[str, str]]:
     """Chat messages of the Fig. 6 comparison of two (partial) answers to ``prompt``."""
-    user = fill(HH_USER, {"HISTORY CONVERSATION": render_history(prompt),
-                          "ANSWER A": answer_a.strip(), "ANSWER B": answer_b.strip()})
+    user = fill(
+        HH_USER,
+        {"HISTORY CONVERSATION": render_history(prompt), "ANSWER A": answer_a.strip(), "ANSWER B": answer_b.strip()},
+    )
     return [{"role": "system", "content": HH_SYSTEM}, {"role": "user", "content": user}]
 
 

@@ -1,0 +1,222 @@
+"""Paper vs ours: the paper's numbers (typed in once), side-by-side tables and verdicts.
+
+The paper's values live in ``paper_values.yaml`` next to this module, one
+entry per figure or table (``ref`` names it, ``setting`` says which models
+and data produced it, ``columns``/``rows`` hold the numbers; a value the
+paper's text does not let us read is ``null``). Notebooks compare their
+own measurements with ``side_by_side`` and file a verdict per claim with
+``record``; ``scripts/build_book.py`` collects the verdicts of a profile's
+run (``build/results/<profile>/*.json``) into the results overview page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from sp_prm_lib.config.profile import Profile
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.core.settings import home
+
+VALUES_FILE = Path(__file__).with_name("paper_values.yaml")
+VERDICTS = ("reproduced", "partly", "not at this scale", "not run here")
+FIELDS = ("ref", "setting", "claim", "columns", "rows", "notes")
+
+
+@lru_cache(maxsize=1)
+def _values() -> dict:
+    raw = yaml.safe_load(VALUES_FILE.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{VALUES_FILE}: expected a mapping of entries")
+    for key, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{VALUES_FILE}: {key}: expected a mapping, got {type(entry).__name__}")
+        unknown = sorted(set(entry) - set(FIELDS))
+        if unknown:
+            raise ConfigError(f"{VALUES_FILE}: {key}: unknown key {unknown[0]!r} (allowed: {', '.join(FIELDS)})")
+        for field in ("ref", "setting", "columns", "rows"):
+            if field not in entry:
+                raise ConfigError(f"{VALUES_FILE}: {key}: missing {field!r}")
+        if not isinstance(entry["columns"], list) or not isinstance(entry["rows"], list):
+            raise ConfigError(f"{VALUES_FILE}: {key}: columns and rows must be lists")
+        for i, row in enumerate(entry["rows"]):
+            if not isinstance(row, list):
+                raise ConfigError(
+                    f"{VALUES_FILE}: {key}.rows[{i}]: expected a list of values, got {type(row).__name__}"
+                )
+            if len(row) != len(entry["columns"]):
+                raise ConfigError(
+                    f"{VALUES_FILE}: {key}.rows[{i}]: {len(row)} values for {len(entry['columns'])} columns"
+                )
+    return raw
+
+
+def paper_entry(key: str) -> dict:
+    """One entry of ``paper_values.yaml`` (``ref``, ``setting``, ``columns``, ``rows``, ...)."""
+    values = _values()
+    if key not in values:
+        raise ConfigError(f"{VALUES_FILE.name} has no entry {key!r}; known: {', '.join(values)}")
+    return values[key]
+
+
+def paper_table(key: str) -> pd.DataFrame:
+    """The paper's numbers of one figure or table as a frame."""
+    entry = paper_entry(key)
+    return pd.DataFrame(entry["rows"], columns=entry["columns"])
+
+
+def side_by_side(
+    key: str, ours: pd.DataFrame, on: Sequence[str], metrics: Sequence[str], paper_where: dict | None = None
+) -> pd.DataFrame:
+    """Join our measurements to the paper's on the ``on`` columns.
+
+    For each metric the result has ``<metric> paper``, ``<metric> ours`` and
+    ``<metric> diff`` (ours - paper). ``paper_where`` selects paper rows first
+    (e.g. ``{"model": "Llama-3-8B-Instruct"}``). Rows only one side has are kept.
+    """
+    paper = paper_table(key)
+    for column, value in (paper_where or {}).items():
+        if column not in paper.columns:
+            raise ConfigError(
+                f"{VALUES_FILE.name}: {key} has no column {column!r} to select on (columns: {', '.join(paper.columns)})"
+            )
+        paper = paper[paper[column] == value]
+    missing = [c for c in [*on, *metrics] if c not in ours.columns]
+    if missing:
+        raise ConfigError(f"our table lacks column(s) {', '.join(missing)} for {key}")
+    missing = [c for c in [*on, *metrics] if c not in paper.columns]
+    if missing:
+        raise ConfigError(f"{VALUES_FILE.name}: {key} lacks column(s) {', '.join(missing)}")
+    for side, frame in (("the paper's", paper), ("our", ours)):
+        dup = frame[frame.duplicated(list(on), keep=False)]
+        if len(dup):
+            first = ", ".join(f"{c}={v!r}" for c, v in zip(on, dup[list(on)].iloc[0]))
+            raise ConfigError(
+                f"{key}: {side} rows are not unique on {', '.join(on)} ({first} appears "
+                f"more than once); add a column to `on` or select rows with paper_where"
+            )
+    left = paper[[*on, *metrics]].rename(columns={m: f"{m} paper" for m in metrics})
+    right = ours[[*on, *metrics]].rename(columns={m: f"{m} ours" for m in metrics})
+    merged = left.merge(right, on=list(on), how="outer", sort=False)
+    for m in metrics:
+        merged[f"{m} diff"] = pd.to_numeric(merged[f"{m} ours"], errors="coerce") - pd.to_numeric(
+            merged[f"{m} paper"], errors="coerce"
+        )
+    ordered = list(on) + [f"{m} {side}" for m in metrics for side in ("paper", "ours", "diff")]
+    return merged[ordered]
+
+
+def verdict(holds: Iterable[bool]) -> str:
+    """``reproduced`` when every check holds, ``partly`` when some do, else ``not at this scale``."""
+    holds = [bool(h) for h in holds]
+    if not holds:
+        raise ConfigError("a verdict needs at least one check")
+    if all(holds):
+        return "reproduced"
+    return "partly" if any(holds) else "not at this scale"
+
+
+def results_dir(profile_name: str) -> Path:
+    """Where a profile's verdicts are filed (``build/results/<profile>``)."""
+    return home() / "build" / "results" / profile_name
+
+
+def record(
+    profile: Profile,
+    claim_id: str,
+    *,
+    ref: str,
+    claim: str,
+    verdict: str,
+    evidence: str,
+    setting: str,
+    notebook: str,
+    table: pd.DataFrame | None = None,
+):
+    """File one claim's verdict for the results overview and show it in the notebook.
+
+    ``claim`` is the paper's statement in one sentence, ``evidence`` our
+    numbers in one or two sentences, ``setting`` our profile's models, sizes
+    and judge backend. Returns a Markdown object for display.
+    """
+    if verdict not in VERDICTS:
+        raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    out = results_dir(profile.name)
+    out.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "id": claim_id,
+        "ref": ref,
+        "claim": claim,
+        "verdict": verdict,
+        "evidence": evidence,
+        "setting": setting,
+        "notebook": notebook,
+        "profile": profile.name,
+    }
+    if table is not None:
+        entry["table"] = json.loads(table.to_json(orient="split", index=False))
+    tmp = out / f".{claim_id}.json.tmp"
+    tmp.write_text(json.dumps(entry, indent=1), encoding="utf-8")
+    tmp.replace(out / f"{claim_id}.json")
+    from IPython.display import Markdown
+
+    return Markdown(
+        f"**{ref}: {verdict}** (profile `{profile.name}`). *Paper:* {claim} *Ours:* {evidence} *Setting:* {setting}"
+    )
+
+
+def collected(profile_name: str) -> list[dict]:
+    """Every verdict a profile's run filed, in notebook order."""
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results_dir(profile_name).glob("*.json"))]
+    return sorted(entries, key=lambda e: (e["notebook"], e["id"]))
+
+
+def figure_claims(key: str, ours: dict) -> pd.DataFrame:
+    """The paper's quoted figure values (entries with columns quantity/t/relation/value)
+    next to ours: ``ours`` maps (quantity, t) to our number (t as in the YAML, e.g. 5 or "all")."""
+    paper = paper_table(key)
+    rows = []
+    for q, t, relation, value in paper[["quantity", "t", "relation", "value"]].itertuples(index=False):
+        mine = ours.get((q, t))
+        rows.append(
+            {
+                "quantity": q,
+                "t": t,
+                "paper": f"{relation} {value:g}" if relation != "=" else f"{value:g}",
+                "ours": mine,
+                "ours meets the paper's bound": None
+                if mine is None or relation == "="
+                else bool(holds_relation(mine, relation, value)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def holds_relation(value: float, relation: str, bound: float) -> bool:
+    """``value relation bound`` for the relations used in paper_values.yaml (<, >, <=, >=, =)."""
+    ops = {
+        "<": value < bound,
+        ">": value > bound,
+        "<=": value <= bound,
+        ">=": value >= bound,
+        "=": abs(value - bound) < 1e-9,
+    }
+    if relation not in ops:
+        raise ConfigError(f"unknown relation {relation!r} (use <, >, <=, >= or =)")
+    return ops[relation]
+
+
+def bound_verdict(side: pd.DataFrame, *, valid: bool = True) -> str:
+    """Verdict on a ``figure_claims`` table: every quoted bound measured and met ->
+    ``reproduced``; some -> ``partly``; none met, nothing measured, or ``valid`` False
+    (e.g. a judge no better than chance standing in for human preference) ->
+    ``not at this scale``."""
+    checked = [b for b in side["ours meets the paper's bound"] if b is not None]
+    if not valid or not checked:
+        return "not at this scale"
+    return verdict(checked + [len(checked) == len(side)])

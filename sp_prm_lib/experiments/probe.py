@@ -1,0 +1,312 @@
+"""The prefix probe: how three reward models score every prefix of two responses.
+
+For one prompt and two responses A and B, every prefix length ``t`` (in the
+tokens of the first reward model, by default the ORM) of both responses is
+scored by each reward model: the ORM, the SP-PRM trained from it, and the
+reference RM. At each ``t`` an RM **agrees** when it orders the two prefixes
+the way it orders the full responses: ``sign(r(A[:t]) - r(B[:t]))`` equals
+``sign(r(A) - r(B))`` (a tie at ``t`` does not agree). A response shorter than
+``t`` is used whole, as in the agreement rates of ``sp_prm_lib.evaluation.agreement``.
+
+Scores come from ``RewardModel.score_prefixes`` (all prefixes in one forward
+pass for causal RMs). An RM whose tokenizer splits a response differently from
+the first one scores the prefix *texts* instead (the same characters).
+
+Three ways to look at it:
+
+- ``probe_pair``: compute a ``PairProbe`` for any (prompt, A, B) with loaded
+  models (used live by ``live_probe``);
+- ``probe_eval_pairs``: the profile's ``analysis.probe_pairs`` HH-RLHF eval
+  pairs (A = chosen, B = rejected), cached in the ``ArtifactStore``;
+- ``sp_prm_lib.report.probe_widget`` shows them: ``live_probe`` (ipywidgets,
+  needs a kernel: accepts the reader's own text) and ``static_probe_html``
+  (self-contained HTML + JavaScript with the precomputed values embedded as
+  JSON: works in the rendered book).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sp_prm_lib.config.profile import Profile
+from sp_prm_lib.core.artifacts import ArtifactStore, code_hash
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
+from sp_prm_lib.scoring import inputs as reward_format
+from sp_prm_lib.scoring import reward_model as rewards
+
+PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
+PROBE_FILE = "probe.json"
+_SIDES = ("a", "b")
+
+
+@dataclass
+class PairProbe:
+    """Scores of every prefix of two responses under several reward models.
+
+    ``ends[s][t]`` is the number of characters of response ``s`` covered by
+    its first ``t`` tokens (``ends[s][0] == 0``); ``scores[rm][s][t]`` the
+    reward of that prefix (``t = 0 .. lengths[s]``); ``methods[rm]`` says how
+    it was scored (``one-pass`` / ``per-prefix`` on tokens, or ``text`` when
+    the RM's tokenizer differs from the unit's).
+    """
+
+    pair_id: str
+    prompt: str
+    responses: tuple[str, str]
+    labels: tuple[str, str]
+    unit: str
+    lengths: tuple[int, int]
+    ends: tuple[list[int], list[int]]
+    scores: dict[str, tuple[list[float], list[float]]]
+    methods: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.responses, self.labels = tuple(self.responses), tuple(self.labels)
+        self.lengths, self.ends = tuple(int(n) for n in self.lengths), tuple(list(e) for e in self.ends)
+        self.scores = {rm: tuple([float(x) for x in side] for side in sides) for rm, sides in self.scores.items()}
+        validate(self)
+
+    # -- reading ------------------------------------------------------------
+    @property
+    def rms(self) -> list[str]:
+        return list(self.scores)
+
+    @property
+    def max_t(self) -> int:
+        return max(self.lengths)
+
+    def score(self, rm: str, side: int, t: int) -> float:
+        """Reward of response ``side``'s ``t``-token prefix (whole response when shorter)."""
+        return self.scores[rm][side][min(t, self.lengths[side])]
+
+    def prefix(self, side: int, t: int) -> str:
+        """The text of response ``side``'s first ``t`` tokens."""
+        return self.responses[side][: self.ends[side][min(t, self.lengths[side])]]
+
+    def full_order(self, rm: str) -> int:
+        """+1 when ``rm`` prefers A's full response, -1 for B, 0 for a tie."""
+        return int(np.sign(self.scores[rm][0][-1] - self.scores[rm][1][-1]))
+
+    def agreement(self, rm: str) -> np.ndarray:
+        """Booleans for t = 0 .. max_t: the prefixes are ordered like the full responses."""
+        ts = np.arange(self.max_t + 1)
+        a = np.asarray(self.scores[rm][0])[np.minimum(ts, self.lengths[0])]
+        b = np.asarray(self.scores[rm][1])[np.minimum(ts, self.lengths[1])]
+        order = self.full_order(rm)
+        return (np.sign(a - b) == order) & (order != 0)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per (t, rm): both scores and the agreement."""
+        rows = []
+        for rm in self.rms:
+            agree = self.agreement(rm)
+            for t in range(self.max_t + 1):
+                rows.append(
+                    {
+                        "pair": self.pair_id,
+                        "t": t,
+                        "rm": rm,
+                        "score_a": self.score(rm, 0, t),
+                        "score_b": self.score(rm, 1, t),
+                        "agree": bool(agree[t]),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    # -- (de)serialising ----------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PairProbe:
+        return cls(**dict(data))
+
+
+def validate(probe: PairProbe) -> None:
+    """Raise ``ConfigError`` unless every array has one entry per prefix length."""
+    where = f"probe pair {probe.pair_id!r}"
+    if len(probe.responses) != 2 or len(probe.labels) != 2 or len(probe.lengths) != 2 or len(probe.ends) != 2:
+        raise ConfigError(f"{where}: responses, labels, lengths and ends must each have 2 entries")
+    if not probe.scores:
+        raise ConfigError(f"{where}: no reward model scores")
+    for s, name in enumerate(("A", "B")):
+        n = probe.lengths[s]
+        if n < 1:
+            raise ConfigError(f"{where}: response {name} has no tokens")
+        ends = probe.ends[s]
+        if len(ends) != n + 1:
+            raise ConfigError(f"{where}: response {name} has {n} tokens but {len(ends)} prefix ends (expected {n + 1})")
+        if ends[0] != 0 or any(e1 < e0 for e0, e1 in zip(ends, ends[1:])) or ends[-1] > len(probe.responses[s]):
+            raise ConfigError(f"{where}: prefix ends of response {name} must rise from 0 to at most its length")
+        for rm, sides in probe.scores.items():
+            if len(sides) != 2:
+                raise ConfigError(f"{where}: {rm} must have scores for 2 responses, got {len(sides)}")
+            if len(sides[s]) != n + 1:
+                raise ConfigError(
+                    f"{where}: {rm} has {len(sides[s])} scores for response {name}, "
+                    f"which has {n + 1} prefixes (t = 0..{n})"
+                )
+            if not np.isfinite(sides[s]).all():
+                raise ConfigError(f"{where}: {rm} has a non-finite score for response {name}")
+
+
+# -- computing ----------------------------------------------------------------
+def _check_text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} must be text, got {type(value).__name__}")
+    if not value.strip():
+        raise ConfigError(f"{what} is empty")
+    return value
+
+
+def char_ends(tokenizer, text: str, ids: Sequence[int]) -> list[int]:
+    """Characters of ``text`` covered by its first t tokens, for t = 0 .. len(ids).
+
+    Uses the fast tokenizer's offsets when they describe the same tokens, else
+    the longest common start of ``decode(ids[:t])`` and ``text``. A character
+    split over several tokens (byte-level BPE) is covered once all are in.
+    """
+    ids = list(ids)
+    try:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"] if list(enc["input_ids"]) == ids else None
+    except (NotImplementedError, TypeError, ValueError, KeyError):
+        offsets = None
+    ends = [0]
+    if offsets is not None:
+        # a character split over several tokens counts once its last token is in
+        starts = [int(start) for start, _ in offsets[1:]] + [len(text)]
+        for (_, end), following in zip(offsets, starts):
+            ends.append(max(ends[-1], min(int(end), following, len(text))))
+    else:
+        for t in range(1, len(ids) + 1):
+            piece = tokenizer.decode(ids[:t])
+            ends.append(max(ends[-1], len(os.path.commonprefix([piece, text]))))
+    ends[-1] = len(text) if ids else 0  # the whole response covers the whole text
+    return ends
+
+
+def probe_pair(
+    models: Mapping[str, rewards.RewardModel],
+    prompt: str,
+    response_a: str,
+    response_b: str,
+    *,
+    labels: Sequence[str] = ("A", "B"),
+    pair_id: str = "your text",
+) -> PairProbe:
+    """Score every prefix of both responses with every model (the first model's tokens are the unit)."""
+    if not models:
+        raise ConfigError("probe_pair needs at least one reward model")
+    prompt = _check_text(prompt, "the prompt")
+    responses = (_check_text(response_a, "response A"), _check_text(response_b, "response B"))
+    if len(labels) != 2:
+        raise ConfigError(f"labels must name the 2 responses, got {len(labels)}")
+    names = list(models)
+    base = models[names[0]]
+    ids = base.formatter.response_ids(list(responses))
+    for s, name in enumerate(("A", "B")):
+        if not ids[s]:
+            raise ConfigError(f"response {name} has no tokens for {names[0]}")
+    lengths = (len(ids[0]), len(ids[1]))
+    ends = tuple(char_ends(base.tokenizer, responses[s], ids[s]) for s in range(2))
+    scores, methods = {}, {}
+    for name, rm in models.items():
+        if rm.formatter.response_ids(list(responses)) == ids:
+            out = rm.score_prefixes([prompt, prompt], list(responses))
+            scores[name] = tuple(out[s].tolist() for s in range(2))
+            methods[name] = "one-pass" if rm.one_pass else "per-prefix"
+        else:  # another tokenizer: score the same character prefixes as text
+            sides = []
+            for s in range(2):
+                texts = [responses[s][:e] for e in ends[s]]
+                sides.append(rm.score([prompt] * len(texts), texts).tolist())
+            scores[name] = tuple(sides)
+            methods[name] = "text"
+    return PairProbe(pair_id, prompt, responses, tuple(labels), f"{names[0]} tokens", lengths, ends, scores, methods)
+
+
+def _trained_probe_rms(profile: Profile, store: ArtifactStore) -> dict:
+    """The ``TrainedRM`` of each ``PROBE_ROLES`` entry (trained first if not cached)."""
+    from sp_prm_lib.experiments.prefix_analysis import trained_rm
+
+    return {name: trained_rm(profile, role, store) for name, role in PROBE_ROLES.items()}
+
+
+def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> dict[str, rewards.RewardModel]:
+    """The profile's ORM, SP-PRM and reference RM, loaded (trained first if not cached)."""
+    trained = _trained_probe_rms(profile, store or ArtifactStore())
+    return {name: t.load(profile) for name, t in trained.items()}
+
+
+def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> list[PairProbe]:
+    """Probes of the profile's probe pairs (A = chosen, B = rejected), cached by content hash."""
+    store = store or ArtifactStore()
+    trained = _trained_probe_rms(profile, store)
+    pairs = held_out_pairs(profile, profile.analysis.probe_pairs, "analysis.probe_pairs")
+    config = {"probe_pairs": profile.analysis.probe_pairs, **reward_setting(profile)}
+
+    def build(out: Path) -> dict:
+        models = {name: t.load(profile) for name, t in trained.items()}
+        probes = []
+        for i, row in pairs.iterrows():
+            probes.append(
+                probe_pair(
+                    models,
+                    row.prompt,
+                    row.chosen,
+                    row.rejected,
+                    labels=("chosen", "rejected"),
+                    pair_id=f"eval pair {i + 1}",
+                )
+            )
+        (out / PROBE_FILE).write_text(json.dumps([p.to_dict() for p in probes]), encoding="utf-8")
+        return {"pairs": len(probes), "methods": probes[0].methods if probes else {}}
+
+    art = store.ensure(
+        "probe",
+        build,
+        config=config,
+        inputs={name: t.artifact.key for name, t in trained.items()},
+        code_version=code_hash(PairProbe, validate, char_ends, probe_pair, rewards, reward_format),
+    )
+    data = json.loads((art.path / PROBE_FILE).read_text(encoding="utf-8"))
+    return [PairProbe.from_dict(d) for d in data]
+
+
+def agreement_curve(probes: Sequence[PairProbe], max_t: int | None = None) -> pd.DataFrame:
+    """Fraction of pairs each RM orders like their full responses, per prefix length t >= 1.
+
+    Columns rm, t, agreement, pairs, partial (pairs where t is shorter than a response).
+    """
+    if not probes:
+        raise ConfigError("no probes to summarise")
+    rms = probes[0].rms
+    if any(p.rms != rms for p in probes):
+        raise ConfigError("every probe must have the same reward models")
+    top = max_t or max(p.max_t for p in probes)
+    rows = []
+    for rm in rms:
+        agree = np.zeros((len(probes), top + 1), dtype=bool)
+        for i, p in enumerate(probes):
+            a = p.agreement(rm)
+            agree[i] = np.concatenate([a, np.repeat(a[-1:], max(0, top + 1 - len(a)))])[: top + 1]
+        for t in range(1, top + 1):
+            rows.append(
+                {
+                    "rm": rm,
+                    "t": t,
+                    "agreement": float(agree[:, t].mean()),
+                    "pairs": len(probes),
+                    "partial": sum(t < p.max_t for p in probes),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,264 @@
+"""The reward models of a profile, built once and cached by content hash.
+
+- ``ensure_orm``: the outcome RM (trained here from a backbone, or a hub RM
+  used as released when ``train.train_pairs`` is 0);
+- ``ensure_reference``: the reference RM r_phi of Eq. 3 (the same way);
+- ``ensure_prm(profile, variant)``: a PRM trained *from the ORM* on D_partial:
+  ``sp-prm`` (Eq. 3), ``sc`` (Eq. 2 ablation, no reference), ``sp-prm-tlt``
+  (TLT instead of SST), ``sp-prm-released`` (filter only, as the released
+  code behaves), ``sp-prm-raw`` / ``sp-prm-batch-mean`` (other treatments of
+  the unbounded 1/H weights).
+
+Each returns a ``TrainedRM`` whose ``metrics`` hold held-out full-pair
+accuracy and AR_RM-SC at the profile's prefix lengths (cached separately, so
+a change of the metrics code does not retrain anything).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from sp_prm_lib.config.profile import ModelSpec, Profile, RewardModelSpec
+from sp_prm_lib.config.training import TrainConfig
+from sp_prm_lib.config.variants import PRM_VARIANTS
+from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_hash
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.evaluation import agreement
+from sp_prm_lib.experiments.pairs import preference_splits, reward_setting, training_pairs
+from sp_prm_lib.scoring import inputs as reward_format
+from sp_prm_lib.scoring import reward_model as rewards
+from sp_prm_lib.scoring.reward_model import RewardModel
+from sp_prm_lib.training import trainer as training
+from sp_prm_lib.training import truncation
+from sp_prm_lib.training.trainer import train_reward_model
+
+_TRAIN_CODE = (training, rewards, reward_format, truncation)
+
+
+@dataclass(frozen=True)
+class TrainedRM:
+    """A profile's reward model: where its weights are, and what it scored."""
+
+    role: str
+    location: str  # a folder of the cache, or a hub id
+    source: str  # "local" or the spec's own source
+    dtype: str
+    artifact: Artifact
+    metrics: dict
+
+    @property
+    def facts(self) -> dict:
+        return self.artifact.manifest["facts"]
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(id=self.location, source=self.source, dtype=self.dtype)
+
+    def load(self, profile: Profile, device: str | None = None, **kwargs) -> RewardModel:
+        """The RewardModel, with the profile's convention and max length, on ``device``
+        (default: this process's GPU when there is one, else the CPU)."""
+        kwargs.setdefault("convention", profile.reward.convention)
+        kwargs.setdefault("max_length", profile.reward.max_length)
+        rm = RewardModel.from_spec(self.spec(), **kwargs)
+        rm.name = self.role
+        rm.model.to(device or default_device())
+        return rm
+
+
+def default_device() -> str:
+    """``cuda:<LOCAL_RANK>`` when a GPU is visible (one per process under accelerate), else ``cpu``."""
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def _install_model(work: Path, out: Path) -> None:
+    shutil.move(str(work / "model"), str(out / "model"))
+
+
+def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: ArtifactStore) -> TrainedRM:
+    config = {"role": role, "spec": dataclasses.asdict(spec), **reward_setting(profile)}
+
+    def build(out: Path, work: Path) -> dict:
+        torch.manual_seed(profile.seed)  # the new score head's initialisation
+        rm = RewardModel.from_spec(
+            spec.model, convention=profile.reward.convention, max_length=profile.reward.max_length
+        )
+        facts = {
+            "parameters": sum(p.numel() for p in rm.model.parameters()),
+            "layers": rm.model.config.num_hidden_layers,
+        }
+        t = spec.train
+        if t.train_pairs == 0:
+            return {**facts, "trained": False}
+        pairs = training_pairs(profile, t.train_pairs, f"reward.{role}.train.train_pairs")
+        cfg = TrainConfig.from_settings(t, objective="orm", seed=profile.seed, bf16=spec.model.dtype == "bfloat16")
+        result = train_reward_model(rm, pairs, cfg, work)
+        _install_model(work, out)
+        return {
+            **facts,
+            "trained": True,
+            "train_pairs": len(pairs),
+            "train_rows": len(result.rows),
+            "steps": result.steps,
+            "train_seconds": round(result.seconds, 1),
+            "loss_log": result.log,
+        }
+
+    art = store.ensure(f"rm-{role}", build, config=config, code_version=code_hash(*_TRAIN_CODE), resumable=True)
+    if art.manifest["facts"]["trained"]:
+        trained = TrainedRM(role, str(art.path / "model"), "local", spec.model.dtype, art, {})
+    else:
+        trained = TrainedRM(role, spec.model.id, spec.model.source, spec.model.dtype, art, {})
+    return _with_metrics(trained, profile, store)
+
+
+def ensure_orm(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
+    """The profile's outcome reward model (trained on full pairs, paper Eq. 1)."""
+    return _ensure_base(profile, "orm", profile.reward.orm, store or ArtifactStore())
+
+
+def ensure_reference(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
+    """The profile's reference reward model r_phi (Eq. 3)."""
+    return _ensure_base(profile, "reference", profile.reward.reference, store or ArtifactStore())
+
+
+def prm_train_config(profile: Profile, variant: str) -> TrainConfig:
+    """The ``TrainConfig`` of a PRM variant under a profile."""
+    if variant not in PRM_VARIANTS:
+        raise ConfigError(f"unknown PRM variant {variant!r}; known: {', '.join(PRM_VARIANTS)}")
+    return TrainConfig.from_settings(
+        profile.reward.prm,
+        seed=profile.seed,
+        bf16=profile.reward.orm.model.dtype == "bfloat16",
+        **PRM_VARIANTS[variant],
+    )
+
+
+def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore | None = None) -> TrainedRM:
+    """A PRM initialised from the profile's ORM and trained on D_partial (see ``PRM_VARIANTS``)."""
+    store = store or ArtifactStore()
+    cfg = prm_train_config(profile, variant)
+    orm = ensure_orm(profile, store)
+    reference = ensure_reference(profile, store) if cfg.uses_reference else None
+    config = {
+        "role": variant,
+        "train": cfg.to_dict(),
+        "train_pairs": profile.reward.prm.train_pairs,
+        **reward_setting(profile),
+    }
+    inputs = {"orm": orm.artifact.key, "reference": reference.artifact.key if reference else None}
+
+    def build(out: Path, work: Path) -> dict:
+        pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
+        rm = orm.load(profile)
+        ref = reference.load(profile) if reference else None
+        result = train_reward_model(rm, pairs, cfg, work, reference=ref)
+        _install_model(work, out)
+        rows = result.rows
+        facts = {
+            "train_pairs": len(pairs),
+            "train_rows": len(rows),
+            "partial_rows": int((~rows.full).sum()),
+            "steps": result.steps,
+            "train_seconds": round(result.seconds, 1),
+            "loss_log": result.log,
+            "parameters": sum(p.numel() for p in rm.model.parameters()),
+            "layers": rm.model.config.num_hidden_layers,
+        }
+        if "raw_weight" in rows:
+            facts["weights"] = {
+                "mean": float(rows.weight.mean()),
+                "max": float(rows.weight.max()),
+                "raw_max": float(rows.raw_weight.max()),
+            }
+        rows.to_csv(out / "d_partial.csv.gz", index=False)
+        return facts
+
+    art = store.ensure(
+        f"rm-{variant}", build, config=config, inputs=inputs, code_version=code_hash(*_TRAIN_CODE), resumable=True
+    )
+    trained = TrainedRM(variant, str(art.path / "model"), "local", profile.reward.orm.model.dtype, art, {})
+    return _with_metrics(trained, profile, store)
+
+
+def _with_metrics(trained: TrainedRM, profile: Profile, store: ArtifactStore) -> TrainedRM:
+    ts = list(profile.reward.eval_prefix_tokens)
+
+    def build(out: Path) -> dict:
+        evaluation = preference_splits(profile)["eval"].frame
+        return agreement.evaluate_reward_model(trained.load(profile), evaluation, ts)
+
+    art = store.ensure(
+        "rm-eval",
+        build,
+        config={"ts": ts, **reward_setting(profile)},
+        inputs={"model": trained.artifact.key},
+        code_version=code_hash(agreement),
+    )
+    return dataclasses.replace(trained, metrics=art.manifest["facts"])
+
+
+def summary_table(models: dict[str, TrainedRM]) -> pd.DataFrame:
+    """One row per reward model: size, training cost and held-out metrics."""
+    rows = []
+    for name, m in models.items():
+        f, mt = m.facts, m.metrics
+        row = {
+            "model": name,
+            "layers": f.get("layers"),
+            "parameters (M)": round(f.get("parameters", 0) / 1e6, 1),
+            "train pairs": f.get("train_pairs", 0),
+            "train rows": f.get("train_rows", 0),
+            "train seconds": f.get("train_seconds", 0.0),
+            "eval accuracy": mt.get("accuracy"),
+        }
+        for t, v in sorted(mt.get("ar_rm_sc", {}).items(), key=lambda kv: int(kv[0])):
+            row[f"AR_RM-SC@{t}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def d_partial(trained: TrainedRM) -> pd.DataFrame:
+    """The rows a PRM was trained on (pair, t, lengths, full, weight, reference scores when used)."""
+    path = trained.artifact.path / "d_partial.csv.gz"
+    if not path.is_file():
+        raise ConfigError(f"{trained.role} has no D_partial (an ORM is trained on full pairs only)")
+    return pd.read_csv(path)
+
+
+def loss_curve(trained: TrainedRM) -> pd.DataFrame:
+    """Training loss by optimiser step (the Trainer's log), empty for a model used as released."""
+    log = trained.facts.get("loss_log", [])
+    return pd.DataFrame(
+        [{"step": e["step"], "loss": e["loss"], "learning_rate": e.get("learning_rate")} for e in log],
+        columns=["step", "loss", "learning_rate"],
+    ).assign(model=trained.role)
+
+
+def d_partial_summary(models: dict[str, TrainedRM]) -> pd.DataFrame:
+    """Per PRM: train pairs, rows, partial rows, rows per pair and the weight range."""
+    rows = []
+    for name, m in models.items():
+        d = d_partial(m)
+        f = m.facts
+        row = {
+            "model": name,
+            "train pairs": f["train_pairs"],
+            "rows": len(d),
+            "partial rows": int((~d.full).sum()),
+            "rows per pair": round(len(d) / f["train_pairs"], 2),
+            "median cut t": float(d[~d.full].t.median()) if (~d.full).any() else None,
+            "weight mean": round(float(d.weight.mean()), 3),
+            "weight max": round(float(d.weight.max()), 3),
+        }
+        if "raw_weight" in d:
+            row["raw weight max"] = round(float(d.raw_weight.max()), 3)
+        rows.append(row)
+    return pd.DataFrame(rows)

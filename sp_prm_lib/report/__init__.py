@@ -1,0 +1,1 @@
+"""Report: tables, figures and the prefix probe widget (presentation only)."""

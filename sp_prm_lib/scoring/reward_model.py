@@ -1,0 +1,344 @@
+"""RewardModel: scores (prompt, response) pairs, full or partial, in batches.
+
+Causal reward models (Llama/Gemma-style sequence classifiers, a linear
+``score`` head on every position) score **all prefixes of a response in one
+forward pass**:
+
+- ``open`` convention: the reward of prefix ``t`` is the head's output at the
+  last prefix token of ``context + response``;
+- ``closed`` convention: ``context + response`` is followed by one copy of the
+  closing tokens per requested prefix; an additive 4-D attention mask lets
+  the copy for prefix ``t`` see only ``context + response[:t]`` and itself,
+  and position ids continue from ``t``. Its last token gives the reward.
+
+Bidirectional models (DeBERTa/BERT-style) see the whole input, so each prefix
+is a separate sequence (batched). The per-prefix path is also kept for causal
+models as the reference the one-pass paths are tested against.
+
+The formatting of ``sp_prm_lib.scoring.inputs`` is shared with training, so a
+PRM is scored exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from sp_prm_lib.core.errors import ConfigError, ModelError
+from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
+
+BIDIRECTIONAL_TYPES = {
+    "bert",
+    "roberta",
+    "deberta",
+    "deberta-v2",
+    "distilbert",
+    "electra",
+    "xlm-roberta",
+    "mpnet",
+    "albert",
+    "modernbert",
+}
+STRATEGIES = ("auto", "one-pass", "per-prefix")
+
+
+class RewardNaNError(ModelError):
+    """A reward model produced a non-finite score."""
+
+
+@dataclass
+class Packed:
+    """Model inputs plus where to read each requested reward.
+
+    ``read[b, j]`` is the position of the j-th reward of row b; ``valid``
+    marks real (not padding) entries of ``read``.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor  # 2-D (B, T) or additive 4-D (B, 1, T, T)
+    position_ids: torch.Tensor
+    read: torch.Tensor
+    valid: torch.Tensor
+    token_type_ids: torch.Tensor | None = None
+
+
+def is_causal_reward_model(model) -> bool:
+    """True for decoder-only sequence classifiers with a per-position ``score`` head."""
+    return model.config.model_type not in BIDIRECTIONAL_TYPES and hasattr(model, "score")
+
+
+def _check_lengths(enc: Encoded, lengths: Sequence[int], where: int) -> list[int]:
+    out = []
+    for t in lengths:
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise ConfigError(f"response {where}: prefix length must be a non-negative int, got {t!r}")
+        if t > enc.length:
+            raise ConfigError(f"response {where}: prefix length {t} is beyond the response's {enc.length} tokens")
+        out.append(min(t, enc.kept))  # beyond max_length: scored as the kept response
+    return out
+
+
+def _pad_rows(rows: list[list[int]], pad: int, side: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """(ids, 2-D mask, left offsets) of rows padded to one length on ``side``."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    offsets = []
+    for b, row in enumerate(rows):
+        start = width - len(row) if side == "left" else 0
+        ids[b, start : start + len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[b, start : start + len(row)] = 1
+        offsets.append(start)
+    return ids, mask, offsets
+
+
+def _read_matrix(reads: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in reads)
+    read = torch.zeros((len(reads), width), dtype=torch.long)
+    valid = torch.zeros((len(reads), width), dtype=torch.bool)
+    for b, r in enumerate(reads):
+        read[b, : len(r)] = torch.tensor(r, dtype=torch.long)
+        valid[b, : len(r)] = True
+    return read, valid
+
+
+def pack_open(encoded: list[Encoded], lengths: list[list[int]], pad: int, side: str = "right") -> Packed:
+    """One row per response, ``context + response``; reads at each prefix's last token."""
+    rows, reads = [], []
+    for i, (enc, ts) in enumerate(zip(encoded, lengths, strict=True)):
+        ts = _check_lengths(enc, ts, i)
+        if not enc.context and 0 in ts:
+            raise ConfigError(f"response {i}: the empty prefix needs a non-empty context in the open convention")
+        upto = max(ts, default=0)
+        rows.append(enc.context + enc.response[:upto])
+        reads.append([len(enc.context) + t - 1 for t in ts])
+    ids, mask, offsets = _pad_rows(rows, pad, side)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    read, valid = _read_matrix([[o + p for p in r] for o, r in zip(offsets, reads)])
+    return Packed(ids, mask, position_ids, read, valid)
+
+
+def pack_closed(
+    encoded: list[Encoded], lengths: list[list[int]], pad: int, dtype: torch.dtype, side: str = "right"
+) -> Packed:
+    """One row per response: ``context + response`` then a closing block per prefix.
+
+    The additive 4-D mask keeps every closing block to its own prefix.
+    """
+    rows, allowed_lists, positions, reads = [], [], [], []
+    for i, (enc, ts) in enumerate(zip(encoded, lengths, strict=True)):
+        ts = _check_lengths(enc, ts, i)
+        if not enc.closing:
+            raise ConfigError("closed-convention packing needs closing tokens")
+        upto = max(ts, default=0)
+        body = enc.context + enc.response[:upto]
+        n_ctx, n_close = len(enc.context), len(enc.closing)
+        row = body + enc.closing * len(ts)
+        # allowed[q] = the key positions query q may attend to
+        allowed = [list(range(q + 1)) for q in range(len(body))]
+        pos = list(range(len(body)))
+        read = []
+        for b, t in enumerate(ts):
+            start = len(body) + b * n_close
+            for j in range(n_close):
+                allowed.append(list(range(n_ctx + t)) + list(range(start, start + j + 1)))
+                pos.append(n_ctx + t + j)
+            read.append(start + n_close - 1)
+        rows.append(row)
+        allowed_lists.append(allowed)
+        positions.append(pos)
+        reads.append(read)
+    ids, mask2d, offsets = _pad_rows(rows, pad, side)
+    width = ids.shape[1]
+    blocked = torch.finfo(dtype).min
+    mask = torch.full((len(rows), 1, width, width), blocked, dtype=dtype)
+    position_ids = torch.zeros_like(ids)
+    for b, (allowed, pos, off) in enumerate(zip(allowed_lists, positions, offsets)):
+        for q, keys in enumerate(allowed):
+            mask[b, 0, off + q, [off + k for k in keys]] = 0.0
+        position_ids[b, off : off + len(pos)] = torch.tensor(pos, dtype=torch.long)
+        # padding rows attend to themselves only, so softmax stays finite
+        for q in [q for q in range(width) if not mask2d[b, q]]:
+            mask[b, 0, q, q] = 0.0
+    read, valid = _read_matrix([[off + r for r in rd] for off, rd in zip(offsets, reads)])
+    return Packed(ids, mask, position_ids, read, valid)
+
+
+def pack_each(
+    encoded: list[Encoded], lengths: list[list[int]], pad: int, side: str = "right", with_token_types: bool = False
+) -> tuple[Packed, list[int]]:
+    """One row per (response, prefix): ``context + response[:t] + closing``.
+
+    Returns the packing (one read per row) and, for each row, its response index.
+    """
+    rows, owners, types = [], [], []
+    for i, (enc, ts) in enumerate(zip(encoded, lengths, strict=True)):
+        for t in _check_lengths(enc, ts, i):
+            rows.append(enc.context + enc.response[:t] + enc.closing)
+            types.append([0] * len(enc.context) + [1] * (t + len(enc.closing)))
+            owners.append(i)
+    ids, mask, offsets = _pad_rows(rows, pad, side)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    read, valid = _read_matrix([[off + len(r) - 1] for off, r in zip(offsets, rows)])
+    token_type_ids = None
+    if with_token_types:
+        token_type_ids, _, _ = _pad_rows(types, 0, side)
+    return Packed(ids, mask, position_ids, read, valid, token_type_ids), owners
+
+
+def forward_rewards(model, packed: Packed) -> torch.Tensor:
+    """Rewards (B, J) at ``packed.read`` (differentiable; padding entries are 0).
+
+    Causal models: the score head on the base model's hidden states. Other
+    models: their own pooled output (one read per row).
+    """
+    device = next(model.parameters()).device
+    if is_causal_reward_model(model):
+        hidden = model.base_model(
+            input_ids=packed.input_ids.to(device),
+            attention_mask=packed.attention_mask.to(device),
+            position_ids=packed.position_ids.to(device),
+        ).last_hidden_state
+        index = packed.read.to(device).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        picked = hidden.gather(1, index)
+        rewards = model.score(picked).squeeze(-1).float()
+    else:
+        kwargs = {"token_type_ids": packed.token_type_ids.to(device)} if packed.token_type_ids is not None else {}
+        logits = model(
+            input_ids=packed.input_ids.to(device), attention_mask=packed.attention_mask.to(device), **kwargs
+        ).logits
+        rewards = logits[:, :1].float()
+    return rewards * packed.valid.to(device)
+
+
+class RewardModel:
+    """Scores full or partial responses with one formatting convention.
+
+    ``convention``: ``closed`` or ``open`` (see ``sp_prm_lib.scoring.inputs``).
+    ``strategy``: ``auto`` (one pass for causal models, per prefix otherwise),
+    ``one-pass`` or ``per-prefix``. A tokenizer without a pad token gets one
+    (its EOS, else a new ``<pad>``); padding positions are never read.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        convention: str = "closed",
+        max_length: int | None = None,
+        batch_size: int = 8,
+        strategy: str = "auto",
+        padding_side: str | None = None,
+        name: str | None = None,
+    ):
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is not None:
+                tokenizer.pad_token = tokenizer.eos_token
+            else:
+                tokenizer.add_special_tokens({"pad_token": "<pad>"})
+                model.resize_token_embeddings(len(tokenizer))
+        model.config.pad_token_id = tokenizer.pad_token_id
+        self.model = model
+        self.tokenizer = tokenizer
+        self.causal = is_causal_reward_model(model)
+        if strategy == "one-pass" and not self.causal:
+            raise ConfigError(
+                f"{type(model).__name__} sees the whole input: one-pass prefix scoring needs a causal reward model"
+            )
+        self.strategy = strategy
+        limits = [
+            n
+            for n in (
+                max_length,
+                getattr(model.config, "max_position_embeddings", None),
+                tokenizer.model_max_length if tokenizer.model_max_length < 10**7 else None,
+            )
+            if n
+        ]
+        self.formatter = RewardFormatter(tokenizer, convention, max_length=min(limits) if limits else 1024)
+        self.batch_size = batch_size
+        self.padding_side = padding_side or tokenizer.padding_side or "right"
+        self.name = name or getattr(model, "name_or_path", None) or type(model).__name__
+        self._token_types = getattr(model.config, "type_vocab_size", 0) and model.config.type_vocab_size > 1
+
+    @property
+    def convention(self) -> str:
+        return self.formatter.convention
+
+    @property
+    def one_pass(self) -> bool:
+        return self.causal and self.strategy != "per-prefix"
+
+    def response_lengths(self, responses: Sequence[str]) -> list[int]:
+        """Lengths of responses in this reward model's tokens."""
+        return [len(ids) for ids in self.formatter.response_ids(list(responses))]
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        """Rewards (n,) of whole responses (or partial ones given as text)."""
+        encoded = self.formatter.encode(list(prompts), list(responses))
+        out = self._score_encoded(encoded, [[e.length] for e in encoded])
+        return torch.stack([r[0] for r in out]) if out else torch.zeros(0)
+
+    def score_prefixes(
+        self, prompts: Sequence[str], responses: Sequence[str], lengths: Sequence[Sequence[int]] | None = None
+    ) -> list[torch.Tensor]:
+        """Rewards of response prefixes: for response i, one per length in ``lengths[i]``
+        (tokens of this RM's tokenizer; None: every prefix 0..L)."""
+        encoded = self.formatter.encode(list(prompts), list(responses))
+        if lengths is None:
+            lengths = [list(range(e.length + 1)) for e in encoded]
+        if len(lengths) != len(encoded):
+            raise ConfigError(f"{len(encoded)} responses but {len(lengths)} lists of prefix lengths")
+        return self._score_encoded(encoded, [list(ts) for ts in lengths])
+
+    @torch.inference_mode()
+    def _score_encoded(self, encoded: list[Encoded], lengths: list[list[int]]) -> list[torch.Tensor]:
+        self.model.eval()
+        pad = self.tokenizer.pad_token_id
+        results: list[torch.Tensor | None] = [None] * len(encoded)
+        if self.one_pass:
+            for start in range(0, len(encoded), self.batch_size):
+                chunk = range(start, min(start + self.batch_size, len(encoded)))
+                encs, ts = [encoded[i] for i in chunk], [lengths[i] for i in chunk]
+                if self.convention == "open":
+                    packed = pack_open(encs, ts, pad, self.padding_side)
+                else:
+                    packed = pack_closed(encs, ts, pad, self.model.dtype, self.padding_side)
+                rewards = forward_rewards(self.model, packed).cpu()
+                for row, i in enumerate(chunk):
+                    results[i] = rewards[row, : len(lengths[i])]
+        else:
+            flat = [(i, t) for i, ts in enumerate(lengths) for t in ts]
+            per = [[] for _ in encoded]
+            for start in range(0, len(flat), self.batch_size):
+                part = flat[start : start + self.batch_size]
+                packed, owners = pack_each(
+                    [encoded[i] for i, _ in part],
+                    [[t] for _, t in part],
+                    pad,
+                    self.padding_side,
+                    with_token_types=bool(self._token_types),
+                )
+                rewards = forward_rewards(self.model, packed).cpu()[:, 0]
+                for (i, _), r in zip(part, rewards):
+                    per[i].append(r)
+            results = [torch.stack(p) if p else torch.zeros(0) for p in per]
+        for i, r in enumerate(results):
+            if not torch.isfinite(r).all():
+                raise RewardNaNError(f"reward model {self.name} returned a non-finite score for response {i}")
+        return results
+
+    @classmethod
+    def from_spec(cls, spec, *, convention: str = "closed", **kwargs) -> RewardModel:
+        """Load a reward model (or a causal backbone with a new head) from a ``ModelSpec``."""
+        from sp_prm_lib.models.loading import load_sequence_classifier
+
+        model, tokenizer = load_sequence_classifier(spec)
+        return cls(model, tokenizer, convention=convention, name=spec.id, **kwargs)
