@@ -3,6 +3,9 @@
 # Re-running a target does no needless work (stamps and content-hash caches).
 
 PROFILE ?= tiny
+# Recipes read the profile from the environment ("$$PROFILE"), never pasted into a shell line,
+# so PROFILE='x; rm -rf y' is just an unknown profile.
+export PROFILE
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -49,14 +52,14 @@ data: $(STAMPS)/setup
 	$(PY) -m sp_prm_lib.cli data
 
 models: $(STAMPS)/setup
-	$(PY) -m sp_prm_lib.cli models --profile $(PROFILE)
+	$(PY) -m sp_prm_lib.cli models --profile "$$PROFILE"
 
 # --- the main job ----------------------------------------------------------
 notebooks: setup data models
-	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(NOTEBOOKS)
+	$(PY) scripts/run_notebooks.py --profile "$$PROFILE" $(NOTEBOOKS)
 
 reproduce: notebooks
-	$(MAKE) --no-print-directory book PROFILE=$(PROFILE)
+	$(MAKE) --no-print-directory book
 
 # build_book.py builds the site (warnings are errors); check_site.py browser then runs the
 # static checks again and opens every page in headless Chromium (no outside request, no

@@ -9,9 +9,11 @@ process, side by side, on ``--threads`` CPU threads (default 1: on a shared
 
 1. ARGS-greedy (k=30, w=1.5): cached, batched RM scoring (``RewardScorer``
    with the RM KV cache) vs the naive loop that re-scores the full text of
-   each of the k candidates every step (``reference.naive_args``: the policy
+   each of the k candidates every step (``naive.naive_args``: the policy
    keeps its KV cache, as in the released code; one prompt at a time).
-   Tokens must be identical.
+   Tokens must be identical (``--guidance text`` with ``--naive text``, or
+   ``token`` with ``tokens``); ``fallback`` counts the candidates the cached
+   path re-scored from text because their ids do not round-trip.
 2. Every method's wall time relative to plain greedy decoding of the same
    policy on the same prompts, with its peak memory.
 3. BoN-16 (one batched pass sharing the prompt cache) vs 16 independent
@@ -112,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["text", "tokens", "none"],
         help="how the naive ARGS loop re-scores: decoded text (released code) or token ids",
     )
+    p.add_argument(
+        "--guidance",
+        default="text",
+        choices=["text", "token"],
+        help="what guided methods score: r(x, decode(ids)) (text) or the policy's ids as they are (token)",
+    )
     p.add_argument("--methods", default="greedy,sample,bon,cards,args,tbs,cbs")
     p.add_argument("--skip-bon-vs-samples", action="store_true")
     p.add_argument("--json", type=Path, default=None)
@@ -135,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "prompt_tokens": n_tok,
             "max_new_tokens": m,
             "threads": a.threads,
+            "guidance": a.guidance,
         }
     }
     print(
@@ -145,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # 1. ARGS: cached and batched vs naive -------------------------------------------------
-    args_cfg = {"k": 30, "w": 1.5, "max_new_tokens": m}
+    args_cfg = {"k": 30, "w": 1.5, "max_new_tokens": m, "guidance": a.guidance}
     fast_scorer = RewardScorer(rm)
     fast, t_fast, mem_fast = timed(lambda: decode("args", policy, fast_scorer, prompts, **args_cfg))
-    line = {"fast_s": round(t_fast, 2), "fast_scored": fast_scorer.stats.scored, "tokens": [g.tokens for g in fast]}
+    line = {
+        "fast_s": round(t_fast, 2),
+        "fast_scored": fast_scorer.stats.scored,
+        "fallback": fast_scorer.stats.fallback,
+        "tokens": [g.tokens for g in fast],
+    }
     if a.naive != "none":
         from sp_prm_lib.decoding import ArgsConfig
 
@@ -171,14 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     report["args_vs_naive"] = line
 
     # 2. every method vs greedy ---------------------------------------------------------------
+    guided = {"guidance": a.guidance}
     settings = {
         "greedy": {},
         "sample": {},
-        "bon": {"n": 16},
-        "cards": {"reward_threshold": 0.0},
-        "args": {"k": 30, "w": 1.5},
-        "tbs": {},
-        "cbs": {},
+        "bon": {"n": 16, **guided},
+        "cards": dict(guided),  # tau_u and reward_threshold calibrated ("auto")
+        "args": {"k": 30, "w": 1.5, **guided},
+        "tbs": dict(guided),
+        "cbs": dict(guided),
     }
     rows = []
     base = None
@@ -199,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             "new_tokens": new,
             "scorer_calls": scorer.stats.calls,
             "rewards_computed": scorer.stats.scored,
+            "fallback": scorer.stats.fallback,
         }
+        if name == "cards":
+            row["acceptance"] = [g.stats["acceptance"] for g in out]
+            row["segment_tokens"] = [g.stats["segment_tokens"] for g in out]
+            row["tau_u"] = out[0].stats["tau_u"]
         rows.append(row)
         print(
             f"{name:7s} {elapsed:7.1f}s  x{row['vs_greedy'] if base else float('nan'):5.2f} greedy  "
@@ -213,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     # 3. BoN-16 vs 16 independent sampled generations ----------------------------------------
     if not a.skip_bon_vs_samples:
         bon_scorer = RewardScorer(rm)
-        _, t_bon, mem_bon = timed(lambda: decode("bon", policy, bon_scorer, prompts, n=16, max_new_tokens=m))
+        _, t_bon, mem_bon = timed(
+            lambda: decode("bon", policy, bon_scorer, prompts, n=16, max_new_tokens=m, guidance=a.guidance)
+        )
         sample_scorer = RewardScorer(rm)
 
         def sixteen():

@@ -64,10 +64,12 @@ def _profile_paragraph(name: str) -> str:
         f"read at most {r.max_length} tokens (`{r.convention}` prefix convention). Data: "
         f"{d.train_pairs} training and {d.eval_pairs} held-out {d.eval_set} pairs "
         f"({d.source} source), {d.advbench_prompts} AdvBench prompts, {d.gsm8k_questions} GSM8K "
-        f"questions; at most {p.generation.max_new_tokens} new tokens per response. "
+        f"questions. Decoding experiments: {p.decoding.prompts} prompts per task, at most "
+        f"{p.decoding.max_new_tokens} new tokens per response ({p.decoding.summary_max_new_tokens} for "
+        f"TL;DR); the demo answer of notebook 00 at most {p.generation.max_new_tokens}. "
         f"Agreement rates use {a.pairs} pairs with the `{a.judge}` judge"
         f"{f' ({a.judge_model})' if a.judge_model else ''} as the stand-in for human preference. "
-        f"The paper's own settings are in each row's notebook and in `sp_prm_lib/paper_values.yaml`."
+        f"The paper's own settings are in each row's notebook and in `sp_prm_lib/experiments/paper_values.yaml`."
     )
 
 
@@ -113,7 +115,7 @@ def results_page(executed: Path = EXECUTED) -> str:
     name = run.get("profile", "?")
     entries = collected(name)
     lines += [
-        _profile_paragraph(name),
+        _profile_paragraph(run.get("path") or name),
         "",
         "Each row is one claim of the paper (a figure, a table or Theorem 1) with a verdict; "
         "the evidence our run gives for it and our setting follow below the table. "
@@ -178,7 +180,13 @@ def results_page(executed: Path = EXECUTED) -> str:
                 f"{'cached' if t.get('cached') else 'run'} |"
             )
         total = sum(float(t.get("seconds", 0)) for t in timings.values())
-        lines += [f"| **total** | **{total:.1f}** | |", ""]
+        lines += [
+            f"| **total** | **{total:.1f}** | |",
+            "",
+            f"The notebooks of this run took {total / 60:.1f} minutes in all (set-up, data, models, "
+            "the book build and the browser test not included).",
+            "",
+        ]
     else:
         lines += ["No timings recorded.", ""]
     return "\n".join(lines)

@@ -21,14 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sp_prm_lib.config.profile import load_profile  # noqa: E402
+from sp_prm_lib.core.errors import SpPrmError  # noqa: E402
+
+
+def _shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _inputs_hash(notebook: Path, profile_file: Path) -> str:
+    """Hash of what a notebook's run depends on: itself, the profile, the pins and the whole library
+    (code and package data such as the paper's values and the probe's script)."""
     h = hashlib.sha256()
     sources = [notebook, profile_file, ROOT / "requirements.txt"]
-    sources += sorted((ROOT / "sp_prm_lib").rglob("*.py"))
+    sources += sorted(p for p in (ROOT / "sp_prm_lib").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in sources:
-        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(_shown(path).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -37,6 +45,9 @@ def run(notebooks: list[Path], profile_name: str) -> int:
     import papermill as pm
 
     profile = load_profile(profile_name)
+    missing = [str(nb) for nb in notebooks if not Path(nb).is_file()]
+    if missing:
+        raise SpPrmError(f"notebook not found: {', '.join(missing)}")
     out_dir = ROOT / "build" / "executed" / profile.name
     book_dir = ROOT / "book" / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +70,7 @@ def run(notebooks: list[Path], profile_name: str) -> int:
                 pm.execute_notebook(
                     str(nb),
                     str(tmp),
-                    parameters={"profile": profile.name},
+                    parameters={"profile": str(profile.path)},
                     kernel_name="python3",
                     cwd=str(ROOT),
                     progress_bar=False,
@@ -84,7 +95,8 @@ def run(notebooks: list[Path], profile_name: str) -> int:
     for stale in book_dir.glob("*.ipynb"):
         if stale.name not in wanted:
             stale.unlink()
-    (book_dir / "profile.json").write_text(json.dumps({"profile": profile.name, "timings": timings}, indent=2))
+    record = {"profile": profile.name, "path": str(profile.path), "timings": timings}
+    (book_dir / "profile.json").write_text(json.dumps(record, indent=2))
     total = sum(t["seconds"] for t in timings.values() if not t["cached"])
     print(f"notebooks: {len(timings)} ok, {total:.1f}s executing (profile {profile.name})")
     return 0
@@ -92,10 +104,14 @@ def run(notebooks: list[Path], profile_name: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--profile", default="tiny", help="profile name or path of a profile YAML file")
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args()
-    return run(args.notebooks, args.profile)
+    try:
+        return run(args.notebooks, args.profile)
+    except SpPrmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The one command line of the library: ``sp-prm`` (or ``python -m sp_prm_lib.cli``).
 
-    sp-prm data                                   copy the data mirror and verify checksums
+    sp-prm data                                   copy the data mirror (or download the files) and verify checksums
     sp-prm models  --profile tiny                 provision a profile's models
     sp-prm profile --profile tiny                 validate and print a profile
     sp-prm train   --profile tiny --variant sc --output D   train a PRM variant (accelerate launch works)
@@ -29,10 +29,13 @@ from sp_prm_lib.core.errors import ConfigError, DataError, SpPrmError
 
 def _cmd_data(args) -> None:
     from sp_prm_lib.data import ensure_local_copy
+    from sp_prm_lib.data.sources import describe_origin
 
     started = time.time()
+    origin = describe_origin()
+    print(f"data: local copies, missing ones taken from {origin}", flush=True)
     paths = ensure_local_copy()
-    print(f"data: {len(paths)} files copied and verified in {time.time() - started:.1f}s")
+    print(f"data: {len(paths)} files present and verified (sha256) in {time.time() - started:.1f}s")
     for p in paths:
         print(f"  {p}")
 
@@ -57,18 +60,25 @@ def _cmd_train(args) -> None:
 
     from sp_prm_lib.experiments.reward_models import ensure_orm, ensure_reference, prm_train_config, training_pairs
     from sp_prm_lib.notebook import start
-    from sp_prm_lib.training.trainer import train_reward_model
+    from sp_prm_lib.training.trainer import check_deepspeed, check_output, train_reward_model
 
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output} is a file, not a folder")
+    if args.deepspeed is not None:
+        check_deepspeed(args.deepspeed, where="--deepspeed")
     profile = start(args.profile)
     config = dataclasses.replace(prm_train_config(profile, args.variant), deepspeed=args.deepspeed)
+    check_output(output, config, where=f"--output {output}")  # before any model loads
     orm = ensure_orm(profile)
     reference = ensure_reference(profile).load(profile) if config.uses_reference else None
     pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
-    result = train_reward_model(orm.load(profile), pairs, config, Path(args.output), reference=reference)
-    pd.DataFrame(result.log).to_csv(Path(args.output) / "loss_log.csv", index=False)
+    result = train_reward_model(orm.load(profile), pairs, config, output, reference=reference)
+    pd.DataFrame(result.log).to_csv(output / "loss_log.csv", index=False)
     print(
-        f"train: {args.variant} on {len(pairs)} pairs ({len(result.rows)} rows), {result.steps} steps, "
-        f"{result.seconds:.0f}s -> {args.output}/model"
+        f"train: {args.variant} on {len(pairs)} pairs ({len(result.rows)} prefix pairs; dropped "
+        f"{result.dropped_identical} identical, {result.dropped_by_reference} by the reference), "
+        f"{result.steps} steps, {result.seconds:.0f}s -> {output}/model"
     )
 
 
@@ -172,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="sp-prm", description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("data", help="copy the data mirror locally and verify checksums").set_defaults(fn=_cmd_data)
+    sub.add_parser(
+        "data", help="copy the data mirror (or download the public files) and verify checksums"
+    ).set_defaults(fn=_cmd_data)
     for name, fn, text in (
         ("models", _cmd_models, "provision a profile's models"),
         ("profile", _cmd_profile, "validate and print a profile"),
@@ -183,8 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train", help="train a PRM variant of a profile (works under accelerate launch)")
     train.add_argument("--profile", default="tiny")
     train.add_argument("--variant", default="sp-prm", help="sp-prm, sc, sp-prm-tlt, sp-prm-released, ...")
-    train.add_argument("--output", required=True, help="folder for checkpoints and the trained model")
-    train.add_argument("--deepspeed", default=None, help="DeepSpeed config, e.g. configs/deepspeed_zero3.json")
+    train.add_argument(
+        "--output",
+        required=True,
+        help="folder of this run (run.json, checkpoints, the trained model); a folder of another run is refused",
+    )
+    train.add_argument(
+        "--deepspeed", default=None, help="DeepSpeed config, e.g. configs/deepspeed_zero3.json (needs deepspeed)"
+    )
     train.set_defaults(fn=_cmd_train)
     g = sub.add_parser("generate", help="decode a prompt set (this process's shard) into JSONL")
     g.add_argument("--method", required=True)

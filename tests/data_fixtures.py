@@ -26,23 +26,32 @@ def jsonl(records: list) -> str:
     return "".join(json.dumps(r) + "\n" for r in records)
 
 
+REPO_LIST = "repo-checksums.txt"  # beside a fake mirror: stands in for sp_prm_lib/data/checksums.txt
+
+
 def write_mirror(root: Path, files: dict[str, str | bytes], *, checksums: dict[str, str] | None = None) -> Path:
-    """Write ``files`` (gzipping *.gz text) under ``root`` plus a README with their checksums.
+    """Write ``files`` (gzipping *.gz text) under ``root`` plus a README with their checksums,
+    and the same list as the repository's (``root.parent / REPO_LIST``, see :func:`data_env`).
 
     ``checksums`` overrides the sha256 written for given paths.
     """
     lines = []
     for rel, content in sorted(files.items()):
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        if rel.endswith(".gz") and isinstance(content, str):
-            data = gzip.compress(data, mtime=0)
+        data = gz_or_text(rel, content)
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         digest = (checksums or {}).get(rel) or hashlib.sha256(data).hexdigest()
         lines.append(f"{digest}  ./{rel}")
     (root / "README.md").write_text("# Data mirror\n\nChecksums:\n\n```\n" + "\n".join(lines) + "\n```\n")
+    (root.parent / REPO_LIST).write_text("# the repository's list, for tests\n" + "\n".join(lines) + "\n")
     return root
+
+
+def gz_or_text(rel: str, content: str | bytes) -> bytes:
+    """The bytes :func:`write_mirror` writes for ``content`` at ``rel``."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return gzip.compress(data, mtime=0) if rel.endswith(".gz") and isinstance(content, str) else data
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -125,13 +134,22 @@ def tiny_files() -> dict[str, str]:
     }
 
 
+def use_repo_list(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Make ``path`` the repository's checksum list (the real one lists the real files)."""
+    from sp_prm_lib.data import sources
+
+    monkeypatch.setattr(sources, "CHECKSUMS_FILE", path)
+
+
 @pytest.fixture
 def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """Point the library at an (empty) mirror folder and a tmp home."""
+    """Point the library at an (empty) mirror folder, a tmp home, and the
+    checksum list that :func:`write_mirror` writes beside the mirror."""
     mirror, home = tmp_path / "mirror", tmp_path / "home"
     mirror.mkdir()
     use_dirs(monkeypatch, mirror, home)
-    return {"mirror": mirror, "home": home, "local": home / "data" / "mirror"}
+    use_repo_list(monkeypatch, tmp_path / REPO_LIST)
+    return {"mirror": mirror, "home": home, "local": home / "data" / "mirror", "repo_list": tmp_path / REPO_LIST}
 
 
 @pytest.fixture

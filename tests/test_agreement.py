@@ -15,6 +15,7 @@ from sp_prm_lib.evaluation.agreement import (
     judge_prefix_orders,
     prefix_score_table,
     prefix_texts,
+    rm_per_pair,
     rm_prefix_scores,
     wide,
 )
@@ -36,8 +37,17 @@ class ToyRM:
         assert len(prompts) == len(responses)
         return torch.tensor([float(self._r(r)) for r in responses])
 
+    def response_ids(self, texts):
+        return self.tokenizer(list(texts), add_special_tokens=False).input_ids
+
     def response_lengths(self, texts):
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False).input_ids]
+        return [len(ids) for ids in self.response_ids(texts)]
+
+    def identical_prefixes(self, prompts, chosen, rejected, wanted):
+        ids_w, ids_l = self.response_ids(chosen), self.response_ids(rejected)
+        return np.array(
+            [[w == r if t is None else w[:t] == r[:t] for t in cuts] for w, r, cuts in zip(ids_w, ids_l, wanted)]
+        )
 
     def score_prefixes(self, prompts, responses, lengths):
         ids = self.tokenizer(list(responses), add_special_tokens=False).input_ids
@@ -97,7 +107,9 @@ def test_consistent_rm_scores_one_and_reversed_rm_zero(unit):
         assert _value(good, "reward_gap", t).value == pytest.approx(_value(bad, "reward_gap", t).value)
     row = _value(good, "ar_rm_sc", 5)
     assert (row.ci_low, row.ci_high, row.n, row.excluded, row.unit) == (1.0, 1.0, len(pairs), 0, unit)
-    assert set(good.metric) == {"ar_rm_sc", "reward_gap", "ar_sc_hp", "ar_rm_hp"}
+    assert set(good.metric) == {"ar_rm_sc", "ar_rm_own", "reward_gap", "ar_sc_hp", "ar_rm_hp"}
+    for t in list(DEFAULT_TS) + [None]:  # both RMs keep their own full order on every prefix
+        assert _value(good, "ar_rm_own", t).value == 1.0 and _value(bad, "ar_rm_own", t).value == 1.0
 
 
 def test_reward_gap_values_and_cis():
@@ -137,6 +149,26 @@ def test_token_prefixes_follow_the_rm_tokenizer_and_match_metrics_module():
     assert prefix_texts(["hello world"], [5], "token", tok) == [["hello"]]
     orders = judge_prefix_orders(CountingJudge(), pairs, ts, "token", tok)
     assert orders.shape == (4, 3) and set(np.unique(orders)) <= {1.0}
+
+
+def test_the_two_ar_rm_sc_quantities_differ_for_an_rm_at_odds_with_the_labels():
+    # full order: the RM prefers y_w on pair 0 (agrees with the label) and y_l on pair 1 (does not)
+    scores = {"chosen": np.array([[1.0, 2.0], [0.0, -3.0]]), "rejected": np.array([[0.0, 1.0], [1.0, 3.0]])}
+    per_pair = rm_per_pair(scores)
+    # against the label: pair 0 agrees at t and in full; pair 1 never
+    assert per_pair["ar_rm_sc"].tolist() == [[1.0, 1.0], [0.0, 0.0]]
+    # against the RM's own full order: both pairs keep it at t
+    assert per_pair["ar_rm_own"].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_identical_prefixes_are_ties_not_random_orders():
+    pairs = pd.DataFrame({"prompt": ["p", "q"], "chosen": ["aab", "ab a"], "rejected": ["aaxbb", "ab b"]})
+    scores = prefix_score_table(ToyRM(), pairs, [2, 3])
+    assert scores["identical"].tolist() == [[True, False, False], [True, True, False]]
+    scores["chosen"][:, 0] += 1e-8  # what packing noise does to two identical prefixes
+    per_pair = rm_per_pair(scores)
+    assert per_pair["ar_rm_sc"][:, 0].tolist() == [0.0, 0.0] and per_pair["reward_gap"][:, 0].tolist() == [0, 0]
+    assert per_pair["ar_rm_own"][:, 0].tolist() == [0.0, 0.0]
 
 
 def test_bad_input():

@@ -30,6 +30,7 @@ LAYERS = [
             "sp_prm_lib.evaluation",
             "sp_prm_lib.judge",
             "sp_prm_lib.decoding",
+            "sp_prm_lib.gold",
         ],
     ),
     ("experiments", ["sp_prm_lib.experiments"]),

@@ -1,12 +1,14 @@
 """The content-addressed cache: keys, reuse, atomic completion, interrupted builds."""
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from sp_prm_lib.core.artifacts import MANIFEST, ArtifactStore, artifact_key, content_hash
+from sp_prm_lib.core import artifacts as artifacts_module
+from sp_prm_lib.core.artifacts import MANIFEST, ArtifactStore, artifact_key, code_modules, content_hash
 from sp_prm_lib.core.errors import ArtifactError
 
 
@@ -29,7 +31,7 @@ def test_build_once_then_reuse(tmp_path):
     assert first.path == second.path and (first.path / "a.txt").read_text() == "hello"
     manifest = json.loads((first.path / MANIFEST).read_text())
     assert manifest["facts"] == {"n": 1}
-    assert manifest["files"] == {"a.txt": 5, "sub/b.bin": 10}
+    assert {name: f["size"] for name, f in manifest["files"].items()} == {"a.txt": 5, "sub/b.bin": 10}
     assert manifest["config"] == {"x": 1} and manifest["key"] == first.key
 
 
@@ -150,3 +152,46 @@ def test_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
     change = load("m3", '"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 2\n')
     assert code_hash(base) == code_hash(prose)
     assert code_hash(base) != code_hash(change)
+
+
+def _entry_with_file(store, payload: bytes, calls: list):
+    def build(out):
+        calls.append(1)
+        (out / "model.safetensors").write_bytes(payload)
+        return {}
+
+    return store.ensure("weights", build, config={"a": 1}, code_version="v1")
+
+
+@pytest.mark.parametrize("damage", ["flip", "cut", "remove"])
+def test_a_damaged_entry_is_rebuilt_not_served(tmp_path, capsys, damage):
+    store, calls = ArtifactStore(tmp_path), []
+    art = _entry_with_file(store, bytes(range(256)) * 8, calls)
+    target = art.path / "model.safetensors"
+    data = bytearray(target.read_bytes())
+    if damage == "flip":
+        data[100] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "cut":
+        target.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        target.unlink()
+    artifacts_module._VERIFIED.clear()  # a new process
+    again = _entry_with_file(ArtifactStore(tmp_path), bytes(range(256)) * 8, calls)
+    assert len(calls) == 2 and (again.path / "model.safetensors").read_bytes() == bytes(range(256)) * 8
+    assert "rebuilding the entry" in capsys.readouterr().err
+
+
+def test_manifest_records_size_and_sha256_of_every_file(tmp_path):
+    art = _entry_with_file(ArtifactStore(tmp_path), b"abc", [])
+    entry = art.manifest["files"]["model.safetensors"]
+    assert entry == {"size": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}
+
+
+def test_code_modules_follow_imports_transitively():
+    from sp_prm_lib.experiments import reward_models
+
+    names = code_modules(reward_models)
+    # the data loaders and the reward-model inputs are reached only through other modules
+    assert {"sp_prm_lib.data.hh_rlhf", "sp_prm_lib.scoring.inputs", "sp_prm_lib.training.truncation"} <= set(names)
+    assert "sp_prm_lib.report.plots" not in names

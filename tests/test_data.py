@@ -17,10 +17,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from data_fixtures import (  # noqa: E402, F401
     data_env,
     hh,
+    jsonl,
     snapshot,
     tiny_files,
     tiny_mirror,
     use_dirs,
+    write_mirror,
 )
 
 from sp_prm_lib.core import settings  # noqa: E402
@@ -47,6 +49,36 @@ def test_split_last_turn_keeps_marker_in_prompt_and_strips_reply():
     assert prompt == hh("a", "b", "c") + "\n\nAssistant:"
     assert reply == "d"
     assert split_last_turn("\n\nHuman: no reply") is None
+
+
+def test_split_last_turn_with_windows_line_endings_in_the_last_marker():
+    # issue #12: the last turn's "\r\n\r\nAssistant:" was missed, so the reply began at the
+    # previous Assistant turn and held "Human: ..."
+    prompt, reply = split_last_turn(hh("a", "b", "c") + "\r\n\r\nAssistant: d \r\n")
+    assert (prompt, reply) == (hh("a", "b", "c") + "\n\nAssistant:", "d")
+    crlf = "\r\n\r\nHuman: a\r\n\r\nAssistant: b\r\n\r\nHuman: c\r\n\r\nAssistant:"
+    assert split_last_turn(crlf) == (hh("a", "b", "c") + "\n\nAssistant:", "")
+    assert dialogue_to_messages(crlf) == dialogue_to_messages(hh("a", "b", "c") + "\n\nAssistant:")
+    inner = hh("line one\r\nline two", "ok") + "\n\nAssistant: x"
+    assert split_last_turn(inner)[0] == hh("line one\r\nline two", "ok") + "\n\nAssistant:"  # text kept as is
+
+
+def test_hh_rows_whose_last_turn_uses_crlf(tiny_mirror):
+    files = tiny_files()
+    files["hh-rlhf/harmless-base-test.jsonl.gz"] = jsonl(
+        [
+            {
+                "chosen": hh("hi", "hello", "how?") + "\r\n\r\nAssistant: fine",
+                "rejected": hh("hi", "hello", "how?", "bad"),
+            },
+            {"chosen": hh("q") + "\r\n\r\nAssistant: yes", "rejected": hh("q") + "\r\n\r\nAssistant: no"},
+        ]
+    )
+    write_mirror(tiny_mirror["mirror"], files)
+    pairs = load_pairs("hh-harmless-base")
+    assert pairs.dropped == {}
+    assert pairs.frame[["chosen", "rejected"]].values.tolist() == [["fine", "bad"], ["yes", "no"]]
+    assert pairs.frame.prompt.tolist() == [hh("hi", "hello", "how?") + "\n\nAssistant:", hh("q") + "\n\nAssistant:"]
 
 
 def test_dialogue_to_messages_drops_open_slot_and_keeps_system_text():

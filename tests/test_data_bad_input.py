@@ -3,6 +3,8 @@ file, row and field where they apply, and leaves what was written intact."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,13 @@ from data_fixtures import (  # noqa: E402, F401
 )
 
 from sp_prm_lib.core.errors import ConfigError, DataError  # noqa: E402
-from sp_prm_lib.data import ensure_local_copy, load_pairs, load_prompts, split_train_eval  # noqa: E402
+from sp_prm_lib.data import (  # noqa: E402
+    ensure_local_copy,
+    load_pairs,
+    load_prompts,
+    read_checksums,
+    split_train_eval,
+)
 
 HARMLESS = "hh-rlhf/harmless-base-test.jsonl.gz"
 
@@ -108,16 +116,44 @@ def test_bad_checksum_never_leaves_a_partial_copy(tiny_mirror):
     assert not list(tiny_mirror["local"].rglob("*.part"))
 
 
-def test_readme_missing_or_without_checksums(tiny_mirror):
+def test_repo_list_is_authoritative_and_the_readme_optional(tiny_mirror):
     readme = tiny_mirror["mirror"] / "README.md"
     readme.write_text("# Data mirror\n\nno checksums here\n")
-    with pytest.raises(DataError) as excinfo:
-        load_pairs("hh-rlhf")
-    assert "README.md" in one_line(excinfo) and "no checksum" in str(excinfo.value)
+    assert len(load_pairs("hh-rlhf")) == 8  # the repository's list is enough
     readme.unlink()
+    assert len(load_prompts("gsm8k")) == 1
+    repo_list = tiny_mirror["repo_list"]
+    repo_list.write_text("# no checksums here\n")
     with pytest.raises(DataError) as excinfo:
         load_pairs("hh-rlhf")
-    assert "README.md" in one_line(excinfo) and "not found" in str(excinfo.value)
+    assert str(repo_list) in one_line(excinfo) and "no checksum" in str(excinfo.value)
+    repo_list.unlink()
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy()
+    assert str(repo_list) in one_line(excinfo) and "not found" in str(excinfo.value)
+
+
+def test_readme_that_disagrees_with_the_repo_list(tiny_mirror):
+    readme = tiny_mirror["mirror"] / "README.md"
+    ours = read_checksums()["gsm8k/test.jsonl"]
+    readme.write_text(readme.read_text().replace(ours, "f" * 64))
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy()
+    message = one_line(excinfo)
+    assert "README.md" in message and "gsm8k/test.jsonl" in message and "f" * 64 in message and ours in message
+    assert not tiny_mirror["local"].exists()
+
+
+def test_file_only_the_readme_lists_is_verified_against_it(tiny_mirror):
+    extra = tiny_mirror["mirror"] / "extra" / "notes.txt"
+    extra.parent.mkdir()
+    extra.write_text("more data\n")
+    readme = tiny_mirror["mirror"] / "README.md"
+    digest = hashlib.sha256(b"more data\n").hexdigest()
+    readme.write_text(readme.read_text() + f"\n{digest}  ./extra/notes.txt\n")  # listed only here
+    paths = ensure_local_copy()
+    assert tiny_mirror["local"] / "extra/notes.txt" in paths
+    assert (tiny_mirror["local"] / "extra/notes.txt").read_text() == "more data\n"
 
 
 def test_unsafe_path_in_checksum_block(tiny_mirror):
@@ -136,6 +172,35 @@ def test_not_gzip_data(prepared):
     unchanged_except(prepared, HARMLESS)
 
 
+def test_zero_byte_gz_file(prepared):
+    # issue #12: a 0-byte .jsonl.gz loaded as 0 rows without an error
+    rewrite(prepared, HARMLESS, b"")
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-harmless-base")
+    message = one_line(excinfo)
+    assert HARMLESS in message and "empty file (0 bytes)" in message
+    unchanged_except(prepared, HARMLESS)
+
+
+def test_files_without_a_single_row(prepared):
+    rewrite(prepared, HARMLESS, "\n\n")  # gzip of two blank lines
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-harmless-base")
+    assert HARMLESS in one_line(excinfo) and "no rows" in str(excinfo.value)
+    rewrite(prepared, "advbench/harmful_behaviors.csv", "goal,target\n")
+    with pytest.raises(DataError) as excinfo:
+        load_prompts("advbench")
+    assert "harmful_behaviors.csv" in one_line(excinfo) and "no rows" in str(excinfo.value)
+
+
+def test_bom_at_the_start_of_csv_and_jsonl_files(prepared):
+    # issue #12: "missing column 'goal' (found \ufeffgoal, target)"
+    rewrite(prepared, "advbench/harmful_behaviors.csv", '\ufeffgoal,target\nDo a bad thing,"Sure, here"\n')
+    assert load_prompts("advbench").frame[["prompt", "target"]].values.tolist() == [["Do a bad thing", "Sure, here"]]
+    rewrite(prepared, "gsm8k/test.jsonl", "\ufeff" + jsonl([{"question": "Ducks?", "answer": "#### 9"}]))
+    assert load_prompts("gsm8k").frame.final_answer.tolist() == ["9"]
+
+
 # --- rows and fields -------------------------------------------------------------
 
 
@@ -144,6 +209,17 @@ def test_malformed_json_line(prepared):
     message = hh_error(prepared, good + '{"chosen": "oops\n')
     assert HARMLESS in message and "row 2" in message and "not valid JSON" in message
     unchanged_except(prepared, HARMLESS)
+
+
+def test_lone_surrogate_names_file_row_and_field(prepared):
+    # issue #12: "\ud800" parsed into text that later crashed pyarrow; a valid pair is fine
+    good = jsonl([{"chosen": hh("a", "b \U0001f600"), "rejected": hh("a", "c")}])
+    bad = '{"chosen": "\\n\\nHuman: a\\n\\nAssistant: b", "rejected": "\\n\\nHuman: a\\n\\nAssistant: \\ud800!"}\n'
+    message = hh_error(prepared, good + bad)
+    assert HARMLESS in message and "row 2" in message and "field 'rejected'" in message
+    assert "lone surrogate U+D800" in message
+    rewrite(prepared, HARMLESS, good)
+    assert load_pairs("hh-harmless-base").frame.chosen.tolist() == ["b \U0001f600"]
 
 
 def test_json_line_that_is_not_an_object(prepared):
@@ -264,6 +340,54 @@ def test_mirror_folder_absent_and_hub_unreachable(data_env, monkeypatch):
         load_pairs("gsm8k-pairs")  # mirror-only set
     assert str(missing) in one_line(excinfo) and "no hub source" in str(excinfo.value)
     assert not data_env["home"].exists()  # nothing was written
+
+
+def write_bytes(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_data_files_zero_bytes_and_no_rows(data_env):
+    home = data_env["home"]
+    for name, data, problem in [
+        ("empty.jsonl.gz", b"", "empty file (0 bytes)"),
+        ("empty.jsonl", b"", "empty file (0 bytes)"),
+        ("empty-array.json", b"[]\n", "no rows"),
+    ]:
+        path = write_bytes(home, name, data)
+        with pytest.raises(DataError) as excinfo:
+            load_pairs("hh-rlhf", split="train", data_files=path)
+        assert str(path) in one_line(excinfo) and problem in str(excinfo.value), name
+
+
+def test_data_files_bad_line_names_file_and_line(data_env):
+    # issue #12: "DatasetGenerationError: An error occurred while generating the dataset", no row
+    good = jsonl([{"chosen": hh("a", "b"), "rejected": hh("a", "c")}] * 2)
+    path = write_bytes(data_env["home"], "pairs.jsonl", (good + '{"chosen": "oops\n').encode())
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", split="train", data_files=path)
+    assert f"{path} row 3: not valid JSON" in one_line(excinfo)
+    path.write_text(good + '["a list"]\n')
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", split="train", data_files=path)
+    assert f"{path} row 3" in one_line(excinfo)
+
+
+def test_data_files_lone_surrogate(data_env):
+    good = {"chosen": hh("a", "b"), "rejected": hh("a", "c")}
+    line = '{"chosen": "\\n\\nHuman: a\\n\\nAssistant: \\udc00", "rejected": "\\n\\nHuman: a\\n\\nAssistant: c"}\n'
+    path = write_bytes(data_env["home"], "pairs.jsonl", (jsonl([good]) + line).encode())
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", split="train", data_files=path)
+    assert f"{path} row 2: field 'chosen': lone surrogate U+DC00" in one_line(excinfo)
+    array = write_bytes(data_env["home"], "pairs.json", f"[{jsonl([good]).strip()},\n{line.strip()}]".encode())
+    with pytest.raises(DataError) as excinfo:
+        load_pairs("hh-rlhf", split="train", data_files=array)
+    assert f"{array} row 2: field 'chosen': lone surrogate" in one_line(excinfo)
+    array.write_text(json.dumps([good, good], indent=2))  # a JSON array file still loads
+    assert len(load_pairs("hh-rlhf", split="train", data_files=array)) == 2
 
 
 def test_missing_data_file(data_env):

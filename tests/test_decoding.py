@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -30,8 +31,10 @@ from sp_prm_lib.decoding import (
     sample,
     tbs,
 )
+from sp_prm_lib.decoding.cards import calibrate_cards, calibration_samples
 from sp_prm_lib.decoding.naive import naive_args, naive_beam_search, naive_cards, rescore
-from sp_prm_lib.decoding.scorers import RMSession
+from sp_prm_lib.decoding.policy import entropy, make_generators
+from sp_prm_lib.decoding.scorers import RMSession, ScorerError, candidate_scorer
 from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
@@ -59,16 +62,33 @@ def reward_model(models, convention):
 
 
 SMALL = dict(max_new_tokens=8)
+#: guidance of the fast decoders -> how the naive loop re-scores to compute the same rewards
+GUIDANCE = [("token", "tokens"), ("text", "text")]
+
+
+def same_stats(a: dict, b: dict) -> bool:
+    """Stats equal, floats (e.g. ``guide_reward``) to 1e-5."""
+    if a.keys() != b.keys():
+        return False
+    return all(
+        math.isclose(a[k], b[k], abs_tol=1e-5) if isinstance(a[k], float) and isinstance(b[k], float) else a[k] == b[k]
+        for k in a
+    )
+
+
+def round_trips(tok, g) -> bool:
+    return tok(g.response, add_special_tokens=False).input_ids == g.token_ids
 
 
 # -- fast paths equal the naive loops ------------------------------------------------
+@pytest.mark.parametrize("guidance,mode", GUIDANCE)
 @pytest.mark.parametrize("convention", ["closed", "open"])
-def test_args_cached_equals_naive_loop(models, convention):
+def test_args_cached_equals_naive_loop(models, convention, guidance, mode):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
-    cfg = ArgsConfig(k=8, w=1.5, max_new_tokens=16)
+    cfg = ArgsConfig(k=8, w=1.5, max_new_tokens=16, guidance=guidance)
     fast = args_greedy(policy, scorer, PROMPTS, cfg)
-    ref = naive_args(policy, scorer, PROMPTS, cfg, rescore_mode="tokens")
+    ref = naive_args(policy, scorer, PROMPTS, cfg, rescore_mode=mode)
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
     assert all(math.isclose(a.reward, b.reward, abs_tol=1e-5) for a, b in zip(fast, ref))
 
@@ -82,6 +102,7 @@ def test_args_text_path_equals_naive_text_loop(models):
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
 
 
+@pytest.mark.parametrize("guidance,mode", GUIDANCE)
 @pytest.mark.parametrize(
     "convention,cfg",
     [
@@ -91,14 +112,16 @@ def test_args_text_path_equals_naive_text_loop(models):
         ("open", BoNConfig(n=4, max_new_tokens=8)),
     ],
 )
-def test_beam_driver_equals_naive_loop(models, convention, cfg):
+def test_beam_driver_equals_naive_loop(models, convention, cfg, guidance, mode):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
+    cfg = dataclasses.replace(cfg, guidance=guidance)
     fast = beam_search(policy, scorer, PROMPTS, cfg.beam())
-    ref = naive_beam_search(policy, scorer, PROMPTS, cfg, rescore_mode="tokens")
+    ref = naive_beam_search(policy, scorer, PROMPTS, cfg, rescore_mode=mode)
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
     assert [g.finish for g in fast] == [g.finish for g in ref]
     assert all(math.isclose(a.reward, b.reward, abs_tol=1e-5) for a, b in zip(fast, ref))
+    assert all(same_stats(a.stats, b.stats) for a, b in zip(fast, ref))
 
 
 def test_beam_driver_text_path_equals_naive_text_loop(models):
@@ -110,8 +133,9 @@ def test_beam_driver_text_path_equals_naive_text_loop(models):
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
 
 
+@pytest.mark.parametrize("guidance,mode", GUIDANCE)
 @pytest.mark.parametrize("convention,threshold", [("closed", "schedule"), ("open", "prefix")])
-def test_cards_equals_naive_loop_with_rejections_and_forced_accepts(models, convention, threshold):
+def test_cards_equals_naive_loop_with_rejections_and_forced_accepts(models, convention, threshold, guidance, mode):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, convention))
     cfg = CardsConfig(
@@ -122,11 +146,12 @@ def test_cards_equals_naive_loop_with_rejections_and_forced_accepts(models, conv
         beta=0.01,
         max_rejections=2,
         threshold=threshold,
+        guidance=guidance,
     )
     fast = cards(policy, scorer, PROMPTS, cfg)
-    ref = naive_cards(policy, scorer, PROMPTS, cfg, rescore_mode="tokens")
+    ref = naive_cards(policy, scorer, PROMPTS, cfg, rescore_mode=mode)
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
-    assert [g.stats for g in fast] == [g.stats for g in ref]
+    assert all(same_stats(a.stats, b.stats) for a, b in zip(fast, ref))
     assert sum(g.stats["rejected"] for g in fast) > 0  # the rejection path ran
 
 
@@ -135,15 +160,22 @@ def test_cards_forced_accept_of_an_earlier_candidate(models):
     policy = models[0]
     scorer = RewardScorer(reward_model(models, "open"))
     cfg = CardsConfig(
-        max_new_tokens=12, tau_u=5.0, max_segment=4, reward_threshold=100.0, acceptance="hard", max_rejections=2
+        max_new_tokens=12,
+        tau_u=5.0,
+        max_segment=4,
+        reward_threshold=100.0,
+        acceptance="hard",
+        max_rejections=2,
+        guidance="token",
     )
     fast = cards(policy, scorer, PROMPTS[:2], cfg)
     ref = naive_cards(policy, scorer, PROMPTS[:2], cfg, rescore_mode="tokens")
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
     assert all(g.stats["forced"] >= 1 and g.stats["rejected"] == 2 * g.stats["forced"] for g in fast)
-    for g in fast:  # the reward reported is the reward of the response it returns
+    assert all(g.stats["accepted"] == 0 and g.stats["acceptance"] == 0.0 for g in fast)
+    for g in fast:  # the reward the forced candidate was chosen by is the reward of its tokens
         again = rescore(scorer, policy, g.prompt, [g.token_ids], "tokens")[0]
-        assert math.isclose(g.reward, float(again), abs_tol=1e-5)
+        assert math.isclose(g.stats["guide_reward"], float(again), abs_tol=1e-5)
 
 
 def test_greedy_equals_transformers_generate(models):
@@ -220,37 +252,60 @@ def test_bon_is_best_of_the_same_n_samples_scored_once(models):
     naive = Recording(RewardScorer(rm, kv_cache=False))
     naive_beam_search(policy, naive, PROMPTS, cfg, rescore_mode="text")
     assert [t for _, ts in naive.seen for t in ts] == texts
-    # the cached path also scores the N candidates once, in one call
+    # the cached path also scores the N candidates once, in one call; guidance="text"
+    # adds one call for the candidates whose ids do not round-trip, "token" one call
+    # re-scoring the returned texts
     cached = RewardScorer(rm)
-    best_of_n(policy, cached, PROMPTS, cfg)
-    assert cached.stats.calls == 1 and cached.stats.scored == 5 * len(PROMPTS)
+    assert best_of_n(policy, cached, PROMPTS, cfg)[0].response == out[0].response
+    fallback = cached.stats.fallback
+    assert fallback > 0  # random bytes split multi-byte characters
+    assert (cached.stats.calls, cached.stats.scored) == (2, 5 * len(PROMPTS) + fallback)
+    cached = RewardScorer(rm)
+    best_of_n(policy, cached, PROMPTS, dataclasses.replace(cfg, guidance="token"))
+    assert (cached.stats.calls, cached.stats.scored) == (2, 5 * len(PROMPTS) + len(PROMPTS))
 
 
 def test_scorer_call_counts(models):
+    """Text path: one call per step / round. Cached path: the same, plus (guidance="text")
+    one call in the steps where candidates do not round-trip, or (guidance="token") one
+    call re-scoring the returned texts."""
     policy = models[0]
     rm = reward_model(models, "closed")
-    for kv in (True, False):
+    n = len(PROMPTS)
+    for kv, guidance in ((False, "text"), (True, "text"), (True, "token")):
         s = RewardScorer(rm, kv_cache=kv)
-        out = args_greedy(policy, s, PROMPTS, ArgsConfig(k=4, max_new_tokens=5))
+        out = args_greedy(policy, s, PROMPTS, ArgsConfig(k=4, max_new_tokens=5, guidance=guidance))
         steps = max(g.tokens + (g.finish == "eos") for g in out)
-        assert s.stats.calls == steps
-        assert s.stats.scored == 4 * sum(min(g.tokens + 1, 5) for g in out)
+        candidates = 4 * sum(min(g.tokens + 1, 5) for g in out)
+        if not kv:
+            assert (s.stats.calls, s.stats.scored, s.stats.fallback) == (steps, candidates, 0)
+        elif guidance == "text":
+            assert s.stats.fallback > 0 and steps < s.stats.calls <= 2 * steps
+            assert s.stats.scored == candidates + s.stats.fallback
+        else:
+            assert (s.stats.calls, s.stats.scored, s.stats.fallback) == (steps + 1, candidates + n, 0)
         s = RewardScorer(rm, kv_cache=kv)
-        cfg = BeamConfig(width=2, successors=3, chunk_length=2, max_new_tokens=6, min_new_tokens=6)
+        cfg = BeamConfig(width=2, successors=3, chunk_length=2, max_new_tokens=6, min_new_tokens=6, guidance=guidance)
         beam_search(policy, s, PROMPTS, cfg)
-        assert s.stats.calls == 3  # one call per chunk round
-        assert s.stats.scored == len(PROMPTS) * (6 + 6 + 6)  # W*K at the root, then W beams x K
+        rounds, candidates = 3, n * (6 + 6 + 6)  # W*K at the root, then W beams x K
+        if not kv:
+            assert (s.stats.calls, s.stats.scored) == (rounds, candidates)
+        elif guidance == "text":
+            assert rounds <= s.stats.calls <= 2 * rounds and s.stats.scored == candidates + s.stats.fallback
+        else:
+            assert (s.stats.calls, s.stats.scored) == (rounds + 1, candidates + n)
     s = RewardScorer(rm)
     greedy(policy, s, PROMPTS, GreedyConfig(max_new_tokens=4))
-    assert (s.stats.calls, s.stats.scored) == (1, len(PROMPTS))
-    s = RewardScorer(rm)
+    assert (s.stats.calls, s.stats.scored) == (1, n)
+    s = RewardScorer(rm, kv_cache=False)
     sample(policy, s, PROMPTS, SampleConfig(max_new_tokens=4))
-    assert (s.stats.calls, s.stats.scored) == (1, len(PROMPTS))
+    assert (s.stats.calls, s.stats.scored) == (1, n)
     s = RewardScorer(rm)
-    out = cards(policy, s, PROMPTS, CardsConfig(max_new_tokens=10, tau_u=5.0, max_segment=4, reward_threshold=0.0))
-    rounds = s.stats.calls - 1  # one call for the empty-response rewards, then one per round
+    cfg = CardsConfig(max_new_tokens=10, tau_u=5.0, max_segment=4, reward_threshold=0.0, guidance="token")
+    out = cards(policy, s, PROMPTS, cfg)
+    rounds = s.stats.calls - 2  # one call for the empty-response rewards, one per round, one for the texts
     assert rounds >= max(g.stats["segments"] for g in out)
-    assert s.stats.scored == len(PROMPTS) + sum(g.stats["segments"] for g in out)
+    assert s.stats.scored == n + sum(g.stats["segments"] for g in out) + n
 
 
 @pytest.mark.parametrize("method", ["sample", "bon", "cbs", "args", "cards"])
@@ -334,6 +389,13 @@ def test_every_registered_method_runs_and_respects_the_length_limit(models, meth
         lambda: GreedyConfig(max_new_tokens=3, min_new_tokens=4),
         lambda: CardsConfig(min_segment=8, max_segment=4),
         lambda: CardsConfig(threshold="nope"),
+        lambda: CardsConfig(tau_u="high"),
+        lambda: CardsConfig(reward_threshold="calibrated"),
+        lambda: CardsConfig(tau_quantile=1.5),
+        lambda: CardsConfig(reward_quantile=-0.1),
+        lambda: CardsConfig(calibration_prompts=0),
+        lambda: ArgsConfig(guidance="bytes"),
+        lambda: BoNConfig(guidance=None),
         lambda: BeamConfig(width=1.5),
         lambda: make_config("args", {"kk": 3}),
         lambda: make_config("nope"),
@@ -437,6 +499,202 @@ def test_cached_path_only_when_valid_else_batched_text_scoring(models):
     from sp_prm_lib.decoding.scorers import same_vocabulary
 
     assert not same_vocabulary(tok, OtherVocab())
+
+
+# -- reported reward = reward of the returned text; token vs text guidance -------------
+def test_text_guidance_rescores_a_split_multibyte_character_from_its_text(models):
+    """Byte-level tokens of "é" are two ids; a candidate ending after the first one
+    decodes to U+FFFD, which encodes to other ids: the cached path sees ids that are
+    not the text's. guidance="text" gives r(x, text) for it; "token" the ids' reward."""
+    policy, _, tok = models
+    rm = reward_model(models, "closed")
+    prompts = PROMPTS[:1]
+    e1, e2 = tok("é", add_special_tokens=False).input_ids
+    (a,) = tok("a", add_special_tokens=False).input_ids
+    prefix = tok("caf", add_special_tokens=False).input_ids
+    blocks = torch.tensor([[[e1, e2], [e1, a], [a, e1]]])
+    lengths = torch.tensor([[2, 2, 2]])
+    texts = policy.decode_many([prefix + blocks[0, j].tolist() for j in range(3)])
+    assert texts == ["café", "caf\ufffda", "cafa\ufffd"]
+    want = rm.score(prompts * 3, texts)
+    by = {}
+    for guidance in ("text", "token"):
+        scorer = RewardScorer(rm)
+        cands = candidate_scorer(scorer, policy, prompts, 8, guidance=guidance)
+        assert cands.kind == "rm-cache"
+        cands.advance([0], torch.tensor([prefix]))
+        by[guidance] = cands.score([prefix], blocks, lengths)[0]
+        assert scorer.stats.fallback == (2 if guidance == "text" else 0)
+    assert torch.allclose(by["text"], want, atol=1e-5)
+    assert torch.allclose(by["token"][:1], want[:1], atol=1e-5)  # "café" round-trips
+    assert not torch.allclose(by["token"][1:], want[1:], atol=1e-4)  # split characters do not
+
+
+@pytest.mark.parametrize("guidance", ["text", "token"])
+@pytest.mark.parametrize(
+    "method,overrides",
+    [
+        ("args", {"k": 6}),
+        ("cbs", {"width": 2, "successors": 3, "chunk_length": 3}),
+        ("tbs", {"width": 2, "successors": 2}),
+        ("bon", {"n": 4}),
+        ("cards", {"tau_u": 5.0, "max_segment": 4, "reward_threshold": 0.0}),
+    ],
+)
+def test_reported_reward_is_the_reward_of_the_returned_text(models, method, overrides, guidance):
+    """Random byte-level policies split multi-byte characters: returned ids whose text
+    encodes to other ids. The reported reward is still rm.score(prompt, response)."""
+    policy, _, tok = models
+    rm = reward_model(models, "closed")
+    out = decode(method, policy, RewardScorer(rm), PROMPTS, max_new_tokens=10, guidance=guidance, **overrides)
+    if method != "args":  # greedy-like ARGS on this policy emits newlines only
+        assert not all(round_trips(tok, g) for g in out)
+    for g in out:
+        assert math.isclose(g.reward, float(rm.score([g.prompt], [g.response])[0]), abs_tol=1e-5)
+        if guidance == "token":  # the reward the method chose by, of the token ids
+            again = rescore(RewardScorer(rm), policy, g.prompt, [g.token_ids], "tokens")[0]
+            assert math.isclose(g.stats["guide_reward"], float(again), abs_tol=1e-5)
+        else:
+            assert "guide_reward" not in g.stats
+
+
+def test_text_guidance_on_the_cached_path_equals_the_text_path(models):
+    """guidance="text": the RM cache plus text re-scoring of the candidates that do not
+    round-trip picks what batched text scoring picks (the paper's r(x, text))."""
+    policy = models[0]
+    rm = reward_model(models, "open")
+    for method, overrides in [
+        ("cbs", {"width": 2, "successors": 3, "chunk_length": 2}),
+        ("args", {"k": 5, "temperature": 3.0}),
+    ]:
+        cached, text = RewardScorer(rm), RewardScorer(rm, kv_cache=False)
+        fast = decode(method, policy, cached, PROMPTS, max_new_tokens=8, guidance="text", **overrides)
+        ref = decode(method, policy, text, PROMPTS, max_new_tokens=8, guidance="text", **overrides)
+        assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
+        assert all(math.isclose(a.reward, b.reward, abs_tol=1e-5) for a, b in zip(fast, ref))
+        assert cached.stats.fallback > 0 and text.stats.fallback == 0
+
+
+# -- random streams ----------------------------------------------------------------------
+def test_per_prompt_streams_are_independent_of_the_neighbouring_seed(models):
+    """Seed s+1 prompt i is not seed s prompt i+1 (as seed + index made it)."""
+    for s, i in [(0, 0), (3, 1), (7, 5)]:
+        (a,) = make_generators(s + 1, [i])
+        (b,) = make_generators(s, [i + 1])
+        assert not torch.equal(a.get_state(), b.get_state())
+        (c,) = make_generators(s + 1, [i])
+        assert torch.equal(a.get_state(), c.get_state())  # reproducible
+    (cal,) = make_generators(0, [0], stream=1)  # CARDS calibration: a stream of its own
+    assert not torch.equal(cal.get_state(), make_generators(0, [0])[0].get_state())
+    # a decoded prompt: the same text at index 1 under seed 3 and at index 0 under seed 4
+    policy = models[0]
+    cfg = dict(max_new_tokens=8, top_k=0)
+    x = sample(policy, None, PROMPTS[:1], SampleConfig(seed=3, **cfg), indices=[1])[0]
+    y = sample(policy, None, PROMPTS[:1], SampleConfig(seed=4, **cfg), indices=[0])[0]
+    assert x.token_ids != y.token_ids
+
+
+# -- scorers that return the wrong number of rewards -----------------------------------
+class Miscounting:
+    """A scorer that returns one reward too few (or a wrong shape)."""
+
+    name = "short"
+
+    def __init__(self, rm, shape="short"):
+        from sp_prm_lib.decoding import ScorerStats
+
+        self.rm, self.shape, self.stats = rm, shape, ScorerStats()
+
+    def score_texts(self, prompts, responses):
+        out = self.rm.score(prompts, responses)
+        if self.shape == "short":
+            return out[:-1]
+        if self.shape == "wide":
+            return torch.stack([out, out], dim=1)
+        return "not rewards"
+
+
+@pytest.mark.parametrize(
+    "method,overrides",
+    [
+        ("args", {"k": 3}),
+        ("bon", {"n": 2}),
+        ("cbs", {"width": 1, "successors": 2, "chunk_length": 2}),
+        ("greedy", {}),
+        ("cards", {"tau_u": 5.0, "min_segment": 2, "max_segment": 3}),  # its calibration scores first
+    ],
+)
+def test_a_scorer_returning_the_wrong_number_of_rewards_is_a_one_line_error(models, method, overrides):
+    policy = models[0]
+    rm = reward_model(models, "closed")
+    with pytest.raises(ScorerError, match=r"^scorer 'short' returned \d+ rewards .* for \d+ responses; expected one"):
+        decode(method, policy, Miscounting(rm), PROMPTS[:2], max_new_tokens=4, **overrides)
+    with pytest.raises(ScorerError, match=r"returned 12 rewards \(shape \(6, 2\)\) for 6 responses"):
+        decode("args", policy, Miscounting(rm, "wide"), PROMPTS[:2], max_new_tokens=4, k=3)
+    with pytest.raises(ScorerError, match=r"^scorer 'short' returned str for 6 responses, not 6 numbers"):
+        decode("args", policy, Miscounting(rm, "text"), PROMPTS[:2], max_new_tokens=4, k=3)
+
+
+# -- CARDS: calibration, acceptance, segment length -------------------------------------
+def _kept_segments(g) -> int:
+    return g.stats["accepted"] + g.stats["forced"]
+
+
+def test_cards_released_thresholds_are_degenerate_and_auto_calibrates_them(models):
+    """tau_u = 7 nats is above the tiny policy's largest entropy (ln 260 = 5.56): every
+    segment runs to max_segment; 8.5 is off this RM's scale: nothing passes the hard test.
+    "auto" takes both from the policy's entropies and the RM's rewards."""
+    policy, _, tok = models
+    rm = reward_model(models, "closed")
+    common = dict(
+        max_new_tokens=24, min_new_tokens=24, max_segment=8, min_segment=2, acceptance="hard", max_rejections=3
+    )
+    released = cards(policy, rm, PROMPTS, CardsConfig(tau_u=7.0, reward_threshold=8.5, **common))
+    assert math.log(len(tok)) < 7.0
+    for g in released:
+        assert g.stats["accepted"] == 0 and g.stats["acceptance"] == 0.0  # best-of-(max_rejections + 1)
+        assert g.stats["segment_tokens"] == 8.0  # every segment ran to max_segment
+    auto = cards(policy, rm, PROMPTS, CardsConfig(**common))
+    assert sum(g.stats["accepted"] for g in auto) > 0
+    assert sum(g.tokens for g in auto) / sum(_kept_segments(g) for g in auto) < 8.0
+    tau = auto[0].stats["tau_u"]
+    assert 0 < tau < math.log(len(tok)) and all(g.stats["tau_u"] == tau for g in auto)
+
+
+def test_cards_calibration_is_the_quantiles_it_documents(models):
+    policy = models[0]
+    rm = reward_model(models, "open")
+    cfg = CardsConfig(max_new_tokens=12, max_segment=6, calibration_prompts=2, tau_quantile=0.8, reward_quantile=0.25)
+    resolved = calibrate_cards(policy, rm, PROMPTS, cfg)
+    tokens, entropies = calibration_samples(policy, PROMPTS[:2], cfg)
+    assert len(tokens) == 2 and len(entropies) >= sum(len(t) for t in tokens)
+    assert resolved.tau_u == pytest.approx(float(torch.tensor(entropies).double().quantile(0.8)), abs=1e-4)
+    rewards = rm.score(PROMPTS[:2], policy.decode_many(tokens)).double()
+    assert resolved.reward_threshold == pytest.approx(float(rewards.quantile(0.25)), abs=1e-4)
+    # the entropies are the policy's own (raw logits) at every step of the sampled response
+    (one,), ents = calibration_samples(policy, PROMPTS[:1], cfg)
+    assert one == tokens[0]
+    context = policy.prompt_ids(PROMPTS[0])
+    with torch.no_grad():
+        logits = policy.model(input_ids=torch.tensor([context + one])).logits[0].float()
+    steps = logits[len(context) - 1 : len(context) - 1 + len(ents)]
+    assert len(ents) in (len(one), len(one) + 1)  # + the step that sampled EOS
+    assert torch.allclose(entropy(steps), torch.tensor(ents, dtype=torch.float64), atol=1e-4)
+    # a number stays as given; the reward threshold is calibrated only when the schedule uses it
+    assert calibrate_cards(policy, rm, PROMPTS, dataclasses.replace(cfg, tau_u=3.0)).tau_u == 3.0
+    prefix = calibrate_cards(policy, rm, PROMPTS, dataclasses.replace(cfg, threshold="prefix"))
+    assert prefix.reward_threshold == "auto" and isinstance(prefix.tau_u, float)
+    assert not prefix.needs_calibration
+    # fast CARDS and the naive loop calibrate the same way
+    fast = cards(policy, rm, PROMPTS, cfg)
+    ref = naive_cards(policy, RewardScorer(rm), PROMPTS, cfg, rescore_mode="text")
+    assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
+    assert all(same_stats(a.stats, b.stats) for a, b in zip(fast, ref))
+    for g in fast:
+        assert g.stats["tau_u"] == resolved.tau_u and g.stats["reward_threshold"] == resolved.reward_threshold
+        assert g.stats["accepted"] == g.stats["segments"] - g.stats["rejected"] - g.stats["forced"]
+        assert g.stats["acceptance"] == round(g.stats["accepted"] / g.stats["segments"], 4)
+        assert g.stats["segment_tokens"] == round(g.tokens / _kept_segments(g), 4)
 
 
 @pytest.mark.slow

@@ -129,6 +129,57 @@ def test_resume_refuses_a_different_run(setup, tmp_path):
         generate_run([], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
 
 
+def test_resume_refuses_another_policy_or_reward_model(setup, tmp_path):
+    """Same names, other weights: the run file records what it was made with and a
+    resume with another policy or RM is refused instead of mixing two runs."""
+    policy, _ = setup
+    tok = policy.tokenizer
+    other_policy = Policy(tiny_model("llama-causal-lm", tok, seed=3)[0], tok)
+    rm_a = RewardModel(tiny_model("llama-reward", tok, seed=2)[0], tok)  # unnamed: named by class
+    rm_b = RewardModel(tiny_model("llama-reward", tok, seed=4)[0], tok)
+    assert rm_a.name == rm_b.name and policy.model.name_or_path == other_policy.model.name_or_path
+    out = tmp_path / "run.jsonl"
+    run = dict(config=ARGS, process_index=0, num_processes=1)
+    generate_run(PROMPTS[:2], "args", policy, rm_a, out, **run)
+    first = read_records(out)[0]
+    assert set(first["policy_id"]) == {"name", "fingerprint"} and first["scorer_id"]["name"] == rm_a.name
+    with pytest.raises(ConfigError, match=r"was generated with policy .*fingerprint .*not .*resume with that policy"):
+        generate_run(PROMPTS[:3], "args", other_policy, rm_a, out, **run)
+    with pytest.raises(ConfigError, match=r"was generated with reward model / scorer 'LlamaForSequenceClassification'"):
+        generate_run(PROMPTS[:3], "args", policy, rm_b, out, **run)
+    with pytest.raises(ConfigError, match="was generated with reward model / scorer .* now none is given"):
+        generate_run(PROMPTS[:3], "args", policy, None, out, **run)
+    assert len(read_records(out)) == 2  # nothing was appended
+    # the same models loaded again (equal weights, new objects) resume
+    same_rm = RewardModel(tiny_model("llama-reward", tok, seed=2)[0], tok)
+    summary = generate_run(PROMPTS[:3], "args", policy, same_rm, out, **run)
+    assert (summary.done, summary.skipped) == (1, 2)
+
+
+def test_cards_run_is_calibrated_once_whatever_the_batching(setup, tmp_path):
+    """CARDS "auto" thresholds come from the run's first prompts, once: batch size and
+    shards do not change them; records carry acceptance, segment length and thresholds."""
+    policy, rm = setup
+    cfg = {"max_new_tokens": 8, "min_segment": 2, "max_segment": 4, "calibration_prompts": 3}
+    one = tmp_path / "one.jsonl"
+    generate_run(PROMPTS, "cards", policy, rm, one, config=cfg, batch_size=1, process_index=0, num_processes=1)
+    big = tmp_path / "big.jsonl"
+    generate_run(PROMPTS, "cards", policy, rm, big, config=cfg, batch_size=5, process_index=0, num_processes=1)
+    sharded = tmp_path / "sharded.jsonl"
+    for rank in range(2):
+        generate_run(
+            PROMPTS, "cards", policy, rm, sharded, config=cfg, batch_size=2, process_index=rank, num_processes=2
+        )
+    merged = read_records(merge_shards(sharded, expected=len(PROMPTS)))
+    records = read_records(one)
+    assert strip_times(records) == strip_times(read_records(big)) == strip_times(merged)
+    stats = [r["stats"] for r in records]
+    assert len({(s["tau_u"], s["reward_threshold"]) for s in stats}) == 1
+    assert all(isinstance(s["tau_u"], float) and isinstance(s["reward_threshold"], float) for s in stats)
+    assert all(0 <= s["acceptance"] <= 1 and s["segment_tokens"] <= 4 for s in stats)
+    assert records[0]["config"]["tau_u"] == "auto"  # the run's config as given; the values used are in stats
+
+
 def test_shards_split_the_prompts_and_merge_in_order(setup, tmp_path):
     policy, rm = setup
     single = tmp_path / "single.jsonl"

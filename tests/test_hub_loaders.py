@@ -107,6 +107,19 @@ def test_hh_rlhf_train_split_from_hub_schema(data_env):
         load_pairs("hh-harmless-base", split="train", data_files=path, strict=True)
 
 
+def test_data_files_rewritten_with_the_same_mtime_give_the_new_rows(data_env):
+    # issue #12: the datasets cache keys local files on path and mtime, so it handed back the old rows
+    path = write(data_env["home"], "pairs.jsonl", [{"chosen": hh("a", "old"), "rejected": hh("a", "c")}])
+    stamp = path.stat()
+    assert load_pairs("hh-rlhf", split="train", data_files=path).frame.chosen.tolist() == ["old"]
+    write(data_env["home"], "pairs.jsonl", [{"chosen": hh("a", "new"), "rejected": hh("a", "c")}])  # same size
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert path.stat().st_mtime_ns == stamp.st_mtime_ns and path.stat().st_size == stamp.st_size
+    assert load_pairs("hh-rlhf", split="train", data_files=path).frame.chosen.tolist() == ["new"]
+    write(data_env["home"], "pairs.jsonl", [{"chosen": hh("a", "old"), "rejected": hh("a", "c")}])
+    assert load_pairs("hh-rlhf", split="train", data_files=path).frame.chosen.tolist() == ["old"]
+
+
 def test_gsm8k_and_advbench_hub_schemas(data_env):
     gsm = write(data_env["home"], "gsm8k.jsonl", [{"question": "How much?", "answer": "2*9=18\n#### 18"}])
     assert load_prompts("gsm8k", data_files=gsm).frame.final_answer.tolist() == ["18"]

@@ -225,7 +225,7 @@ def test_bad_input_errors_are_one_line(monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="2 prompts but 1 responses_a"):
         judge_pairs(judge, ["p", "q"], ["a"], ["b", "c"])
-    with pytest.raises(ConfigError, match=r"unknown judge backend 'gpt5' \(known: api, local-lm, rm-proxy\)"):
+    with pytest.raises(ConfigError, match=r"unknown judge backend 'gpt5' \(known: api, local-lm, rm-proxy, gold\)"):
         make_judge("gpt5")
     for var in ("SP_PRM_JUDGE_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -416,3 +416,39 @@ def test_api_concurrent_requests_keep_order(serve, tmp_path):
     assert [v.value for v in verdicts] == [1] * 7 and len(server.requests) == 7
     graded = judged_accuracy(_api(server, tmp_path), ["q"], ["s"])
     assert graded["correct"] == 1
+
+
+def test_redact_removes_keys_tokens_and_url_credentials():
+    from sp_prm_lib.judge.api import redact
+
+    text = (
+        "POST https://user:s3cret@host/v1?api_key=abc123&x=1 failed: "
+        "echo Authorization: Bearer sk-live-XYZ and sk-live-XYZ again"
+    )
+    out = redact(text, ("sk-live-XYZ",))
+    assert "s3cret" not in out and "abc123" not in out and "sk-live-XYZ" not in out
+    assert "https://***@host/v1?api_key=***&x=1" in out
+
+
+def test_api_error_lines_never_quote_the_key(serve, tmp_path):
+    key = "sk-test-SECRET-123"
+    server = serve([("raw", 401, f'{{"error": "bad header Authorization: Bearer {key}"}}'.encode())])
+    url = server.url.replace("http://", "http://user:pw@") + "?key=k9"
+    judge = OpenAIChatJudge(base_url=url, api_key=key, cache_dir=tmp_path, max_retries=0, timeout=2.0)
+    with pytest.raises(JudgeError, match="HTTP 401") as info:
+        judge.compare([Comparison(PROMPT, "a", "b")])
+    message = str(info.value)
+    assert key not in message and ":pw@" not in message and "k9" not in message
+
+
+def test_judge_identity_follows_the_environment(monkeypatch):
+    from sp_prm_lib.judge import judge_identity
+
+    monkeypatch.setenv("SP_PRM_JUDGE_MODEL", "model-a")
+    monkeypatch.setenv("SP_PRM_JUDGE_BASE_URL", "https://k:secret@one.invalid/v1")
+    first = judge_identity("api")
+    monkeypatch.setenv("SP_PRM_JUDGE_MODEL", "model-b")
+    second = judge_identity("api")
+    assert first["model"] == "model-a" and second["model"] == "model-b" and first != second
+    assert "secret" not in first["base_url"]
+    assert judge_identity("api", model="gpt-x")["model"] == "gpt-x"

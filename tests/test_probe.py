@@ -80,6 +80,22 @@ def test_agreement_follows_the_full_pair_order():
     assert set(p.frame().columns) >= {"t", "rm", "score_a", "score_b", "agree"}
 
 
+def test_identical_prefixes_are_ties_in_the_probe():
+    scores = {"ORM": ([0.0, 1e-8, 2e-8, 1.0], [0.0, 0.0, 0.0, 0.0])}  # packing noise on shared prefixes
+    p = pr.PairProbe(
+        "p",
+        "\n\nHuman: hi\n\nAssistant:",
+        ("abx", "aby"),
+        ("chosen", "rejected"),
+        "ORM tokens",
+        (3, 3),
+        ([0, 1, 2, 3], [0, 1, 2, 3]),
+        scores,
+    )
+    assert p.identical().tolist() == [True, True, True, False]
+    assert p.agreement("ORM").tolist() == [False, False, False, True]
+
+
 def test_roundtrip_through_dict(probe):
     again = pr.PairProbe.from_dict(json.loads(json.dumps(probe.to_dict())))
     assert again.scores == probe.scores and again.ends == probe.ends and again.lengths == probe.lengths

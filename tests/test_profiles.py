@@ -116,3 +116,75 @@ def test_unknown_data_set_name(tmp_path):
 
 def test_unknown_split_of_a_known_set(tmp_path):
     _expect(_write(tmp_path, lambda r: r["data"].update(eval_split="validation")), "data.eval_split", "validation")
+
+
+def _set(path: str, value):
+    def mutate(raw):
+        *parents, leaf = path.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("seed", -1, "seed: must be >= 0"),
+        ("reward.prm.epochs", float("inf"), "reward.prm.epochs: must be a finite number"),
+        ("reward.prm.learning_rate", float("inf"), "reward.prm.learning_rate: must be a finite number"),
+        ("decoding.seeds", [], "decoding.seeds: must not be empty"),
+        ("analysis.prefix_tokens", [], "analysis.prefix_tokens: must not be empty"),
+        ("data.train_pairs", 1e24, "data.train_pairs: expected an integer"),
+        ("name", "../../x", "name: '../../x' must be letters"),
+        ("name", "", "name: '' must be letters"),
+    ],
+)
+def test_values_that_would_fail_later_are_refused_on_load(tmp_path, key, value, needle):
+    _expect(_write(tmp_path, _set(key, value)), needle)
+
+
+def test_yaml_errors_keep_line_and_column(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: smoke\ndata: [1, 2\nseed: 0\n")
+    _expect(path, "not valid YAML: line 3, column 5")
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path):
+    text = load_profile("smoke").path.read_text() + "\nseed: 3\n"
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    _expect(path, "duplicate key 'seed'", "line ")
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    _expect(path, "not UTF-8")
+
+
+def test_field_help_is_in_the_metadata():
+    from sp_prm_lib.config.profile import DecodingSpec
+    from sp_prm_lib.config.schema import field_help
+    from sp_prm_lib.config.training import TrainConfig
+
+    assert "Base/SFT row" in field_help(DecodingSpec)["base"]
+    assert all(field_help(TrainConfig).values()), "every training field documents itself"
+
+
+def test_train_config_is_derived_from_the_profile_fields():
+    from sp_prm_lib.config.training import TrainConfig
+    from sp_prm_lib.experiments.reward_models import prm_train_config
+
+    profile = load_profile("tiny")
+    config = prm_train_config(profile, "sp-prm")
+    prm = profile.reward.prm
+    assert (config.learning_rate, config.K, config.batch_size, config.weight_clamp) == (
+        prm.learning_rate,
+        prm.K,
+        prm.batch_size,
+        prm.weight_clamp,
+    )
+    assert TrainConfig().learning_rate == type(prm)().learning_rate  # one default, not two

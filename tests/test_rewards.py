@@ -142,3 +142,78 @@ def test_bad_arguments():
         RewardModel(model, tok, strategy="fast")
     with pytest.raises(ConfigError, match="batch_size"):
         RewardModel(model, tok, batch_size=0)
+
+
+# --- issue #12 ---------------------------------------------------------------
+def _deberta(padding_side="right", seed=11):
+    from sp_prm_lib.models.tiny import deberta_tokenizer
+
+    model, tok = tiny_model("deberta-v2-reward", deberta_tokenizer(padding_side=padding_side), seed=seed)
+    return model, tok
+
+
+def test_text_pair_rm_without_chat_template_is_rendered_by_its_tokenizer():
+    """The paper's TL;DR RM is a DeBERTa without a chat template: [CLS] prompt [SEP] response [SEP]."""
+    model, tok = _deberta()
+    assert tok.chat_template is None
+    rm = RewardModel(model, tok, convention="closed")
+    for prompt, response in zip(PROMPTS, RESPONSES):
+        enc = rm.formatter.encode([prompt], [response])[0]
+        assert enc.context + enc.response + enc.closing == tok(prompt, response).input_ids
+        assert enc.context[0] == tok.cls_token_id and enc.closing == [tok.sep_token_id]
+    full = rm.score(PROMPTS, RESPONSES)
+    prefixes = rm.score_prefixes(PROMPTS, RESPONSES)
+    assert torch.isfinite(full).all()
+    assert torch.allclose(full, torch.stack([p[-1] for p in prefixes]), atol=1e-5)
+    direct = model(**tok(PROMPTS[0], RESPONSES[0], return_tensors="pt")).logits[0, 0]
+    assert full[0].item() == pytest.approx(direct.item(), abs=1e-5)
+
+
+def test_bidirectional_rm_is_padded_on_the_right():
+    """Its pooler reads position 0: under left padding that is a pad token."""
+    byte_model, _ = tiny_model("deberta-v2-reward", seed=2)
+    byte_rm = RewardModel(byte_model, byte_tokenizer(padding_side="left"), batch_size=3)
+    full = byte_rm.score(PROMPTS, RESPONSES)
+    assert torch.allclose(full, torch.cat([byte_rm.score([p], [r]) for p, r in zip(PROMPTS, RESPONSES)]), atol=1e-5)
+    assert byte_rm.padding_side == "right"
+    model, tok = _deberta(padding_side="left")
+    rm = RewardModel(model, tok, batch_size=3)
+    assert rm.padding_side == "right"
+    batch = rm.score_prefixes(PROMPTS, RESPONSES, [[1, 2], [3, 7], [2]])
+    single = [rm.score_prefixes([p], [r], [ts])[0] for p, r, ts in zip(PROMPTS, RESPONSES, [[1, 2], [3, 7], [2]])]
+    assert _max_diff(batch, single) <= 1e-5
+    with pytest.raises(ConfigError, match="must be padded on the right"):
+        RewardModel(model, tok, padding_side="left")
+
+
+def test_identical_prefixes_are_the_same_token_sequence():
+    model, tok = tiny_model("llama-reward", seed=1)
+    rm = RewardModel(model, tok, convention="closed")
+    prompts = ["p", "p", "q"]
+    chosen, rejected = ["abcdef", "same", "x"], ["abcxyz", "same", "xy"]
+    out = rm.identical_prefixes(prompts, chosen, rejected, [[1, 3, 4, None], [1, 2, 4, None], [1, 2, 3, None]])
+    assert out.dtype == bool and out.shape == (3, 4)
+    assert out.tolist() == [[True, True, False, False], [True, True, True, True], [True, False, False, False]]
+    pairs = rm.identical_prefixes(prompts[:1], chosen[:1], rejected[:1], [[(3, 3), (3, 2), (0, 0)]])
+    assert pairs.tolist() == [[True, False, True]]
+    # beyond max_length the kept parts are what is scored: same kept tokens -> identical
+    short = RewardModel(model, tok, convention="closed", max_length=48)
+    long_w, long_l = "w" * 100 + "tail one", "w" * 100 + "other tail"
+    assert short.identical_prefixes(["p"], [long_w], [long_l], [[None, 50]]).tolist() == [[True, True]]
+    assert not rm.identical_prefixes(["p"], [long_w], [long_l], [[None]]).any()
+    with pytest.raises(ConfigError, match="same number of lengths"):
+        rm.identical_prefixes(prompts[:2], chosen[:2], rejected[:2], [[1], [1, 2]])
+    with pytest.raises(ConfigError, match=r"pair 0: chosen prefix length 9 is not in 0..6"):
+        rm.identical_prefixes(prompts[:1], chosen[:1], rejected[:1], [[(9, 1)]])
+
+
+def test_identical_prefixes_score_within_noise_of_each_other():
+    """Why they are ties: the one-pass packing scores them apart by rounding only."""
+    model, tok = tiny_model("gemma-reward", seed=3)
+    rm = RewardModel(model, tok, convention="closed")
+    chosen, rejected = "shared start, then good", "shared start, then bad"
+    same = rm.identical_prefixes(["p"], [chosen], [rejected], [list(range(1, 21))])[0]
+    assert same[: len("shared start, then ")].all() and not same[-1]
+    a = rm.score_prefixes(["p"], [chosen], [list(range(1, 15))])[0]
+    b = rm.score_prefixes(["p"], [rejected], [list(range(1, 15))])[0]
+    assert (a - b).abs().max().item() < 1e-4

@@ -11,6 +11,22 @@
 # $r(x, y^w_{<t}) > r(x, y^l_{<t})$. We measure it for the profile's ORM and its
 # (larger) reference RM, scoring every prefix of a response in one forward pass
 # (`sp_prm_lib.experiments.prefix_analysis.prefix_scores`), with 95% bootstrap intervals over pairs.
+#
+# ### Two quantities named AR<sub>RM-SC</sub>
+#
+# The paper's *formula* (Appendix B) compares the prefix order with the **human
+# label** of the full pair: $r(x, y^w_{<t}) > r(x, y^l_{<t})$. Its *words*
+# (section 3.1: a prefix order should match "the full responses' order")
+# compare with the **reward model's own order** of the full responses:
+# $\mathrm{sign}(r(x, y^w_{<t}) - r(x, y^l_{<t})) = \mathrm{sign}(r(x, y^w) - r(x, y^l))$.
+# The two agree for an RM that ranks every full pair correctly and differ
+# otherwise: the first is bounded by the RM's full-pair accuracy in a loose
+# sense (an RM at chance scores about 0.5 whatever its prefixes do), while the
+# second needs no label at all, so even an RM at chance can be perfectly
+# consistent with itself. The tables below show both: `ar_rm_sc` (formula,
+# what Fig. 1 plots) and `ar_rm_own` (words, what the prefix probe of
+# notebook 13 shows). Prefixes that are the same token sequence on both sides
+# (common at small t: "I ...") are ties for both.
 
 # %% tags=["parameters"]
 profile = "tiny"  # papermill parameter: smoke | tiny | paper

@@ -44,6 +44,10 @@ models = {
     "sc": rms.ensure_prm(P, "sc"),
     "sp-prm": rms.ensure_prm(P, "sp-prm"),
 }
+print(
+    f"accuracy: full-pair accuracy on all {P.data.eval_pairs} held-out eval pairs; notebooks 02-04 and 06 use "
+    f"the first {P.analysis.pairs} of them, so their full-pair numbers can differ from these"
+)
 rms.summary_table(models)
 
 # %% [markdown]
@@ -88,8 +92,12 @@ curves = pd.concat([rms.loss_curve(models[m]) for m in ("orm", "sc", "sp-prm")],
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 for name, rows in curves.groupby("model", sort=False):
     ax.plot(rows.step, rows.loss, "o-", ms=3, label=name)
-ax.axhline(np.log(2), color="grey", ls=":", lw=1, label="ln 2 (chance)")
-ax.set(xlabel="optimiser step", ylabel="training loss (weighted BT)", title=f"Training loss, profile {P.name}")
+ax.axhline(np.log(2), color="grey", ls=":", lw=1, label="ln 2: unweighted loss of a constant RM")
+ax.set(
+    xlabel="optimiser step",
+    ylabel="training loss (BT; SP-PRM's is weighted)",
+    title=f"Training loss, profile {P.name}",
+)
 ax.legend(fontsize=8)
 save_figure(fig, "05_training_curves", P)
 plt.show()

@@ -76,7 +76,7 @@ d = rms.d_partial(models["sp-prm"])
 clamp = P.reward.prm.weight_clamp
 raw = d.raw_weight
 batch = P.reward.prm.batch_size
-normalised = batch_mean_weights(raw, d.pair, batch)
+normalised = batch_mean_weights(raw, d.pair, batch, P.reward.prm.batch_unit, seed=P.seed)
 weights = pd.DataFrame(
     {
         "raw 1/H": raw.describe(),

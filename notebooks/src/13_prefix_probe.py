@@ -19,7 +19,10 @@
 #   training uses to filter and weight the partial pairs.
 #
 # At each t a reward model **agrees** when it orders the two t-token prefixes
-# the way it orders the two full responses (a tie does not agree). A response
+# the way it *itself* orders the two full responses (a tie does not agree).
+# This is score consistency as the paper words it; it is not the human-label
+# formula of notebooks 02 and 06 (see "Two quantities named AR_RM-SC" in
+# notebook 02). A response
 # shorter than t is used whole. Prefix lengths count tokens of the ORM's
 # tokenizer (all three reward models of the offline profiles share it); all
 # prefixes of a response are scored in one forward pass
@@ -77,8 +80,10 @@ live_probe(models, probes)
 #
 # Over the probe pairs: the fraction each reward model orders like its own
 # verdict on the full responses, for every prefix length t. With this few
-# pairs the curves are coarse; notebooks 02 and 06 measure the same quantity
-# (AR_RM-SC) on many more pairs.
+# pairs the curves are coarse. Notebooks 02 and 06 measure this quantity on many
+# more pairs as `ar_rm_own`, next to the paper's formula `ar_rm_sc`, which
+# compares with the human label instead and so differs whenever an RM's full
+# order differs from the label.
 
 # %%
 curve = agreement_curve(probes)

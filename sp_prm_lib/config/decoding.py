@@ -14,6 +14,24 @@ tbs       8      8     1           CBS with L=1 (token-level beam search)
 bon       1      N     whole       Best-of-N (one round, N candidates)
 sample    1      1     whole       plain sampling (one candidate)
 ========  =====  ====  ==========  ==========================================
+
+Guidance (``guidance`` of the reward-guided configs: ARGS, CBS/TBS, BoN, CARDS):
+what reward a candidate continuation (policy token ids) is judged by.
+
+- ``text`` (default): ``r(x, decode(ids))``, the paper's definition: the
+  reward model scores the text the policy's tokens decode to. Where the RM
+  shares the policy's vocabulary and the ids round-trip (``encode(decode(ids))
+  == ids``, almost always), the RM's KV cache over the policy's ids gives that
+  reward fast; candidates that do not round-trip (a multi-byte character split
+  across tokens, a non-canonical tokenization, a skipped special token) are
+  re-scored from their text, in one batched call.
+- ``token``: the fast path as is: the RM sees exactly the policy's token ids
+  (when it shares the vocabulary; otherwise there is only text). Faster (no
+  round-trip check) but a candidate that does not round-trip is judged on ids
+  its text does not encode to.
+
+Either way the reported reward (``Generation.reward``, run records) is the
+reward of the returned text, ``r(x, response)``.
 """
 
 from __future__ import annotations
@@ -38,14 +56,39 @@ def _float(name: str, value, *, lo: float | None = None, strict: bool = False) -
         raise ConfigError(f"{name} must be {'>' if strict else '>='} {lo}, got {value}")
 
 
+GUIDANCE = ("text", "token")
+AUTO = "auto"
+
+
+def _choice(name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _float_or_auto(name: str, value, **bounds) -> None:
+    if isinstance(value, str):
+        if value != AUTO:
+            raise ConfigError(f"{name} must be a number or {AUTO!r}, got {value!r}")
+        return
+    _float(name, value, **bounds)
+
+
+def _fraction(name: str, value) -> None:
+    _float(name, value, lo=0.0)
+    if value > 1:
+        raise ConfigError(f"{name} must be in [0, 1], got {value}")
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     """Settings every decoder shares.
 
     ``max_new_tokens``: response length limit (policy tokens, EOS not counted);
     ``min_new_tokens``: EOS is suppressed before this many tokens;
-    ``seed``: prompt ``i`` of a run samples from a generator seeded with
-    ``seed + i``, so results do not depend on how prompts are batched.
+    ``seed``: prompt ``i`` of a run samples from its own generator, seeded from
+    ``numpy.random.SeedSequence([seed, i])`` (independent streams: seed s+1 is
+    not seed s shifted by one prompt), so results do not depend on how prompts
+    are batched.
     """
 
     max_new_tokens: int = 128
@@ -95,11 +138,13 @@ class SampleConfig(DecodeConfig):
 class BeamConfig(SampleConfig):
     """The chunk-level beam driver: beam width ``width`` (W), ``successors`` (K)
     sampled per state, chunks of ``chunk_length`` (L) tokens (None: the whole
-    response in one chunk). Defaults: the paper's CBS (W=8, K=8, L=30, top_k=50, T=1)."""
+    response in one chunk). Defaults: the paper's CBS (W=8, K=8, L=30, top_k=50, T=1).
+    ``guidance``: ``text`` or ``token`` (module docstring)."""
 
     width: int = 8
     successors: int = 8
     chunk_length: int | None = 30
+    guidance: str = "text"
 
     def __post_init__(self):
         super().__post_init__()
@@ -107,6 +152,7 @@ class BeamConfig(SampleConfig):
         _int("successors (K)", self.successors, 1)
         if self.chunk_length is not None:
             _int("chunk_length (L)", self.chunk_length, 1)
+        _choice("guidance", self.guidance, GUIDANCE)
 
     def beam(self) -> BeamConfig:
         return self
@@ -121,13 +167,16 @@ class TBSConfig(BeamConfig):
 
 @dataclass(frozen=True)
 class BoNConfig(SampleConfig):
-    """Best-of-N: N whole responses sampled from the prompt, the best kept."""
+    """Best-of-N: N whole responses sampled from the prompt, the best kept.
+    ``guidance``: ``text`` or ``token`` (module docstring)."""
 
     n: int = 16
+    guidance: str = "text"
 
     def __post_init__(self):
         super().__post_init__()
         _int("n", self.n, 1)
+        _choice("guidance", self.guidance, GUIDANCE)
 
     def beam(self) -> BeamConfig:
         return BeamConfig(
@@ -139,6 +188,7 @@ class BoNConfig(SampleConfig):
             max_new_tokens=self.max_new_tokens,
             min_new_tokens=self.min_new_tokens,
             seed=self.seed,
+            guidance=self.guidance,
         )
 
 
@@ -146,17 +196,20 @@ class BoNConfig(SampleConfig):
 class ArgsConfig(DecodeConfig):
     """ARGS-greedy (paper Algorithm 2): among the ``k`` most likely tokens pick
     the argmax of ``logit + w * reward(prefix + token)``. Paper: w=1.5, k=30.
-    ``temperature`` divides the logits first (the released code's warper; 1: off)."""
+    ``temperature`` divides the logits first (the released code's warper; 1: off).
+    ``guidance``: ``text`` or ``token`` (module docstring)."""
 
     k: int = 30
     w: float = 1.5
     temperature: float = 1.0
+    guidance: str = "text"
 
     def __post_init__(self):
         super().__post_init__()
         _int("k", self.k, 1)
         _float("w", self.w)
         _float("temperature", self.temperature, lo=0.0, strict=True)
+        _choice("guidance", self.guidance, GUIDANCE)
 
 
 CARDS_THRESHOLDS = ("schedule", "prefix")
@@ -175,45 +228,83 @@ class CardsConfig(DecodeConfig):
     ``threshold``:
       - ``schedule`` (the released code): starts at
         ``(1 - alpha) * r(empty response) + alpha * reward_threshold`` and grows
-        linearly with the generated length to ``reward_threshold``
-        (the released default 8.5 is on the scale of its RM: set it per RM);
+        linearly with the generated length to ``reward_threshold``;
       - ``prefix``: the reward of the accepted prefix (the segment must not
-        lower the reward, softly).
+        lower the reward, softly); ``reward_threshold`` is not used.
     ``acceptance``: ``soft`` accepts with probability
     ``min(1, exp((r - threshold) / beta))``, ``hard`` when ``r >= threshold``.
+
+    Calibration (``"auto"``, the defaults): the released values (tau_u = 7,
+    reward_threshold = 8.5) belong to another policy and another RM: 7 nats is
+    never reached by SmolLM2's next-token entropy (every segment runs to
+    ``max_segment``) and 8.5 is on another RM's scale (every segment is
+    rejected and CARDS becomes best-of-(max_rejections + 1)). With ``"auto"``,
+    ``cards.calibrate_cards`` samples one response from each of the first
+    ``calibration_prompts`` prompts (this config's sampling, its own random
+    stream) and sets
+
+    - ``tau_u`` = the ``tau_quantile`` quantile of the policy's next-token
+      entropies along those responses (0.9: about one step in ten ends a
+      segment, once it has ``min_segment`` tokens);
+    - ``reward_threshold`` = the ``reward_quantile`` quantile of the guiding
+      RM's rewards of those responses (0.5: the schedule ends at a typical
+      sampled response's reward), only with ``threshold: schedule``.
+
+    A number keeps that value as given. A run (``runs.generate_run``)
+    calibrates once on its first prompts, so its results do not depend on
+    batching; a direct ``cards`` call calibrates on the prompts it is given.
+    The values used, the acceptance rate and the mean segment length are in
+    each ``Generation.stats``.
     """
 
-    tau_u: float = 7.0
+    tau_u: float | str = AUTO
     min_segment: int = 4
     max_segment: int = 64
     top_k: int = 50
     temperature: float = 0.7
     threshold: str = "schedule"
-    reward_threshold: float = 8.5
+    reward_threshold: float | str = AUTO
     alpha: float = 0.5
     beta: float = 0.7
     acceptance: str = "soft"
     max_rejections: int = 10
+    tau_quantile: float = 0.9
+    reward_quantile: float = 0.5
+    calibration_prompts: int = 8
+    guidance: str = "text"
 
     def __post_init__(self):
         super().__post_init__()
-        _float("tau_u", self.tau_u, lo=0.0)
+        _float_or_auto("tau_u", self.tau_u, lo=0.0)
         _int("min_segment", self.min_segment, 1)
         _int("max_segment", self.max_segment, 1)
         if self.min_segment > self.max_segment:
             raise ConfigError(f"min_segment ({self.min_segment}) exceeds max_segment ({self.max_segment})")
         _int("top_k", self.top_k, 0)
         _float("temperature", self.temperature, lo=0.0, strict=True)
-        if self.threshold not in CARDS_THRESHOLDS:
-            raise ConfigError(f"threshold must be one of {', '.join(CARDS_THRESHOLDS)}, got {self.threshold!r}")
-        if self.acceptance not in CARDS_ACCEPTANCE:
-            raise ConfigError(f"acceptance must be one of {', '.join(CARDS_ACCEPTANCE)}, got {self.acceptance!r}")
-        _float("reward_threshold", self.reward_threshold)
-        _float("alpha", self.alpha, lo=0.0)
-        if self.alpha > 1:
-            raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
+        _choice("threshold", self.threshold, CARDS_THRESHOLDS)
+        _choice("acceptance", self.acceptance, CARDS_ACCEPTANCE)
+        _float_or_auto("reward_threshold", self.reward_threshold)
+        _fraction("alpha", self.alpha)
         _float("beta", self.beta, lo=0.0, strict=True)
         _int("max_rejections", self.max_rejections, 0)
+        _fraction("tau_quantile", self.tau_quantile)
+        _fraction("reward_quantile", self.reward_quantile)
+        _int("calibration_prompts", self.calibration_prompts, 1)
+        _choice("guidance", self.guidance, GUIDANCE)
+
+    @property
+    def calibrates_tau(self) -> bool:
+        return self.tau_u == AUTO
+
+    @property
+    def calibrates_reward(self) -> bool:
+        """True when the reward threshold is ``auto`` and used (``threshold: schedule``)."""
+        return self.reward_threshold == AUTO and self.threshold == "schedule"
+
+    @property
+    def needs_calibration(self) -> bool:
+        return self.calibrates_tau or self.calibrates_reward
 
 
 #: decoding method name -> its config class (the decoders themselves live in ``sp_prm_lib.decoding``)

@@ -10,11 +10,13 @@ This module imports no torch.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sp_prm_lib.config.decoding import METHOD_CONFIGS, make_config
+from sp_prm_lib.config.gold import LABEL_SOURCES, GoldSpec
 from sp_prm_lib.config.schema import build, read_yaml, setting
 from sp_prm_lib.config.training import OptimSettings, PartialSettings
 from sp_prm_lib.config.variants import check_guiding_variants, check_prm_variants
@@ -24,9 +26,10 @@ from sp_prm_lib.core.settings import profiles_dir
 MODEL_SOURCES = ("package", "hub", "local")
 DATA_SOURCES = ("auto", "mirror", "hub")
 DTYPES = ("float32", "bfloat16", "float16")
-JUDGES = ("rm-proxy", "api", "local-lm")
+JUDGES = ("rm-proxy", "api", "local-lm", "gold")
 DECODING_BASES = ("greedy", "sample")
 DIVERSITY_VERSIONS = ("words", "tokens")
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class DataSpec:
     gsm8k_questions: int = setting(100, min=0, help="GSM8K test questions kept")
     gsm8k_pairs: int = setting(200, min=0, help="GSM8K solution pairs kept")
     split_seed: int = setting(0, help="seed of the hash order that cuts train from eval")
+    labels: str = setting(
+        "human", choices=LABEL_SOURCES, help="who labels the pairs: human (the data set's own) or gold (the lab)"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ class AnalysisSpec:
         choices=JUDGES,
         help="HP backend: rm-proxy (the reference RM stands in for people), api "
         "(OpenAI-compatible endpoint, judge_model; the paper used GPT-4, DeepSeek-V3), "
-        "local-lm (a local causal LM)",
+        "local-lm (a local causal LM), gold (the lab's gold reward, profile.gold)",
     )
     judge_model: str | None = setting(None, help="model name of the api or local-lm judge")
     bootstrap: int = setting(1000, min=10, help="bootstrap resamples of every CI")
@@ -186,6 +192,7 @@ class Profile:
     analysis: AnalysisSpec = setting(default_factory=AnalysisSpec, help="agreement-rate analyses")
     ablation: AblationSpec = setting(default_factory=AblationSpec, help="ablation variants")
     decoding: DecodingSpec = setting(default_factory=DecodingSpec, help="decoding experiments")
+    gold: GoldSpec = setting(default_factory=GoldSpec, help="the gold reward of the lab (data.labels: gold)")
     seed: int = setting(0, min=0, help="global seed")
     path: Path | None = dataclasses.field(default=None, compare=False)
 
@@ -217,6 +224,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
     profile = build(Profile, raw, path)
+    if not _PROFILE_NAME.fullmatch(profile.name):
+        raise ConfigError(
+            f"{path}: name: {profile.name!r} must be letters, digits, '.', '-' or '_' (it names output folders)"
+        )
     _check_data_names(profile.data, path)
     check_prm_variants(profile.ablation.variants, f"{path}: ablation.variants")
     _check_decoding(profile.decoding, path)

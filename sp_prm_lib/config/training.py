@@ -17,6 +17,7 @@ from sp_prm_lib.core.errors import ConfigError
 OBJECTIVES = ("orm", "sc", "sp-prm", "sp-prm-released")
 WEIGHTINGS = ("raw", "clamp", "batch-mean")
 TRUNCATIONS = ("sst", "tlt")
+BATCH_UNITS = ("pairs", "prefix-pairs")
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,16 @@ class OptimSettings:
 
     epochs: float = setting(1.0, above=0, help="passes over the training rows")
     learning_rate: float = setting(5e-5, above=0, help="peak learning rate (AdamW, linear decay)")
-    batch_size: int = setting(8, min=1, help="preference pairs per optimiser step and device")
-    grad_accum: int = setting(1, min=1, help="gradient accumulation steps")
+    batch_size: int = setting(8, min=1, help="batch_unit items per micro-batch and device")
+    batch_unit: str = setting(
+        "pairs",
+        choices=BATCH_UNITS,
+        help=(
+            "what batch_size counts: pairs (preference pairs, each with all its D_partial cuts) "
+            "or prefix-pairs (rows of D_partial, shuffled; the paper's batch)"
+        ),
+    )
+    grad_accum: int = setting(1, min=1, help="micro-batches per optimiser step (gradient accumulation)")
     freeze_embeddings: bool = setting(False, help="keep the input embeddings fixed")
 
 
@@ -35,10 +44,14 @@ class PartialSettings:
     """How D_partial is built and weighted (paper section 4)."""
 
     truncation: str = setting(
-        "sst", choices=TRUNCATIONS, help="sst: one random cut per pair, k ~ U{0..2K}; tlt: cuts every K tokens"
+        "sst",
+        choices=TRUNCATIONS,
+        help="sst: k ~ U{0..2K} random cuts per pair (K on average); tlt: a cut at every token",
     )
-    K: int = setting(5, min=1, help="the truncation step (tokens)")
-    tlt_max_cuts: int | None = setting(None, min=1, help="TLT only: at most this many cuts per pair (None: all)")
+    K: int = setting(5, min=1, help="SST: the mean number of cuts per pair (k ~ U{0..2K})")
+    tlt_max_cuts: int | None = setting(
+        None, min=1, help="TLT only (SST ignores it): at most this many evenly spaced cuts per pair (None: all)"
+    )
     weighting: str = setting("clamp", choices=WEIGHTINGS, help="what is done with the unbounded 1/H_t weights of Eq. 3")
     weight_clamp: float = setting(10.0, above=0, help="upper bound of a weight under weighting: clamp")
 

@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import textwrap
 import time
 import uuid
@@ -71,6 +72,22 @@ def content_hash(path: Path) -> str:
     raise ArtifactError(f"{path}: input of an artifact does not exist")
 
 
+_MODULE_HASHES: dict[tuple, str] = {}
+
+
+def _module_hash(module) -> str:
+    """``code_hash`` of one module, memoised while its source file is unchanged."""
+    path = getattr(module, "__file__", None)
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        stat = None
+    key = (module.__name__, path, stat.st_mtime_ns if stat else None, stat.st_size if stat else None)
+    if key not in _MODULE_HASHES:
+        _MODULE_HASHES[key] = code_hash(module)
+    return _MODULE_HASHES[key]
+
+
 def code_hash(*objects) -> str:
     """Hash of the code of modules or functions, blind to comments, docstrings and layout.
 
@@ -102,6 +119,58 @@ def code_hash(*objects) -> str:
 def source_version(fn: Callable) -> str:
     """Code version of a build function: the library version and the code hash of its module."""
     return f"{__version__}+{code_hash(inspect.getmodule(fn) or fn)}"
+
+
+def _library_imports(module) -> list:
+    """The ``sp_prm_lib`` modules that ``module``'s source imports, anywhere in it."""
+    import importlib
+
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError):
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.split(".")[0] == "sp_prm_lib")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sp_prm_lib":
+            for alias in node.names:
+                names.add(f"{node.module}.{alias.name}")
+                names.add(node.module)
+    out = []
+    for name in sorted(names):
+        try:
+            out.append(importlib.import_module(name))
+        except ImportError:
+            continue  # "pkg.function": the module part is in the set too
+    return out
+
+
+def code_modules(*objects) -> dict[str, Any]:
+    """The modules of ``objects`` and every ``sp_prm_lib`` module they import, directly or not
+    (imports inside functions included), by name."""
+    seen: dict[str, Any] = {}
+    todo = [o if inspect.ismodule(o) else inspect.getmodule(o) for o in objects]
+    while todo:
+        module = todo.pop()
+        if module is None or module.__name__ in seen:
+            continue
+        seen[module.__name__] = module
+        todo.extend(_library_imports(module))
+    return dict(sorted(seen.items()))
+
+
+def code_closure(*objects) -> str:
+    """Code version of a step: the hash of ``code_modules(*objects)`` (derived from the imports,
+    so no hand-kept list of modules can drift from the code that runs)."""
+    digests = "".join(_module_hash(m) for m in code_modules(*objects).values())
+    return f"{__version__}+{hashlib.sha256(digests.encode()).hexdigest()[:16]}"
+
+
+def digest(value: Any) -> str:
+    """sha256 of a JSON-able value (rows of data, a list of prompts): a content key for an input."""
+    blob = json.dumps(_canonical(value), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def artifact_key(step: str, config: Any, inputs: Any, code_version: str) -> str:
@@ -146,7 +215,20 @@ class ArtifactStore:
             raise ArtifactError(f"{manifest_path}: corrupt manifest; delete {path} to rebuild") from None
         if manifest.get("key") != key:
             raise ArtifactError(f"{manifest_path}: manifest key does not match its folder")
+        if path not in _VERIFIED:
+            problem = _check_files(path, manifest.get("files", {}))
+            if problem is not None:
+                return self._discard(path, problem)
+            _VERIFIED.add(path)
         return Artifact(path, manifest)
+
+    def _discard(self, path: Path, problem: str) -> None:
+        """Move a damaged entry out of the way (it is rebuilt); the cache never serves it."""
+        print(f"cache: {path}: {problem}; rebuilding the entry", file=sys.stderr, flush=True)
+        aside = path.parent / f".{path.name}.damaged-{uuid.uuid4().hex[:8]}"
+        os.replace(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+        return None
 
     def ensure(
         self,
@@ -196,7 +278,11 @@ class ArtifactStore:
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "build_seconds": round(time.time() - started, 3),
                     "facts": _canonical(dict(facts)),
-                    "files": {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()},
+                    "files": {
+                        str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": file_sha256(p)}
+                        for p in sorted(tmp.rglob("*"))
+                        if p.is_file()
+                    },
                 }
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
                 if final.exists():  # a folder without manifest is not an entry
@@ -222,6 +308,24 @@ class ArtifactStore:
                 shutil.rmtree(tmp, ignore_errors=True)
                 removed += 1
         return removed
+
+
+# Entries whose files were checked against their manifest in this process (once each).
+_VERIFIED: set[Path] = set()
+
+
+def _check_files(path: Path, files: Mapping[str, Any]) -> str | None:
+    """None when every file of the manifest is there with its size and hash, else what is wrong."""
+    for rel, expected in files.items():
+        f = path / rel
+        if not f.is_file():
+            return f"file {rel} is missing"
+        size, sha = (expected, None) if isinstance(expected, int) else (expected.get("size"), expected.get("sha256"))
+        if f.stat().st_size != size:
+            return f"file {rel} has {f.stat().st_size} bytes, the manifest says {size}"
+        if sha is not None and file_sha256(f) != sha:
+            return f"file {rel} does not match its sha256 in the manifest"
+    return None
 
 
 @contextmanager

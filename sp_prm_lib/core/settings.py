@@ -4,7 +4,11 @@ Every location can be overridden by an environment variable so that a user
 on a GPU node can point the same code at other disks:
 
 - ``SP_PRM_DATA_MIRROR``: folder holding the mirrored data sets
-  (default: ``../shared/data`` beside the checkout, when it exists).
+  (default: ``../shared/data`` beside the checkout, when it exists);
+  ``none`` means no mirror, even when ``../shared/data`` exists.
+- ``SP_PRM_DATA_BASE_URL``: with no mirror, ``sp-prm data`` downloads each
+  file from ``<this URL>/<path in the mirror>`` (any web server holding a
+  copy of the mirror) instead of from its public source.
 - ``SP_PRM_HOME``: root of generated files (default: the repository root).
 - ``SP_PRM_CACHE``: content-addressed artifacts and converted models
   (default: ``$SP_PRM_HOME/.cache/sp_prm``).
@@ -24,12 +28,21 @@ def home() -> Path:
 
 
 def data_mirror() -> Path | None:
-    """The data mirror folder, or None when none is configured or present."""
-    env = os.environ.get("SP_PRM_DATA_MIRROR")
+    """The data mirror folder, or None when none is configured or present
+    (or ``SP_PRM_DATA_MIRROR`` is ``none``)."""
+    env = os.environ.get("SP_PRM_DATA_MIRROR", "").strip()
+    if env.lower() == "none":
+        return None
     if env:
         return Path(env).expanduser().resolve()
     default = (REPO_ROOT.parent / "shared" / "data").resolve()
     return default if default.is_dir() else None
+
+
+def data_base_url() -> str | None:
+    """``SP_PRM_DATA_BASE_URL`` without a trailing slash, or None when unset:
+    where to download the mirror's files from instead of their public sources."""
+    return os.environ.get("SP_PRM_DATA_BASE_URL", "").strip().rstrip("/") or None
 
 
 def data_dir() -> Path:

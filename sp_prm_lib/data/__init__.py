@@ -4,7 +4,8 @@ Entry points: :func:`load_pairs` (HH-RLHF, GSM8K solution pairs, TL;DR,
 Pairwise-Math, Harmless-and-RedTeam) and :func:`load_prompts` (AdvBench,
 GSM8K); :func:`known_datasets` lists the names. :func:`split_train_eval`
 makes prompt-disjoint train/eval subsets; :func:`ensure_local_copy` copies
-and verifies the whole mirror.
+the mirror's files (or, with no mirror, downloads them from their public
+sources) and verifies them against the sha256 list kept in the repository.
 """
 
 from sp_prm_lib.data.dialogue import dialogue_to_messages, messages_to_dialogue, split_last_turn

@@ -1,4 +1,9 @@
-"""HH-style dialogue text ("\\n\\nHuman: ...\\n\\nAssistant: ...") and chat messages."""
+"""HH-style dialogue text ("\\n\\nHuman: ...\\n\\nAssistant: ...") and chat messages.
+
+A turn marker is a blank line then ``Human:`` or ``Assistant:``; the blank
+line may use Windows line endings ("\\r\\n\\r\\nAssistant:"), which a few
+scraped or re-saved rows have in some turns only.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,32 @@ from collections.abc import Mapping, Sequence
 
 HUMAN = "\n\nHuman:"
 ASSISTANT = "\n\nAssistant:"
-_MARKER = re.compile(r"\n\n(Human|Assistant):")
+_MARKER = re.compile(r"\r?\n\r?\n(Human|Assistant):")
 _ROLE = {"Human": "user", "Assistant": "assistant"}
 _MARKER_OF = {"user": HUMAN, "assistant": ASSISTANT}
 
 
-def split_last_turn(dialogue: str) -> tuple[str, str] | None:
-    """(prompt up to and including the last "\\n\\nAssistant:", stripped reply).
+def normalize_markers(text: str) -> str:
+    """``text`` with every turn marker written "\\n\\nHuman:" / "\\n\\nAssistant:" (the
+    text inside the turns is left as it is)."""
+    return _MARKER.sub(lambda m: f"\n\n{m.group(1)}:", text)
 
-    None when the dialogue has no Assistant turn.
+
+def split_last_turn(dialogue: str) -> tuple[str, str] | None:
+    """(prompt up to and including the last Assistant marker, stripped reply).
+
+    The prompt's markers are normalised to "\\n\\n" (see
+    :func:`normalize_markers`), so it ends with "\\n\\nAssistant:" and two
+    dialogues that differ only in the line endings of their markers share
+    one prompt. None when the dialogue has no Assistant turn.
     """
-    cut = dialogue.rfind(ASSISTANT)
-    if cut < 0:
+    last = None
+    for match in _MARKER.finditer(dialogue):
+        if match.group(1) == "Assistant":
+            last = match
+    if last is None:
         return None
-    cut += len(ASSISTANT)
-    return dialogue[:cut], dialogue[cut:].strip()
+    return normalize_markers(dialogue[: last.end()]), dialogue[last.end() :].strip()
 
 
 def dialogue_to_messages(prompt: str, *, merge: bool = True) -> list[dict[str, str]]:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sp_prm_lib.core import settings
+from sp_prm_lib.core.artifacts import file_sha256
 from sp_prm_lib.core.errors import DataError
+from sp_prm_lib.data.readers import check_json_file, check_nonempty
 
 
 class HubUnavailable(DataError):
@@ -64,19 +66,36 @@ def hub_rows(ref: HubRef) -> Iterator[tuple[int, dict[str, Any]]]:
     return _rows(dataset)
 
 
+def root_cause(err: BaseException) -> BaseException:
+    """The innermost exception that ``err`` was raised from (``raise ... from``)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return err
+
+
 def file_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(1-based row, record) of one local JSON/JSON-lines file, read with
-    ``datasets.load_dataset("json", ...)`` exactly as hub rows are."""
+    ``datasets.load_dataset("json", ...)`` exactly as hub rows are.
+
+    The ``datasets`` cache is keyed on the file's content (its sha256 is the
+    config name): the cache's own key, path and mtime, would hand back the
+    old rows of a file rewritten within the same second or with its mtime
+    restored. When ``datasets`` fails, the file is scanned again to name
+    the first bad row (invalid JSON, not an object, a lone surrogate).
+    """
     import datasets
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    check_nonempty(path)
     cache = settings.cache_dir() / "hf-datasets"
+    name = f"sha256-{file_sha256(path)[:16]}"
     try:
-        dataset = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache))
+        dataset = datasets.load_dataset("json", name, data_files=str(path), split="train", cache_dir=str(cache))
     except Exception as err:  # arrow and json errors have many types
-        raise DataError(f"{path}: cannot read as JSON in the hub schema ({first_line(err)})") from None
+        check_json_file(path)
+        raise DataError(f"{path}: cannot read as JSON in the hub schema ({first_line(root_cause(err))})") from None
+    if len(dataset) == 0:
+        raise DataError(f"{path}: no rows")
     return _rows(dataset)
 
 

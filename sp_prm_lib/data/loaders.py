@@ -1,7 +1,8 @@
 """The two public entry points: :func:`load_pairs` and :func:`load_prompts`.
 
 ``source`` picks where rows come from: ``"mirror"`` (verified local copies
-of the mirror, see :mod:`sp_prm_lib.data.mirror`), ``"hub"``
+of the mirror's files, taken from the mirror folder or made earlier by
+``sp-prm data``, see :mod:`sp_prm_lib.data.mirror`), ``"hub"``
 (``datasets.load_dataset``), or ``"auto"``: the mirror when it has the split
 and is present, else the hub. ``data_files`` reads local JSON/JSON-lines
 files written in the hub's schema instead of the hub itself.
@@ -86,15 +87,22 @@ def _hub_parts(spec: DatasetSpec, split: str, data_files: DataFiles | None) -> l
 
 
 def _mirror_problem(spec: DatasetSpec, split: str) -> str | None:
-    """Why the mirror cannot serve this split, or None if it can."""
+    """Why the mirror cannot serve this split, or None if it can: a mirror
+    folder is present, or local copies of the split's files are (made by
+    ``sp-prm data``; they are verified when read)."""
     if split not in spec.mirror:
         return f"the mirror has no copy of {spec.name} split {split!r}"
     root = settings.data_mirror()
+    if root is not None and root.is_dir():
+        return None
+    if all((mirror.local_root() / rel).is_file() for rel in spec.mirror[split]):
+        return None
     if root is None:
-        return "no mirror folder is configured (SP_PRM_DATA_MIRROR) or present (../shared/data)"
-    if not root.is_dir():
-        return f"mirror folder {root} is absent"
-    return None
+        return (
+            "no mirror folder is configured (SP_PRM_DATA_MIRROR) or present (../shared/data) "
+            "and there are no local copies (run `sp-prm data` to download them)"
+        )
+    return f"mirror folder {root} is absent"
 
 
 def _parts(spec: DatasetSpec, split: str, source: str, data_files: DataFiles | None) -> tuple[str, list[_Part]]:

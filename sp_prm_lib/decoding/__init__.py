@@ -6,12 +6,17 @@ ablation) or any object with ``score_texts(prompts, responses)``.
 >>> from sp_prm_lib.decoding import Policy, decode
 >>> results = decode("args", Policy(model, tokenizer), reward_model, prompts, k=30, w=1.5)
 
+Rewards: candidates are judged by ``r(x, decode(ids))`` (``guidance="text"``,
+the default; ``"token"``: the policy's ids as they are, see
+``config.decoding``); every reported reward is the reward of the returned
+text. CARDS thresholds are calibrated per policy and RM (``calibrate_cards``).
+
 Modules: ``config`` (argument dataclasses), ``policy`` (prompt rendering,
 batched KV-cache state, sampling), ``scorers`` (scorer protocol, the
 reward model's KV cache), ``beam`` (the chunk-level beam driver: CBS, TBS,
 BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS), ``baselines``
 (greedy), ``registry`` (method names), ``runs`` (JSONL runs, resume,
-sharding, merge), ``reference`` (naive loops for tests and benchmarks).
+sharding, merge), ``naive`` (reference loops for tests and benchmarks).
 """
 
 from sp_prm_lib.config.decoding import (
@@ -27,12 +32,20 @@ from sp_prm_lib.config.decoding import (
 from sp_prm_lib.decoding.args import args_greedy
 from sp_prm_lib.decoding.baselines import greedy
 from sp_prm_lib.decoding.beam import beam_search, best_of_n, cbs, sample, tbs
-from sp_prm_lib.decoding.cards import cards
+from sp_prm_lib.decoding.cards import calibrate_cards, cards
 from sp_prm_lib.decoding.common import Generation
 from sp_prm_lib.decoding.policy import Policy, as_policy
 from sp_prm_lib.decoding.registry import METHODS, Method, decode, get_method, make_config
 from sp_prm_lib.decoding.runs import generate_run, merge_shards, read_records
-from sp_prm_lib.decoding.scorers import FunctionScorer, RewardScorer, RMSession, Scorer, ScorerStats, as_scorer
+from sp_prm_lib.decoding.scorers import (
+    FunctionScorer,
+    RewardScorer,
+    RMSession,
+    Scorer,
+    ScorerError,
+    ScorerStats,
+    as_scorer,
+)
 
 __all__ = [
     "ArgsConfig",
@@ -50,6 +63,7 @@ __all__ = [
     "RewardScorer",
     "SampleConfig",
     "Scorer",
+    "ScorerError",
     "ScorerStats",
     "TBSConfig",
     "args_greedy",
@@ -57,6 +71,7 @@ __all__ = [
     "as_scorer",
     "beam_search",
     "best_of_n",
+    "calibrate_cards",
     "cards",
     "cbs",
     "decode",

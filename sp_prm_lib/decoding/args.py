@@ -4,13 +4,16 @@ Each step, for every unfinished prompt: the ``k`` most likely next tokens
 ``v`` of the policy get ``score(v) = logit(v) + w * r(x, y + v)`` and the
 argmax is appended (paper: w=1.5, k=30). An EOS candidate is scored as the
 response as it stands (finished). The reward of the chosen candidate is the
-reward of the response so far, so the final reward needs no extra call.
+reward of the response so far, so with ``guidance="text"`` the final reward
+needs no extra call (``token``: the returned texts are re-scored once).
 
 The k candidate rewards of all prompts come from one batched call per step:
 with the reward model's KV cache (k one-token continuations, plus closing
 tokens in the ``closed`` convention, over the cached prefix) when the RM
-shares the policy's vocabulary, else by scoring the k decoded texts.
-``reference.naive_args`` is the loop without any cache, kept for tests and
+shares the policy's vocabulary (``guidance="text"``: candidates whose ids do
+not round-trip are re-scored from their text), else by scoring the k decoded
+texts.
+``naive.naive_args`` is the loop without any cache, kept for tests and
 benchmarks.
 """
 
@@ -45,7 +48,7 @@ def args_greedy(
     pol = batch.policy
     eos = torch.tensor(sorted(pol.eos_ids), dtype=torch.long)
     state = PolicyState.prefill(pol, batch.prompt_ids)
-    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens)
+    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens, guidance=cfg.guidance)
     row_owner = list(range(len(batch.prompts)))
     row_tokens: list[list[int]] = [[] for _ in row_owner]
     results: list[Generation | None] = [None] * len(row_owner)
@@ -74,4 +77,4 @@ def args_greedy(
         cands.advance(keep, chosen[keep][:, None])
         row_tokens = [row_tokens[r] + [int(chosen[r])] for r in keep]
         row_owner = [row_owner[r] for r in keep]
-    return results
+    return batch.finish(results, text_exact=cands.text_exact)

@@ -13,7 +13,7 @@ import torch
 from sp_prm_lib.config.decoding import GreedyConfig
 from sp_prm_lib.decoding.common import Generation, prepare
 from sp_prm_lib.decoding.policy import PolicyState, suppress_eos
-from sp_prm_lib.decoding.scorers import check_finite
+from sp_prm_lib.decoding.scorers import check_finite, text_rewards
 
 
 @torch.inference_mode()
@@ -48,7 +48,7 @@ def greedy(
     rewards = [None] * len(done)
     if batch.scorer is not None:
         texts = batch.policy.decode_many([tokens for tokens, _ in done])
-        scores = torch.as_tensor(batch.scorer.score_texts(batch.prompts, texts), dtype=torch.float32)
+        scores = text_rewards(batch.scorer, batch.prompts, texts)
         check_finite(scores, list(range(len(done))), batch.prompts, batch.indices, batch.scorer)
         rewards = scores.tolist()
     return [batch.generation(b, tokens, rewards[b], finish) for b, (tokens, finish) in enumerate(done)]

@@ -15,7 +15,8 @@ Batched: all prompts advance in lock-step; the policy's prompt cache is
 computed once and fanned out with ``batch_select_indices`` (BoN is then one
 batched sampling pass over N rows that share the prompt's cache). Chunks are
 scored in one call per round, with the reward model's KV cache when it
-shares the policy's vocabulary (``scorers.RMSession``).
+shares the policy's vocabulary (``scorers.RMSession``; ``guidance`` in
+``config.decoding``). The reported reward is the reward of the returned text.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ def beam_search(
     chunk_len = cfg.chunk_length or cfg.max_new_tokens
 
     state = PolicyState.prefill(pol, batch.prompt_ids)
-    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens) if batch.scorer is not None else None
+    cands = (
+        candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens, guidance=cfg.guidance)
+        if batch.scorer is not None
+        else None
+    )
     row_owner = list(range(n_prompts))  # kept sorted by prompt
     row_tokens: list[list[int]] = [[] for _ in range(n_prompts)]
     carried: list[list[_Hyp]] = [[] for _ in range(n_prompts)]  # finished members of H
@@ -140,7 +145,7 @@ def beam_search(
         row_owner = [owner[i] for i in next_src]
         generated += length
         first = False
-    return results
+    return batch.finish(results, text_exact=cands is None or cands.text_exact)
 
 
 def cbs(policy, scorer, prompts, config: BeamConfig | None = None, **kw) -> list[Generation]:

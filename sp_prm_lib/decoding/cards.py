@@ -13,20 +13,97 @@ round, lock-step; a prompt whose segment ended idles (masked-out holes in the
 policy cache) until the round ends. A rejected segment's positions are
 masked out rather than recomputed, so a later forced accept of an earlier
 candidate only unmasks its positions. One scoring call per round.
+
+Calibration (``tau_u`` / ``reward_threshold`` = ``"auto"``, the defaults;
+``CardsConfig``): ``calibrate_cards`` samples one response per calibration
+prompt and sets the entropy threshold to a quantile of the policy's own
+next-token entropies and the reward threshold to a quantile of the guiding
+RM's rewards of those responses. Each result's ``stats``: ``segments``
+(candidates drawn), ``rejected``, ``forced``, ``accepted`` (by the test),
+``acceptance`` (accepted / segments), ``segment_tokens`` (mean length of the
+segments the response is made of), ``tau_u`` and ``reward_threshold`` (the
+values used; None when not used).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from sp_prm_lib.config.decoding import CardsConfig
 from sp_prm_lib.decoding.common import Generation, prepare
-from sp_prm_lib.decoding.policy import PolicyState, entropy, sample_tokens
-from sp_prm_lib.decoding.scorers import candidate_scorer, check_finite
+from sp_prm_lib.decoding.policy import PolicyState, entropy, make_generators, sample_tokens, suppress_eos
+from sp_prm_lib.decoding.scorers import candidate_scorer, check_finite, text_rewards
+
+#: the random stream (``policy.stream_seed``) calibration samples from
+CALIBRATION_STREAM = 1
+
+
+@torch.inference_mode()
+def calibration_samples(policy, prompts: Sequence[str], config: CardsConfig, indices: Sequence[int] | None = None):
+    """(token ids of one sampled response per prompt, the policy's next-token entropies
+    (nats, raw logits) at every step of them): plain sampling with CARDS's
+    ``temperature`` / ``top_k``, from the calibration stream of each prompt."""
+    cfg = config
+    batch = prepare(policy, None, prompts, cfg, indices, needs_scorer=False)
+    pol = batch.policy
+    gens = make_generators(cfg.seed, batch.indices, stream=CALIBRATION_STREAM)
+    state = PolicyState.prefill(pol, batch.prompt_ids)
+    owner = list(range(len(batch.prompts)))
+    tokens: list[list[int]] = [[] for _ in owner]
+    entropies: list[float] = []
+    for t in range(cfg.max_new_tokens):
+        logits = state.logits.cpu()
+        entropies.extend(entropy(logits).tolist())
+        logits = suppress_eos(logits, pol.eos_ids, t, cfg.min_new_tokens)
+        keep = []
+        for r, b in enumerate(owner):
+            token = int(sample_tokens(logits[r : r + 1], gens[b], cfg.temperature, cfg.top_k)[0])
+            if token in pol.eos_ids:
+                continue
+            tokens[b].append(token)
+            keep.append(r)
+        if not keep or t + 1 == cfg.max_new_tokens:
+            break
+        state.select(keep)
+        state.step(torch.tensor([tokens[owner[r]][-1] for r in keep], dtype=torch.long))
+        owner = [owner[r] for r in keep]
+    return tokens, entropies
+
+
+def calibrate_cards(
+    policy, scorer, prompts: Sequence[str], config: CardsConfig | None = None, *, indices: Sequence[int] | None = None
+) -> CardsConfig:
+    """``config`` with its ``"auto"`` thresholds set from the first ``calibration_prompts``
+    prompts (see ``CardsConfig``); a config without ``"auto"`` comes back as is.
+
+    ``tau_u`` = the ``tau_quantile`` quantile of the policy's next-token entropies
+    along one sampled response per prompt; ``reward_threshold`` (``threshold:
+    schedule`` only) = the ``reward_quantile`` quantile of the scorer's rewards of
+    those responses. Deterministic given the seed, the prompts and the models.
+    """
+    cfg = config or CardsConfig()
+    if not cfg.needs_calibration:
+        return cfg
+    prompts = list(prompts)
+    n = min(cfg.calibration_prompts, len(prompts))
+    indices = list(range(len(prompts))) if indices is None else [int(i) for i in indices]
+    tokens, entropies = calibration_samples(policy, prompts[:n], cfg, indices[:n])
+    values = {}
+    if cfg.calibrates_tau:
+        values["tau_u"] = round(float(np.quantile(entropies, cfg.tau_quantile)), 4)
+    if cfg.calibrates_reward:
+        batch = prepare(policy, scorer, prompts[:n], cfg, indices[:n], needs_scorer=True)
+        texts = batch.policy.decode_many(tokens)
+        rewards = text_rewards(batch.scorer, batch.prompts, texts)
+        check_finite(rewards, list(range(n)), batch.prompts, batch.indices, batch.scorer)
+        values["reward_threshold"] = round(float(np.quantile(rewards.numpy(), cfg.reward_quantile)), 4)
+    return dataclasses.replace(cfg, **values)
 
 
 @dataclass
@@ -50,6 +127,22 @@ class _Row:
     forced: int = 0
 
 
+def segment_stats(row, used: dict) -> dict:
+    """A finished row's counters: candidates drawn, rejected, forced and accepted; the
+    acceptance rate; the mean length of the kept segments; the thresholds used."""
+    accepted = row.segments - row.rejected - row.forced
+    kept = accepted + row.forced
+    return {
+        "segments": row.segments,
+        "rejected": row.rejected,
+        "forced": row.forced,
+        "accepted": accepted,
+        "acceptance": round(accepted / row.segments, 4) if row.segments else None,
+        "segment_tokens": round(len(row.tokens) / kept, 4) if kept else None,
+        **used,
+    }
+
+
 def _accept(cfg: CardsConfig, reward: float, threshold: float, generator: torch.Generator) -> bool:
     if cfg.acceptance == "hard":
         return reward >= threshold
@@ -61,18 +154,22 @@ def _accept(cfg: CardsConfig, reward: float, threshold: float, generator: torch.
 def cards(
     policy, scorer, prompts: Sequence[str], config: CardsConfig | None = None, *, indices: Sequence[int] | None = None
 ) -> list[Generation]:
-    """CARDS over a batch of prompts."""
+    """CARDS over a batch of prompts (``"auto"`` thresholds: calibrated on these prompts first)."""
     cfg = config or CardsConfig()
     batch = prepare(policy, scorer, prompts, cfg, indices, needs_scorer=True)
+    if cfg.needs_calibration:
+        cfg = calibrate_cards(batch.policy, batch.scorer, batch.prompts, cfg, indices=batch.indices)
     pol, gens = batch.policy, batch.generators
     eos = torch.tensor(sorted(pol.eos_ids), dtype=torch.long)
     eos_list = sorted(pol.eos_ids)
     n_prompts = len(batch.prompts)
     state = PolicyState.prefill(pol, batch.prompt_ids)
-    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens)
+    cands = candidate_scorer(batch.scorer, pol, batch.prompts, cfg.max_new_tokens, guidance=cfg.guidance)
     r_empty = cands.prefix_rewards([[] for _ in range(n_prompts)])
     check_finite(r_empty, list(range(n_prompts)), batch.prompts, batch.indices, batch.scorer)
-    reward0 = (1 - cfg.alpha) * r_empty + cfg.alpha * cfg.reward_threshold
+    schedule = cfg.threshold == "schedule"
+    reward0 = (1 - cfg.alpha) * r_empty + cfg.alpha * cfg.reward_threshold if schedule else None
+    used = {"tau_u": float(cfg.tau_u), "reward_threshold": float(cfg.reward_threshold) if schedule else None}
     rows = [_Row(b, [], float(r_empty[b])) for b in range(n_prompts)]
     results: list[Generation | None] = [None] * n_prompts
 
@@ -133,7 +230,7 @@ def cards(
                 row.best = current
             row.segments += 1
             total = len(row.tokens) + len(segs[r])
-            if cfg.threshold == "schedule":
+            if schedule:
                 r0 = float(reward0[row.owner])
                 threshold = min(r0 + total * (cfg.reward_threshold - r0) / cfg.max_new_tokens, cfg.reward_threshold)
             else:
@@ -166,13 +263,7 @@ def cards(
             finish = "eos" if chosen.eos else ("length" if len(row.tokens) >= cfg.max_new_tokens else None)
             if finish is not None:
                 results[row.owner] = batch.generation(
-                    row.owner,
-                    row.tokens,
-                    chosen.reward,
-                    finish,
-                    segments=row.segments,
-                    rejected=row.rejected,
-                    forced=row.forced,
+                    row.owner, row.tokens, chosen.reward, finish, **segment_stats(row, used)
                 )
                 continue
             keep.append(r)
@@ -187,4 +278,4 @@ def cards(
             blocks[i, : len(t)] = torch.tensor(t, dtype=torch.long)
         cands.advance(keep, blocks, torch.tensor([len(t) for t in taken], dtype=torch.long))
         rows = [rows[r] for r in keep]
-    return results
+    return batch.finish(results, text_exact=cands.text_exact)

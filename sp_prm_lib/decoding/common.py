@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.decoding.policy import Policy, as_policy, make_generators, render_prompts
-from sp_prm_lib.decoding.scorers import as_scorer
+from sp_prm_lib.decoding.scorers import as_scorer, final_rewards
 
 
 @dataclass
 class Generation:
     """One prompt's result. ``token_ids``: the response in policy tokens (EOS
     excluded); ``response``: their text, special tokens skipped; ``reward``:
-    the scorer's reward of the whole response as the method scored it (None
+    the scorer's reward of the returned text, ``r(prompt, response)`` (None
     without a scorer); ``finish``: ``eos`` or ``length``; ``stats``: method
-    counters (e.g. CARDS rejections)."""
+    counters (e.g. CARDS rejections, acceptance rate, segment length) and,
+    with ``guidance="token"``, ``guide_reward``: the reward the method chose
+    the response by (of its token ids)."""
 
     index: int
     prompt: str
@@ -52,6 +54,25 @@ class Batch:
             finish,
             dict(stats),
         )
+
+    def finish(self, results: list[Generation], *, text_exact: bool) -> list[Generation]:
+        """Set each result's reward to the reward of its text (``text_exact``: the
+        rewards the method computed already are; else one batched re-scoring)."""
+        if self.scorer is None:
+            return results
+        rewards, guided = final_rewards(
+            self.scorer,
+            text_exact,
+            self.prompts,
+            [g.response for g in results],
+            [g.reward for g in results],
+            self.indices,
+        )
+        for g, reward, guide in zip(results, rewards, guided, strict=True):
+            g.reward = reward
+            if not text_exact:
+                g.stats["guide_reward"] = guide
+        return results
 
 
 def prepare(

@@ -8,6 +8,11 @@ time; rewards re-scored from scratch for every candidate:
   released code does);
 - ``rescore="tokens"``: score ``context + response tokens`` with a full RM
   forward (the same token ids the RM-cache path sees, without the cache).
+
+``rescore="text"`` is what the fast decoders compute with ``guidance="text"``,
+``"tokens"`` what they compute with ``guidance="token"`` (a causal RM that
+shares the policy's vocabulary). As there, the reported reward is the reward
+of the returned text (re-scored once after a ``"tokens"`` loop).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sp_prm_lib.config.decoding import ArgsConfig, BeamConfig
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.decoding.common import Generation, prepare
 from sp_prm_lib.decoding.policy import new_cache, sample_tokens, suppress_eos
-from sp_prm_lib.decoding.scorers import RewardScorer
+from sp_prm_lib.decoding.scorers import RewardScorer, text_rewards
 from sp_prm_lib.scoring.inputs import Encoded
 from sp_prm_lib.scoring.reward_model import forward_rewards, pack_each
 
@@ -36,7 +41,7 @@ def full_logits(policy, prompt_ids: list[int], rows: Sequence[Sequence[int]]) ->
 def rescore(scorer, policy, prompt: str, rows: Sequence[Sequence[int]], mode: str) -> torch.Tensor:
     """Rewards of ``prompt`` + each token row, recomputed from scratch."""
     if mode == "text":
-        return torch.as_tensor(scorer.score_texts([prompt] * len(rows), policy.decode_many(rows)), dtype=torch.float32)
+        return text_rewards(scorer, [prompt] * len(rows), policy.decode_many(rows))
     if mode != "tokens" or not isinstance(scorer, RewardScorer):
         raise ConfigError(f"rescore={mode!r} needs 'text', or 'tokens' with a RewardScorer")
     rm = scorer.rm
@@ -96,7 +101,7 @@ def naive_args(
                 step = torch.tensor([[token]], device=pol.device)
                 logits = pol.model(input_ids=step, past_key_values=cache, use_cache=True).logits[:, -1].float().cpu()
         out.append(result)
-    return out
+    return batch.finish(out, text_exact=rescore_mode == "text")
 
 
 @torch.inference_mode()
@@ -160,7 +165,7 @@ def naive_beam_search(
             generated += length
             first = False
         out.append(result)
-    return out
+    return batch.finish(out, text_exact=batch.scorer is None or rescore_mode == "text")
 
 
 @torch.inference_mode()
@@ -177,16 +182,20 @@ def naive_cards(
     import math
 
     from sp_prm_lib.config.decoding import CardsConfig
+    from sp_prm_lib.decoding.cards import calibrate_cards
     from sp_prm_lib.decoding.policy import entropy
 
     cfg = config or CardsConfig()
     batch = prepare(policy, scorer, prompts, cfg, indices, needs_scorer=True)
+    cfg = calibrate_cards(batch.policy, batch.scorer, batch.prompts, cfg, indices=batch.indices)
+    schedule = cfg.threshold == "schedule"
+    used = {"tau_u": float(cfg.tau_u), "reward_threshold": float(cfg.reward_threshold) if schedule else None}
     pol = batch.policy
     out = []
     for b, prompt in enumerate(batch.prompts):
         gen = batch.generators[b]
         r_empty = float(rescore(batch.scorer, pol, prompt, [[]], rescore_mode)[0])
-        reward0 = (1 - cfg.alpha) * r_empty + cfg.alpha * cfg.reward_threshold
+        reward0 = (1 - cfg.alpha) * r_empty + cfg.alpha * cfg.reward_threshold if schedule else None
         tokens: list[int] = []
         prefix_reward, best, rejections = r_empty, None, 0
         stats = {"segments": 0, "rejected": 0, "forced": 0}
@@ -209,7 +218,7 @@ def naive_cards(
                 best = current
             stats["segments"] += 1
             total = len(tokens) + len(seg)
-            if cfg.threshold == "schedule":
+            if schedule:
                 threshold = min(
                     reward0 + total * (cfg.reward_threshold - reward0) / cfg.max_new_tokens, cfg.reward_threshold
                 )
@@ -231,9 +240,17 @@ def naive_cards(
                 continue
             tokens = tokens + chosen[0]
             prefix_reward, best, rejections = chosen[2], None, 0
-            if chosen[1]:
-                result = batch.generation(b, tokens, chosen[2], "eos", **stats)
-            elif len(tokens) >= cfg.max_new_tokens:
-                result = batch.generation(b, tokens, chosen[2], "length", **stats)
+            finish = "eos" if chosen[1] else ("length" if len(tokens) >= cfg.max_new_tokens else None)
+            if finish is not None:
+                accepted = stats["segments"] - stats["rejected"] - stats["forced"]
+                kept = accepted + stats["forced"]
+                summary = {
+                    **stats,
+                    "accepted": accepted,
+                    "acceptance": round(accepted / stats["segments"], 4),
+                    "segment_tokens": round(len(tokens) / kept, 4),
+                    **used,
+                }
+                result = batch.generation(b, tokens, chosen[2], finish, **summary)
         out.append(result)
-    return out
+    return batch.finish(out, text_exact=rescore_mode == "text")

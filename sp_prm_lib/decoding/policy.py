@@ -8,8 +8,8 @@ masked out, e.g. a rejected CARDS segment or a row idling while others
 finish their chunk). Rows are reordered, duplicated and dropped with the
 cache's public ``batch_select_indices``; nothing is recomputed.
 
-Sampling draws from one ``torch.Generator`` per prompt, with a fixed number
-of uniforms per prompt and step, so a prompt's result does not depend on
+Sampling draws from one ``torch.Generator`` per prompt (its own stream,
+``stream_seed``), with a fixed number of uniforms per prompt and step, so a prompt's result does not depend on
 which other prompts share its batch.
 """
 
@@ -231,6 +231,20 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).nan_to_num(0.0).sum(-1)
 
 
-def make_generators(seed: int, indices: Sequence[int]) -> list[torch.Generator]:
-    """One CPU generator per prompt, seeded with ``seed + index``."""
-    return [torch.Generator().manual_seed(seed + int(i)) for i in indices]
+def stream_seed(seed: int, index: int, stream: int = 0) -> int:
+    """The 64-bit seed of prompt ``index``'s random stream under run seed ``seed``.
+
+    From ``numpy.random.SeedSequence([seed, index])`` (``[seed, index, stream]``
+    for the other streams, e.g. CARDS calibration), so streams of different
+    (seed, index) pairs are independent: seed s+1 is not seed s shifted by
+    one prompt, as ``seed + index`` would be.
+    """
+    import numpy as np
+
+    key = [int(seed), int(index)] + ([int(stream)] if stream else [])
+    return int(np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0])
+
+
+def make_generators(seed: int, indices: Sequence[int], stream: int = 0) -> list[torch.Generator]:
+    """One CPU generator per prompt, seeded with ``stream_seed(seed, index, stream)``."""
+    return [torch.Generator().manual_seed(stream_seed(seed, i, stream)) for i in indices]

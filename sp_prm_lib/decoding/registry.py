@@ -10,19 +10,29 @@ from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.decoding.args import args_greedy
 from sp_prm_lib.decoding.baselines import greedy
 from sp_prm_lib.decoding.beam import beam_search, best_of_n, cbs, sample, tbs
-from sp_prm_lib.decoding.cards import cards
+from sp_prm_lib.decoding.cards import calibrate_cards, cards
 from sp_prm_lib.decoding.common import Generation
+
+
+def _as_given(policy, scorer, prompts, config):
+    return config
 
 
 @dataclass(frozen=True)
 class Method:
-    """A registered decoder: ``fn(policy, scorer, prompts, config, indices=...)``."""
+    """A registered decoder: ``fn(policy, scorer, prompts, config, indices=...)``.
+
+    ``resolve(policy, scorer, prompts, config) -> config``: what a run does
+    once, on its whole prompt set, before decoding it in batches (CARDS:
+    calibrate its ``"auto"`` thresholds); the identity for the others.
+    """
 
     name: str
     fn: Callable[..., list[Generation]]
     config: type[DecodeConfig]
     needs_scorer: bool
     summary: str
+    resolve: Callable[..., DecodeConfig] = _as_given
 
 
 _DECODERS = [
@@ -35,8 +45,10 @@ _DECODERS = [
     ("args", args_greedy, True, "ARGS-greedy: top-k tokens, logit + w * reward"),
     ("cards", cards, True, "CARDS: entropy-bounded segments, rejection sampling"),
 ]
+_RESOLVE = {"cards": calibrate_cards}
 METHODS: dict[str, Method] = {
-    name: Method(name, fn, METHOD_CONFIGS[name], needs, text) for name, fn, needs, text in _DECODERS
+    name: Method(name, fn, METHOD_CONFIGS[name], needs, text, _RESOLVE.get(name, _as_given))
+    for name, fn, needs, text in _DECODERS
 }
 
 

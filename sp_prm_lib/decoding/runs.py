@@ -5,14 +5,26 @@ prompts finishes::
 
     {"index", "prompt", "method", "scorer", "seed", "config", "response",
      "reward", "tokens", "finish", "time_s", "batch_time_s", "batch_size",
-     "stats", "run"}
+     "stats", "policy_id", "scorer_id", "run"}
 
 ``time_s`` is the batch's wall time divided by its prompts (prompts decoded
-together share their time); ``run`` fingerprints method, scorer and config.
+together share their time); ``reward`` is the scorer's reward of
+``response``; ``stats`` the method's counters (CARDS: acceptance rate, mean
+segment length, the thresholds used). ``policy_id`` and ``scorer_id`` name
+the models and fingerprint their contents (``model_fingerprint``: the config
+and a sample of a few parameter tensors; tokenizer, EOS ids; the RM's
+convention; a scorer that is not a reward model is known by its name unless it
+has a ``fingerprint()``); ``run`` fingerprints method, config, scorer name and
+policy.
 
 Resume: prompts already in the output file (same run fingerprint, same
 prompt text) are skipped; a half-written last line (a killed process) is cut
-off. A file holding a different run is an error, never overwritten.
+off. A file holding a different run (another config, policy or reward
+model) is an error, never overwritten or extended.
+
+A method's run-wide preparation (``Method.resolve``: CARDS calibrates its
+``"auto"`` thresholds) runs once on the whole prompt set, so a run's results
+do not depend on its batch size, sharding or resumption.
 
 Sharding: under ``accelerate launch``, process ``i`` of ``n`` (accelerate's
 ``PartialState``) takes prompts ``i, i+n, i+2n, ...`` and writes
@@ -32,10 +44,66 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.decoding.policy import as_policy
 from sp_prm_lib.decoding.registry import decode, get_method, make_config
+from sp_prm_lib.decoding.scorers import as_scorer
 from sp_prm_lib.scoring.reward_model import RewardNaNError
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2
+SAMPLED_VALUES = 4096  # parameter values hashed per sampled tensor
+
+
+def _sha(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def model_fingerprint(model) -> str:
+    """A cheap content fingerprint of a torch model: its config (private keys and the
+    transformers version left out) and up to ``SAMPLED_VALUES`` evenly spaced values of
+    its first, last and two middle parameter tensors (with their names, shapes, dtypes)."""
+    config = getattr(model, "config", None)
+    values = config.to_dict() if hasattr(config, "to_dict") else {}
+    values = {k: v for k, v in values.items() if not k.startswith("_") and k != "transformers_version"}
+    parts: list = [type(model).__name__, values]
+    params = list(model.named_parameters()) if hasattr(model, "named_parameters") else []
+    n = len(params)
+    for i in sorted({0, n // 3, (2 * n) // 3, n - 1} if n else set()):
+        name, tensor = params[i]
+        parts.append([name, list(tensor.shape), str(tensor.dtype)])
+        if tensor.device.type == "meta":
+            continue
+        flat = tensor.detach().reshape(-1)
+        step = max(1, flat.numel() // SAMPLED_VALUES)
+        parts.append(flat[::step][:SAMPLED_VALUES].float().cpu().numpy().tobytes())
+    return _sha(*parts)
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Vocabulary, special tokens and chat template of a tokenizer."""
+    vocab = sorted(tokenizer.get_vocab().items()) if hasattr(tokenizer, "get_vocab") else []
+    template = getattr(tokenizer, "chat_template", None)
+    specials = getattr(tokenizer, "all_special_tokens", [])
+    return _sha(type(tokenizer).__name__, vocab, specials, template or "")
+
+
+def policy_identity(policy) -> dict:
+    """``{"name", "fingerprint"}`` of a policy: its model, tokenizer, EOS and pad ids, renderer."""
+    policy = as_policy(policy)
+    model = policy.model
+    name = getattr(model, "name_or_path", None) or type(model).__name__
+    render = None if policy.render is None else getattr(policy.render, "__qualname__", type(policy.render).__name__)
+    fingerprint = _sha(
+        model_fingerprint(model),
+        tokenizer_fingerprint(policy.tokenizer),
+        sorted(policy.eos_ids),
+        policy.pad_id,
+        render,
+    )
+    return {"name": str(name), "fingerprint": fingerprint}
 
 
 def process_shard() -> tuple[int, int]:
@@ -67,11 +135,72 @@ def shard_path(out: Path, process_index: int, num_processes: int) -> Path:
     return out.with_name(f"{out.stem}.shard-{process_index:03d}-of-{num_processes:03d}{out.suffix}")
 
 
-def run_fingerprint(method: str, scorer_name: str | None, config) -> str:
+def scorer_identity(scorer, name: str | None = None) -> dict | None:
+    """``{"name", "fingerprint"}`` of a scorer (None: no scorer). A reward model (a
+    ``RewardModel`` or a scorer wrapping one as ``.rm``) is fingerprinted by content:
+    model, tokenizer, convention, max_length and the RM-cache switch. Another scorer
+    has the fingerprint its ``fingerprint()`` method gives, else None: it is known by
+    its name only."""
+    if scorer is None:
+        return None
+    scorer = as_scorer(scorer)
+    rm = getattr(scorer, "rm", None)
+    if rm is not None and hasattr(rm, "model") and hasattr(rm, "formatter"):
+        fingerprint = _sha(
+            model_fingerprint(rm.model),
+            tokenizer_fingerprint(rm.tokenizer),
+            rm.convention,
+            rm.formatter.max_length,
+            bool(getattr(scorer, "kv_cache", True)),
+        )
+        return {"name": str(name or rm.name), "fingerprint": fingerprint}
+    own = getattr(scorer, "fingerprint", None)
+    own = own() if callable(own) else own
+    return {"name": str(name or getattr(scorer, "name", type(scorer).__name__)), "fingerprint": own}
+
+
+def run_fingerprint(method: str, scorer_name: str | None, config, policy_id: dict | None = None) -> str:
+    """Method, scorer name, config and (format 2) the policy's content fingerprint. The
+    scorer's content fingerprint is checked apart (``_check_scorer``): a scorer without
+    one is known by its name."""
     blob = json.dumps(
-        {"format": RUN_FORMAT, "method": method, "scorer": scorer_name, "config": config.to_dict()}, sort_keys=True
+        {
+            "format": RUN_FORMAT,
+            "method": method,
+            "scorer": scorer_name,
+            "config": config.to_dict(),
+            "policy": None if policy_id is None else policy_id["fingerprint"],
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _refuse(path: Path, what: str, theirs: dict, ours: dict | None) -> None:
+    if ours is None:
+        raise ConfigError(f"{path} was generated with {what} {theirs.get('name')!r}, now none is given")
+    raise ConfigError(
+        f"{path} was generated with {what} {theirs.get('name')!r} (fingerprint {theirs.get('fingerprint')}), "
+        f"not {ours['name']!r} (fingerprint {ours['fingerprint']}); resume with that {what} or choose "
+        "another output path"
+    )
+
+
+def _check_policy(path: Path, rec: dict, ours: dict) -> None:
+    theirs = rec.get("policy_id")
+    if isinstance(theirs, dict) and theirs != ours:
+        _refuse(path, "policy", theirs, ours)
+
+
+def _check_scorer(path: Path, rec: dict, ours: dict | None) -> None:
+    """The record's scorer and ours: the same content fingerprint where both have one."""
+    theirs = rec.get("scorer_id")
+    if not isinstance(theirs, dict):
+        return
+    if ours is None:
+        _refuse(path, "reward model / scorer", theirs, ours)
+    if theirs.get("fingerprint") and ours["fingerprint"] and theirs["fingerprint"] != ours["fingerprint"]:
+        _refuse(path, "reward model / scorer", theirs, ours)
 
 
 def read_records(path: Path, *, repair: bool = False) -> list[dict]:
@@ -129,13 +258,19 @@ def generate_run(
         raise ConfigError("no prompts to decode (empty prompt list)")
     if process_index is None or num_processes is None:
         process_index, num_processes = process_shard()
+    policy = as_policy(policy)
+    scorer = as_scorer(scorer)
     scorer_name = scorer_name or (getattr(scorer, "name", None) if scorer is not None else None)
-    fingerprint = run_fingerprint(method, scorer_name if entry.needs_scorer or scorer else None, config)
+    policy_id = policy_identity(policy)
+    scorer_id = scorer_identity(scorer, scorer_name)
+    fingerprint = run_fingerprint(method, scorer_name if entry.needs_scorer or scorer else None, config, policy_id)
     path = shard_path(Path(out), process_index, num_processes)
     path.parent.mkdir(parents=True, exist_ok=True)
 
     finished = set()
     for rec in read_records(path, repair=True):
+        _check_policy(path, rec, policy_id)
+        _check_scorer(path, rec, scorer_id)
         if rec.get("run") != fingerprint:
             raise ConfigError(
                 f"{path} holds a different run (method {rec.get('method')!r}, config "
@@ -146,13 +281,15 @@ def generate_run(
             raise ConfigError(f"{path}: record for prompt {i} does not match the prompt set given")
         finished.add(i)
     todo = [i for i in shard_indices(len(prompts), process_index, num_processes) if i not in finished]
+    # run-wide preparation on the whole prompt set (same in every shard, batch and resumption)
+    run_config = entry.resolve(policy, scorer, prompts, config) if todo else config
     done = 0
     with open(path, "a", encoding="utf-8") as fh:
         for start in range(0, len(todo), batch_size):
             part = todo[start : start + batch_size]
             began = time.perf_counter()
             try:
-                results = decode(method, policy, scorer, [prompts[i] for i in part], config, indices=part)
+                results = decode(method, policy, scorer, [prompts[i] for i in part], run_config, indices=part)
             except RewardNaNError as exc:
                 raise RewardNaNError(f"{exc}; {len(finished) + done} finished prompts are kept in {path}") from exc
             elapsed = time.perf_counter() - began
@@ -172,6 +309,8 @@ def generate_run(
                     "batch_time_s": round(elapsed, 4),
                     "batch_size": len(part),
                     "stats": gen.stats,
+                    "policy_id": policy_id,
+                    "scorer_id": scorer_id,
                     "run": fingerprint,
                 }
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -17,6 +17,14 @@ their calls (``stats``) so tests can assert how much scoring a method does.
 
 Decoders use a ``CandidateScorer`` (text or session) that scores
 ``k`` candidate continuations of each decoded row in one batched call.
+With ``guidance="text"`` (``config.decoding``) the session path checks that
+each candidate's ids round-trip (``encode(decode(ids)) == ids`` in the RM's
+tokenizer) and re-scores the ones that do not from their text, so every
+candidate gets ``r(x, decode(ids))``; ``guidance="token"`` keeps the ids the
+policy produced. ``final_rewards`` gives the reward of each returned text.
+
+Every batch of rewards a scorer returns is checked (``text_rewards``): one
+finite-or-NaN number per response, else a one-line ``ScorerError``.
 """
 
 from __future__ import annotations
@@ -27,20 +35,27 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 
+class ScorerError(ModelError):
+    """A scorer returned something other than one reward per response."""
+
+
 @dataclass
 class ScorerStats:
-    """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate)."""
+    """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate);
+    ``fallback``: candidates of the RM-cache path re-scored from their text because
+    their ids do not round-trip (``guidance="text"``)."""
 
     calls: int = 0
     scored: int = 0
+    fallback: int = 0
 
     def reset(self) -> None:
-        self.calls = self.scored = 0
+        self.calls = self.scored = self.fallback = 0
 
 
 @runtime_checkable
@@ -136,6 +151,29 @@ class FunctionScorer:
         return torch.tensor(
             [float(self.fn(p, r)) for p, r in zip(prompts, responses, strict=True)], dtype=torch.float32
         )
+
+
+def scorer_name(scorer) -> str:
+    return str(getattr(scorer, "name", None) or type(scorer).__name__)
+
+
+def text_rewards(scorer, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+    """``scorer.score_texts`` as a float tensor (n,), checked to hold one reward per response."""
+    n = len(responses)
+    out = scorer.score_texts(list(prompts), list(responses))
+    try:
+        rewards = torch.as_tensor(out, dtype=torch.float32).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ScorerError(
+            f"scorer {scorer_name(scorer)!r} returned {type(out).__name__} for {n} responses, "
+            f"not {n} numbers ({str(exc).splitlines()[0] if str(exc) else 'not a number'})"
+        ) from None
+    if rewards.numel() != n or (rewards.dim() > 1 and rewards.shape[0] != n):
+        raise ScorerError(
+            f"scorer {scorer_name(scorer)!r} returned {rewards.numel()} rewards (shape {tuple(rewards.shape)}) "
+            f"for {n} responses; expected one per response"
+        )
+    return rewards.reshape(n)
 
 
 def as_scorer(obj) -> Scorer | None:
@@ -302,10 +340,13 @@ class RMSession:
 class CandidateScorer:
     """Rewards of candidate continuations of a decoder's rows (text or cached path).
 
-    ``owners[r]``: the batch position of row r's prompt.
+    ``owners[r]``: the batch position of row r's prompt. ``text_exact``: True
+    when every reward it returns is ``r(x, decode(ids))`` (the text path, and
+    the cached path with ``guidance="text"``).
     """
 
     kind = "text"
+    text_exact = True
 
     def __init__(self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int]):
         self.scorer = scorer
@@ -313,15 +354,15 @@ class CandidateScorer:
         self.prompts = list(prompts)
         self.owners = list(owners)
 
+    def candidate_ids(self, prefixes, blocks: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+        rows, k, _ = blocks.shape
+        return [list(prefixes[r]) + blocks[r, j, : int(lengths[r, j])].tolist() for r in range(rows) for j in range(k)]
+
     def score(self, prefixes: Sequence[Sequence[int]], blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         rows, k, _ = blocks.shape
-        texts, prompts = [], []
-        for r in range(rows):
-            for j in range(k):
-                texts.append(list(prefixes[r]) + blocks[r, j, : int(lengths[r, j])].tolist())
-                prompts.append(self.prompts[self.owners[r]])
-        rewards = self.scorer.score_texts(prompts, self.policy.decode_many(texts))
-        return torch.as_tensor(rewards, dtype=torch.float32).reshape(rows, k)
+        ids = self.candidate_ids(prefixes, blocks, lengths)
+        prompts = [self.prompts[self.owners[r]] for r in range(rows) for _ in range(k)]
+        return text_rewards(self.scorer, prompts, self.policy.decode_many(ids)).reshape(rows, k)
 
     def prefix_rewards(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
         empty = torch.zeros((len(prefixes), 1, 0), dtype=torch.long)
@@ -335,20 +376,46 @@ class CandidateScorer:
 
 
 class SessionCandidateScorer(CandidateScorer):
-    """The cached path: prefixes live in the RM's KV cache (``RMSession``)."""
+    """The cached path: prefixes live in the RM's KV cache (``RMSession``).
+
+    ``guidance="text"``: candidates whose ids do not round-trip through the
+    RM's tokenizer are re-scored from their decoded text (one batched call).
+    """
 
     kind = "rm-cache"
 
     def __init__(
-        self, scorer: Scorer, policy: Policy, prompts: Sequence[str], owners: Sequence[int], session: RMSession
+        self,
+        scorer: Scorer,
+        policy: Policy,
+        prompts: Sequence[str],
+        owners: Sequence[int],
+        session: RMSession,
+        guidance: str = "text",
     ):
         super().__init__(scorer, policy, prompts, owners)
         self.session = session
+        self.guidance = guidance
+        self.text_exact = guidance == "text"
         if list(owners) != list(range(len(prompts))):
             session.select(list(owners))
 
     def score(self, prefixes, blocks, lengths):
-        return self.session.score(blocks, lengths).cpu()
+        rewards = self.session.score(blocks, lengths).cpu()
+        if self.guidance != "text":
+            return rewards
+        rows, k, _ = blocks.shape
+        ids = self.candidate_ids(prefixes, blocks, lengths)
+        texts = self.policy.decode_many(ids)
+        again = self.session.scorer.rm.formatter.response_ids(texts)
+        bad = [i for i in range(len(ids)) if again[i] != ids[i]]
+        if bad:
+            prompts = [self.prompts[self.owners[i // k]] for i in bad]
+            flat = rewards.reshape(-1).clone()
+            flat[bad] = text_rewards(self.scorer, prompts, [texts[i] for i in bad])
+            self.scorer.stats.fallback += len(bad)
+            rewards = flat.reshape(rows, k)
+        return rewards
 
     def select(self, rows):
         super().select(rows)
@@ -360,15 +427,37 @@ class SessionCandidateScorer(CandidateScorer):
 
 
 def candidate_scorer(
-    scorer: Scorer, policy: Policy, prompts: Sequence[str], max_new_tokens: int, owners: Sequence[int] | None = None
+    scorer: Scorer,
+    policy: Policy,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    owners: Sequence[int] | None = None,
+    *,
+    guidance: str = "text",
 ) -> CandidateScorer:
     """The cached path when the scorer offers one for these prompts, else the text path."""
+    if guidance not in ("text", "token"):
+        raise ConfigError(f"guidance must be one of text, token, got {guidance!r}")
     owners = list(range(len(prompts))) if owners is None else list(owners)
     make = getattr(scorer, "token_session", None)
     session = make(policy, prompts, max_new_tokens) if make is not None else None
     if session is not None:
-        return SessionCandidateScorer(scorer, policy, prompts, owners, session)
+        return SessionCandidateScorer(scorer, policy, prompts, owners, session, guidance)
     return CandidateScorer(scorer, policy, prompts, owners)
+
+
+def final_rewards(scorer, text_exact: bool, prompts, responses, rewards, indices) -> tuple[list, list]:
+    """(rewards of the returned texts, the rewards the method guided by) for one batch.
+
+    ``text_exact``: the rewards given are already ``r(x, response)`` (kept);
+    otherwise every response is re-scored from its text in one batched call.
+    """
+    guided = [None if r is None else float(r) for r in rewards]
+    if scorer is None or text_exact:
+        return guided, guided
+    again = text_rewards(scorer, prompts, responses)
+    check_finite(again, list(range(len(prompts))), prompts, indices, scorer)
+    return again.tolist(), guided
 
 
 def check_finite(

@@ -12,7 +12,10 @@ length t, three criteria order the two t-prefixes:
 AR_{c1-c2}(t) is the fraction of pairs on which c1 and c2 give the same
 order (XNOR of the orders), so AR_RM-SC = mean[r_w > r_l] and
 AR_SC-HP = mean[judge prefers y_w]; a judge tie agrees with neither.
-Delta_r(t) = mean |r_w - r_l|.
+Delta_r(t) = mean |r_w - r_l|. The paper's words define AR_RM-SC against the
+RM's own order of the full responses instead: that second quantity is
+``ar_rm_own`` (see ``rm_per_pair``). Two prefixes that are the same token
+sequence are a tie for every rate.
 
 Prefix units: ``token`` of the reward model's tokenizer (scored in one pass
 per response with ``RewardModel.score_prefixes`` where the RM allows it) or
@@ -71,7 +74,9 @@ def prefix_score_table(rm, pairs: pd.DataFrame, ts: Sequence[int]) -> dict[str, 
     """Rewards (n_pairs, len(ts) + 1) of chosen and rejected token prefixes at ``ts`` and in full.
 
     The last column is the full response; a response shorter than t is used
-    whole. Uses one-pass prefix scoring where the RM allows it.
+    whole. Uses one-pass prefix scoring where the RM allows it. ``identical``
+    marks the prefix pairs whose two sides are the same token sequence (they
+    are ties, whatever tiny difference the packed forward pass gives them).
     """
     if len(pairs) == 0:
         raise ConfigError("no pairs to score")
@@ -80,30 +85,50 @@ def prefix_score_table(rm, pairs: pd.DataFrame, ts: Sequence[int]) -> dict[str, 
     out = {}
     for side in ("chosen", "rejected"):
         texts = pairs[side].tolist()
-        lengths = rm.response_lengths(texts)
-        wanted = [[min(t, n) for t in ts] + [n] for n in lengths]
+        wanted = [[min(t, n) for t in ts] + [n] for n in rm.response_lengths(texts)]
         scores = rm.score_prefixes(pairs.prompt.tolist(), texts, wanted)
         out[side] = np.stack([s.numpy() for s in scores])
+    cuts = [[*ts, None]] * len(pairs)
+    out["identical"] = rm.identical_prefixes(
+        pairs.prompt.tolist(), pairs.chosen.tolist(), pairs.rejected.tolist(), cuts
+    )
     return out
 
 
 def rm_per_pair(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per pair and column: ``ar_rm_sc`` (1 when r(y_w[:t]) > r(y_l[:t])) and ``reward_gap`` |r_w - r_l|.
+    """The per-pair quantities behind every reward-model agreement rate (pairs x columns, last: full).
 
-    The one definition of both quantities: every table and summary here is a mean of these.
+    Two quantities go by the name AR_RM-SC, because the paper's formula and its words differ:
+
+    - ``ar_rm_sc`` (the formula, Appendix B): 1 when r(y_w[:t]) > r(y_l[:t]), i.e. the RM orders
+      the prefixes like the *human label* of the full pair. Its full-response column is the RM's
+      accuracy, so an RM at chance scores about 0.5 here whatever its prefixes do.
+    - ``ar_rm_own`` (the words, section 3.1): 1 when the RM orders the prefixes like it orders the
+      *full responses itself*: sign(r(y_w[:t]) - r(y_l[:t])) = sign(r(y_w) - r(y_l)). It needs no
+      label, and an RM at chance can still be perfectly consistent with itself. NaN where the RM
+      ties the full responses (no order to keep).
+
+    ``reward_gap`` is |r(y_w[:t]) - r(y_l[:t])|. A tie (equal scores, or identical token
+    sequences when ``scores["identical"]`` is given) agrees with neither order.
     """
     diff = scores["chosen"] - scores["rejected"]
-    return {"ar_rm_sc": (diff > 0).astype(float), "reward_gap": np.abs(diff)}
+    if "identical" in scores:
+        diff = np.where(scores["identical"], 0.0, diff)
+    order = np.sign(diff)
+    full = order[:, -1:]
+    own = np.where(full == 0, np.nan, ((order == full) & (order != 0)).astype(float))
+    return {"ar_rm_sc": (diff > 0).astype(float), "ar_rm_own": own, "reward_gap": np.abs(diff)}
 
 
 def evaluate_reward_model(rm, pairs: pd.DataFrame, ts: Sequence[int]) -> dict:
     """Full-pair accuracy and AR_RM-SC / reward gap at ``ts`` on held-out pairs, as plain numbers."""
     ts = _check(pairs, ts, "token")
-    per_pair = {k: v.mean(axis=0) for k, v in rm_per_pair(prefix_score_table(rm, pairs, ts)).items()}
+    per_pair = {k: np.nanmean(v, axis=0) for k, v in rm_per_pair(prefix_score_table(rm, pairs, ts)).items()}
     return {
         "pairs": len(pairs),
         "accuracy": float(per_pair["ar_rm_sc"][-1]),
         "ar_rm_sc": {t: float(a) for t, a in zip(ts, per_pair["ar_rm_sc"][:-1])},
+        "ar_rm_own": {t: float(a) for t, a in zip(ts, per_pair["ar_rm_own"][:-1])},
         "reward_gap": {t: float(g) for t, g in zip(ts, per_pair["reward_gap"][:-1])},
     }
 
@@ -170,6 +195,8 @@ def summarise_agreement(
     if scores is not None:
         per_pair.update(rm_per_pair(scores))
         diff = scores["chosen"] - scores["rejected"]
+        if "identical" in scores:
+            diff = np.where(scores["identical"], 0.0, diff)
     if hp is not None:
         per_pair["ar_sc_hp"] = np.where(np.isnan(hp), np.nan, (hp == 1).astype(float))
         if scores is not None:

@@ -220,3 +220,20 @@ def bound_verdict(side: pd.DataFrame, *, valid: bool = True) -> str:
     if not valid or not checked:
         return "not at this scale"
     return verdict(checked + [len(checked) == len(side)])
+
+
+def paper_relative_gains(key: str, metric: str = "reward", ours: str = "sp-prm", against: str = "orm") -> pd.DataFrame:
+    """The paper's relative change (%) of ``metric`` from ``against`` to ``ours`` for each model and
+    method of a table, computed from the typed-in values (so prose quoting it cannot drift)."""
+    table = paper_table(key)
+    wide = table.pivot_table(index=["model", "method"], columns="variant", values=metric, sort=False)
+    if ours not in wide or against not in wide:
+        raise ConfigError(f"{key}: no {metric!r} values for both {ours!r} and {against!r}")
+    out = (100 * (wide[ours] / wide[against] - 1)).dropna().rename("change_pct").reset_index()
+    return out.sort_values("change_pct").reset_index(drop=True)
+
+
+def gain_range_text(gains: pd.DataFrame) -> str:
+    """``-7.4% (BoN-64, Llama-3.1-8B-Instruct) to +9.9% (CARDS, Llama-3.2-3B-Instruct)``."""
+    lo, hi = gains.iloc[0], gains.iloc[-1]
+    return f"{lo.change_pct:+.1f}% ({lo.method}, {lo.model}) to {hi.change_pct:+.1f}% ({hi.method}, {hi.model})"

@@ -22,7 +22,10 @@ the base row), ``n``, ``reward`` (mean ORM score of the whole response: the
 paper's "Average reward"), ``reward_sd``, ``ref_reward`` (the reference RM as
 an independent evaluator), ``diversity``, ``coherence``, ``win_tie`` (percent,
 HH-RLHF), ``asr`` / ``asr_refusal`` (percent, AdvBench), ``accuracy``
-(percent, GSM8K), ``rouge_l`` (TL;DR), ``tokens``, ``decode_s``.
+(percent, GSM8K), ``rouge_l`` (TL;DR), ``tokens``, ``decode_s``; CARDS rows
+also ``acceptance`` (segments accepted by the reward test / drawn),
+``segment_tokens`` (mean tokens per kept segment), ``tau_u`` and
+``reward_threshold`` (the calibrated thresholds).
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ import pandas as pd
 from sp_prm_lib.config.decoding import make_config
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.config.variants import check_guiding_variants
-from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_hash
+from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure, code_hash
 from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.evaluation import text_metrics
 from sp_prm_lib.experiments.pairs import reward_setting
+from sp_prm_lib.experiments.prefix_analysis import profile_judge_identity
 
 
 @dataclass(frozen=True)
@@ -295,10 +299,9 @@ class ExperimentModels:
 
 
 def _decoding_code() -> str:
-    from sp_prm_lib.config import decoding as config
-    from sp_prm_lib.decoding import args, baselines, beam, cards, common, policy, registry, runs, scorers
+    from sp_prm_lib import decoding
 
-    return code_hash(args, baselines, beam, cards, common, config, policy, registry, runs, scorers)
+    return code_closure(decoding)
 
 
 def _prompts_key(prompts: list[str]) -> str:
@@ -392,8 +395,7 @@ def ensure_evaluation(
         "diversity": profile.decoding.diversity,
         "embedder": dataclasses.asdict(profile.embedder),
         **reward_setting(profile),
-        "judge": profile.analysis.judge if judged else None,
-        "judge_model": profile.analysis.judge_model if judged else None,
+        "judge": profile_judge_identity(profile) if judged else None,
         "references": _prompts_key(prompts.reference.astype(str).tolist()),
     }
     inputs = {
@@ -434,7 +436,7 @@ def ensure_evaluation(
         build,
         config=config,
         inputs=inputs,
-        code_version=code_hash(text_metrics, *judge_mod.verdict_modules(), ensure_evaluation),
+        code_version=f"{code_closure(text_metrics, judge_mod)}+{code_hash(ensure_evaluation)}",
     )
     return pd.read_csv(art.path / "evaluation.csv", keep_default_na=False, na_values=[""])
 
@@ -492,6 +494,7 @@ def ensure_decoding_table(
             frame = rec[["index", "prompt", "response", "tokens", "finish", "time_s", "reward"]].rename(
                 columns={"reward": "guide_reward"}
             )
+            frame = _with_method_stats(frame, rec)
             frame = frame.merge(ev, on="index")
             frame.insert(0, "seed", run.config.seed)
             frame.insert(0, "variant", variant or "none")
@@ -510,6 +513,20 @@ def ensure_decoding_table(
             )
     generations = pd.concat(frames, ignore_index=True)
     return DecodingResult(task, generations, summarise(generations, t), prompts, provenance)
+
+
+#: per-generation method statistics (``Generation.stats``) carried into the tables (CARDS)
+STAT_COLUMNS = ("acceptance", "segment_tokens", "tau_u", "reward_threshold")
+
+
+def _with_method_stats(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a column per ``STAT_COLUMNS`` entry that the records' ``stats`` hold."""
+    stats = rec["stats"] if "stats" in rec else pd.Series([{}] * len(rec))
+    stats = [s if isinstance(s, dict) else {} for s in stats]
+    for key in STAT_COLUMNS:
+        if any(key in s for s in stats):
+            frame[key] = [np.nan if s.get(key) is None else float(s[key]) for s in stats]
+    return frame
 
 
 def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
@@ -540,6 +557,10 @@ def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
                 row[m] = g[m].mean()
         row["tokens"] = g.tokens.mean()
         row["decode_s"] = g.time_s.sum()
+        # CARDS: mean acceptance rate and segment length, the calibrated thresholds
+        for m in STAT_COLUMNS:
+            if m in g and g[m].notna().any():
+                row[m] = g[m].mean()
         rows.append(row)
     return pd.DataFrame(rows)
 

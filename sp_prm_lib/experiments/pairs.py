@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.artifacts import digest
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import PairSet, PromptSet, load_pairs, load_prompts, split_train_eval
 
@@ -15,10 +18,23 @@ DROP_REASONS = {
     "equal_responses": "chosen and rejected final responses are identical",
     "empty_response": "a final response is empty",
     "no_contrast": "the question has no correct and incorrect solution to pair",
+    "gold_tie": "the gold reward scores both responses the same (data.labels: gold)",
 }
 
 
+_SPLITS: dict[tuple, dict[str, PairSet]] = {}
+
+
 def preference_splits(profile: Profile) -> dict[str, PairSet]:
+    """``{"train": ..., "eval": ...}`` pair sets of the profile's sizes (see ``_preference_splits``),
+    loaded once per process for the same profile content and data folders."""
+    key = (json.dumps(profile.to_dict(), sort_keys=True), str(settings.data_dir()), str(settings.data_mirror()))
+    if key not in _SPLITS:
+        _SPLITS[key] = _preference_splits(profile)
+    return {name: dataclasses.replace(split, frame=split.frame.copy()) for name, split in _SPLITS[key].items()}
+
+
+def _preference_splits(profile: Profile) -> dict[str, PairSet]:
     """``{"train": ..., "eval": ...}`` pair sets of the profile's sizes.
 
     When train and eval read the same split of the same set, they are
@@ -32,7 +48,22 @@ def preference_splits(profile: Profile) -> dict[str, PairSet]:
         eval_full = load_pairs(d.eval_set, split=d.eval_split, source=d.source)
         train, _ = split_train_eval(train_full, d.train_pairs, 0, d.split_seed)
         _, evaluation = split_train_eval(eval_full, 0, d.eval_pairs, d.split_seed)
-    return {"train": train, "eval": evaluation}
+    splits = {"train": train, "eval": evaluation}
+    return {name: LABELLERS[d.labels](profile, split) for name, split in splits.items()}
+
+
+def _human_labels(profile: Profile, split: PairSet) -> PairSet:
+    return split
+
+
+def _gold_labels(profile: Profile, split: PairSet) -> PairSet:
+    from sp_prm_lib.experiments.gold_lab import gold_labelled
+
+    return gold_labelled(profile, split)[0]
+
+
+#: ``data.labels`` -> how a split's pairs get their labels
+LABELLERS = {"human": _human_labels, "gold": _gold_labels}
 
 
 def prompt_sets(profile: Profile) -> dict[str, PromptSet | PairSet]:
@@ -139,3 +170,8 @@ def reward_setting(profile: Profile) -> dict:
         "data": dataclasses.asdict(profile.data),
         "seed": profile.seed,
     }
+
+
+def pairs_digest(pairs: pd.DataFrame) -> str:
+    """Content hash of preference pairs (prompt, chosen, rejected): the data part of a cache key."""
+    return digest(pairs[["prompt", "chosen", "rejected"]].values.tolist())

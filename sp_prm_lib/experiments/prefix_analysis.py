@@ -16,10 +16,11 @@ import pandas as pd
 
 from sp_prm_lib import judge as judge_mod
 from sp_prm_lib.config.profile import ModelSpec, Profile
-from sp_prm_lib.core.artifacts import ArtifactStore, code_hash
+from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.evaluation import agreement as agreement_mod
-from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
+from sp_prm_lib.experiments.gold_lab import gold_identity, profile_gold
+from sp_prm_lib.experiments.pairs import held_out_pairs, pairs_digest, reward_setting
 from sp_prm_lib.experiments.reward_models import TrainedRM, ensure_orm, ensure_prm, ensure_reference
 
 UNIT = "token"
@@ -44,12 +45,14 @@ def _config(profile: Profile) -> dict:
         "pairs": profile.analysis.pairs,
         "ts": list(profile.analysis.prefix_tokens),
         "unit": UNIT,
+        "rows": pairs_digest(analysis_pairs(profile)),
         **reward_setting(profile),
     }
 
 
 def prefix_scores(profile: Profile, role: str, store: ArtifactStore | None = None) -> dict[str, np.ndarray]:
-    """Rewards (pairs, len(ts) + 1) of chosen and rejected prefixes for one RM (last column: full)."""
+    """Rewards (pairs, len(ts) + 1) of chosen and rejected prefixes for one RM (last column: full),
+    and ``identical``: which prefix pairs are the same token sequence (ties)."""
     store = store or ArtifactStore()
     trained = trained_rm(profile, role, store)
 
@@ -64,10 +67,10 @@ def prefix_scores(profile: Profile, role: str, store: ArtifactStore | None = Non
         build,
         config=_config(profile),
         inputs={"model": trained.artifact.key},
-        code_version=code_hash(agreement_mod),
+        code_version=code_closure(agreement_mod),
     )
     with np.load(art.path / "scores.npz") as data:
-        return {k: data[k] for k in ("chosen", "rejected")}
+        return {k: data[k] for k in data.files}
 
 
 def profile_judge(profile: Profile, store: ArtifactStore | None = None, *, reference_rm=None):
@@ -79,6 +82,8 @@ def profile_judge(profile: Profile, store: ArtifactStore | None = None, *, refer
         return judge_mod.make_judge("rm-proxy", rm=rm, name="rm-proxy:reference")
     if a.judge == "api":
         return judge_mod.make_judge("api", model=a.judge_model)
+    if a.judge == "gold":
+        return judge_mod.make_judge("gold", gold=profile_gold(profile), eps=profile.gold.tie_eps)
     spec = ModelSpec(
         id=a.judge_model or profile.policy.id,
         source="package" if a.judge_model is None else "hub",
@@ -87,12 +92,24 @@ def profile_judge(profile: Profile, store: ArtifactStore | None = None, *, refer
     return judge_mod.make_judge("local-lm", spec=spec)
 
 
+def profile_judge_identity(profile: Profile) -> dict:
+    """What decides the profile's judge's verdicts (backend, the model actually used, endpoint):
+    part of the cache key of every judged result."""
+    a = profile.analysis
+    if a.judge == "gold":
+        return {"backend": "gold", **gold_identity(profile)}
+    model = a.judge_model if a.judge != "local-lm" else (a.judge_model or profile.policy.id)
+    return judge_mod.judge_identity(a.judge, model=model)
+
+
 def judge_name(profile: Profile) -> str:
     """The judge backend in words, for tables and the book."""
     a = profile.analysis
     if a.judge == "rm-proxy":
         spec = profile.reward.reference.model
         return f"rm-proxy (the reference RM {spec.id}, {spec.num_layers or 'all'} layers, as judge)"
+    if a.judge == "gold":
+        return f"gold ({profile.gold.describe()})"
     return f"{a.judge} ({a.judge_model or 'default model'})"
 
 
@@ -114,13 +131,13 @@ def hp_orders(profile: Profile, store: ArtifactStore | None = None) -> np.ndarra
         np.save(out / "orders.npy", orders)
         return {"judge": judge_name(profile)}
 
-    config = {**_config(profile), "judge": profile.analysis.judge, "judge_model": profile.analysis.judge_model}
+    config = {**_config(profile), "judge": profile_judge_identity(profile)}
     art = store.ensure(
         "analysis-hp",
         build,
         config=config,
         inputs=inputs,
-        code_version=code_hash(agreement_mod, *judge_mod.verdict_modules()),
+        code_version=code_closure(agreement_mod, judge_mod),
     )
     return np.load(art.path / "orders.npy")
 

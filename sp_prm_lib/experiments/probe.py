@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,10 +37,9 @@ import numpy as np
 import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
-from sp_prm_lib.core.artifacts import ArtifactStore, code_hash
+from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
-from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
-from sp_prm_lib.scoring import inputs as reward_format
+from sp_prm_lib.experiments.pairs import held_out_pairs, pairs_digest, reward_setting
 from sp_prm_lib.scoring import reward_model as rewards
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
@@ -95,13 +95,18 @@ class PairProbe:
         """+1 when ``rm`` prefers A's full response, -1 for B, 0 for a tie."""
         return int(np.sign(self.scores[rm][0][-1] - self.scores[rm][1][-1]))
 
+    def identical(self) -> np.ndarray:
+        """Booleans for t = 0 .. max_t: A's and B's prefixes are the same text (a tie for every RM)."""
+        return np.array([self.prefix(0, t) == self.prefix(1, t) for t in range(self.max_t + 1)])
+
     def agreement(self, rm: str) -> np.ndarray:
-        """Booleans for t = 0 .. max_t: the prefixes are ordered like the full responses."""
+        """Booleans for t = 0 .. max_t: the prefixes are ordered like the RM orders the full responses
+        (``ar_rm_own`` of ``sp_prm_lib.evaluation.agreement``; identical prefixes are ties)."""
         ts = np.arange(self.max_t + 1)
         a = np.asarray(self.scores[rm][0])[np.minimum(ts, self.lengths[0])]
         b = np.asarray(self.scores[rm][1])[np.minimum(ts, self.lengths[1])]
         order = self.full_order(rm)
-        return (np.sign(a - b) == order) & (order != 0)
+        return (np.sign(a - b) == order) & (order != 0) & ~self.identical()
 
     def frame(self) -> pd.DataFrame:
         """One row per (t, rm): both scores and the agreement."""
@@ -252,7 +257,7 @@ def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> li
     store = store or ArtifactStore()
     trained = _trained_probe_rms(profile, store)
     pairs = held_out_pairs(profile, profile.analysis.probe_pairs, "analysis.probe_pairs")
-    config = {"probe_pairs": profile.analysis.probe_pairs, **reward_setting(profile)}
+    config = {"probe_pairs": profile.analysis.probe_pairs, "rows": pairs_digest(pairs), **reward_setting(profile)}
 
     def build(out: Path) -> dict:
         models = {name: t.load(profile) for name, t in trained.items()}
@@ -276,7 +281,7 @@ def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> li
         build,
         config=config,
         inputs={name: t.artifact.key for name, t in trained.items()},
-        code_version=code_hash(PairProbe, validate, char_ends, probe_pair, rewards, reward_format),
+        code_version=code_closure(sys.modules[__name__]),
     )
     data = json.loads((art.path / PROBE_FILE).read_text(encoding="utf-8"))
     return [PairProbe.from_dict(d) for d in data]

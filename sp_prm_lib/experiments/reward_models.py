@@ -28,18 +28,14 @@ import torch
 from sp_prm_lib.config.profile import ModelSpec, Profile, RewardModelSpec
 from sp_prm_lib.config.training import TrainConfig
 from sp_prm_lib.config.variants import PRM_VARIANTS
-from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_hash
+from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.evaluation import agreement
-from sp_prm_lib.experiments.pairs import preference_splits, reward_setting, training_pairs
-from sp_prm_lib.scoring import inputs as reward_format
-from sp_prm_lib.scoring import reward_model as rewards
+from sp_prm_lib.experiments import pairs as pairs_mod
+from sp_prm_lib.experiments.pairs import pairs_digest, preference_splits, reward_setting, training_pairs
 from sp_prm_lib.scoring.reward_model import RewardModel
 from sp_prm_lib.training import trainer as training
-from sp_prm_lib.training import truncation
 from sp_prm_lib.training.trainer import train_reward_model
-
-_TRAIN_CODE = (training, rewards, reward_format, truncation)
 
 
 @dataclass(frozen=True)
@@ -106,17 +102,29 @@ def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: Arti
             "trained": True,
             "train_pairs": len(pairs),
             "train_rows": len(result.rows),
+            "dropped_identical": result.dropped_identical,
             "steps": result.steps,
             "train_seconds": round(result.seconds, 1),
             "loss_log": result.log,
         }
 
-    art = store.ensure(f"rm-{role}", build, config=config, code_version=code_hash(*_TRAIN_CODE), resumable=True)
+    inputs = {"train_rows": _rows_digest(profile, spec.train.train_pairs, f"reward.{role}.train.train_pairs")}
+    art = store.ensure(f"rm-{role}", build, config=config, inputs=inputs, code_version=_training_code(), resumable=True)
     if art.manifest["facts"]["trained"]:
         trained = TrainedRM(role, str(art.path / "model"), "local", spec.model.dtype, art, {})
     else:
         trained = TrainedRM(role, spec.model.id, spec.model.source, spec.model.dtype, art, {})
     return _with_metrics(trained, profile, store)
+
+
+def _training_code() -> str:
+    """The code of a training run: the trainer and what it imports, and how a profile's pairs are chosen."""
+    return code_closure(training, pairs_mod)
+
+
+def _rows_digest(profile: Profile, n: int, setting: str) -> str | None:
+    """Content hash of the training rows a reward model is trained on (None: not trained here)."""
+    return pairs_digest(training_pairs(profile, n, setting)) if n else None
 
 
 def ensure_orm(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
@@ -153,7 +161,11 @@ def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore |
         "train_pairs": profile.reward.prm.train_pairs,
         **reward_setting(profile),
     }
-    inputs = {"orm": orm.artifact.key, "reference": reference.artifact.key if reference else None}
+    inputs = {
+        "orm": orm.artifact.key,
+        "reference": reference.artifact.key if reference else None,
+        "train_rows": _rows_digest(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs"),
+    }
 
     def build(out: Path, work: Path) -> dict:
         pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
@@ -166,6 +178,8 @@ def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore |
             "train_pairs": len(pairs),
             "train_rows": len(rows),
             "partial_rows": int((~rows.full).sum()),
+            "dropped_identical": result.dropped_identical,
+            "dropped_by_reference": result.dropped_by_reference,
             "steps": result.steps,
             "train_seconds": round(result.seconds, 1),
             "loss_log": result.log,
@@ -176,13 +190,13 @@ def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore |
             facts["weights"] = {
                 "mean": float(rows.weight.mean()),
                 "max": float(rows.weight.max()),
-                "raw_max": float(rows.raw_weight.max()),
+                "log_raw_max": float(rows.log_weight.max()),
             }
         rows.to_csv(out / "d_partial.csv.gz", index=False)
         return facts
 
     art = store.ensure(
-        f"rm-{variant}", build, config=config, inputs=inputs, code_version=code_hash(*_TRAIN_CODE), resumable=True
+        f"rm-{variant}", build, config=config, inputs=inputs, code_version=_training_code(), resumable=True
     )
     trained = TrainedRM(variant, str(art.path / "model"), "local", profile.reward.orm.model.dtype, art, {})
     return _with_metrics(trained, profile, store)
@@ -190,17 +204,17 @@ def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore |
 
 def _with_metrics(trained: TrainedRM, profile: Profile, store: ArtifactStore) -> TrainedRM:
     ts = list(profile.reward.eval_prefix_tokens)
+    evaluation = preference_splits(profile)["eval"].frame
 
     def build(out: Path) -> dict:
-        evaluation = preference_splits(profile)["eval"].frame
         return agreement.evaluate_reward_model(trained.load(profile), evaluation, ts)
 
     art = store.ensure(
         "rm-eval",
         build,
         config={"ts": ts, **reward_setting(profile)},
-        inputs={"model": trained.artifact.key},
-        code_version=code_hash(agreement),
+        inputs={"model": trained.artifact.key, "eval_rows": pairs_digest(evaluation)},
+        code_version=code_closure(agreement, pairs_mod),
     )
     return dataclasses.replace(trained, metrics=art.manifest["facts"])
 
@@ -217,7 +231,7 @@ def summary_table(models: dict[str, TrainedRM]) -> pd.DataFrame:
             "train pairs": f.get("train_pairs", 0),
             "train rows": f.get("train_rows", 0),
             "train seconds": f.get("train_seconds", 0.0),
-            "eval accuracy": mt.get("accuracy"),
+            f"accuracy ({mt.get('pairs', '?')} eval pairs)": mt.get("accuracy"),
         }
         for t, v in sorted(mt.get("ar_rm_sc", {}).items(), key=lambda kv: int(kv[0])):
             row[f"AR_RM-SC@{t}"] = v

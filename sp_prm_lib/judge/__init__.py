@@ -8,20 +8,12 @@ win-tie rate against a base policy; ``judge_agreement`` measures a judge
 against human labels; ``judged_accuracy`` grades GSM8K solutions.
 """
 
-from sp_prm_lib.judge.backends import BACKENDS, make_judge
+from sp_prm_lib.judge.backends import BACKENDS, judge_identity, make_judge
 from sp_prm_lib.judge.base import Comparison, Judge, JudgeError, TemplateJudge, Verdict
 from sp_prm_lib.judge.grading import grade_solutions, judged_accuracy
 from sp_prm_lib.judge.pairwise import combine, judge_pairs, outcome_summary, win_tie_rate
 from sp_prm_lib.judge.parsing import parse_verdict
 from sp_prm_lib.judge.quality import judge_agreement, judge_agreement_table
-
-
-def verdict_modules() -> tuple:
-    """The judge modules whose code decides a verdict: the code part of cache keys of judged results."""
-    from sp_prm_lib.judge import base, pairwise, parsing, rm_proxy, templates
-
-    return base, pairwise, parsing, rm_proxy, templates
-
 
 __all__ = [
     "BACKENDS",
@@ -34,11 +26,11 @@ __all__ = [
     "combine",
     "grade_solutions",
     "judge_agreement",
+    "judge_identity",
     "judge_pairs",
     "judged_accuracy",
     "make_judge",
     "outcome_summary",
     "parse_verdict",
-    "verdict_modules",
     "win_tie_rate",
 ]

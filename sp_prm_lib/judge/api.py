@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -32,6 +33,29 @@ from sp_prm_lib.judge.base import JudgeError, TemplateJudge, Verdict, verdict_fr
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o"
+
+
+_URL_SECRET = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
+_QUERY_SECRET = re.compile(r"(?P<name>[?&](?:api[_-]?key|key|token|access_token|sig|signature)=)[^&\s]*", re.I)
+_BEARER = re.compile(r"(?P<name>bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+
+
+def resolved_settings(base_url: str | None = None, model: str | None = None) -> tuple[str, str]:
+    """The (base URL, model) an api judge uses: the arguments, else the environment, else the defaults."""
+    env = os.environ
+    url = (base_url or env.get("SP_PRM_JUDGE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    return url, model or env.get("SP_PRM_JUDGE_MODEL") or DEFAULT_MODEL
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with credentials removed: user:password@ in URLs, key/token query values,
+    bearer tokens and any of ``secrets`` (the API key) wherever they appear."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _URL_SECRET.sub(lambda m: f"{m.group('scheme')}***@", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
+    return _BEARER.sub(lambda m: f"{m.group('name')}***", text)
 
 
 class _Malformed(ValueError):
@@ -80,8 +104,7 @@ class OpenAIChatJudge(TemplateJudge):
         use_cache: bool = True,
     ):
         env = os.environ
-        self.base_url = (base_url or env.get("SP_PRM_JUDGE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.model = model or env.get("SP_PRM_JUDGE_MODEL") or DEFAULT_MODEL
+        self.base_url, self.model = resolved_settings(base_url, model)
         self.api_key = api_key or env.get("SP_PRM_JUDGE_API_KEY") or env.get("OPENAI_API_KEY")
         if not self.api_key:
             raise ConfigError(
@@ -150,14 +173,14 @@ class OpenAIChatJudge(TemplateJudge):
             except httpx.TimeoutException:
                 problem = f"no answer within {self.timeout:g} s"
             except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {str(exc)[:80]})"
+                problem = f"connection failed ({type(exc).__name__}: {self._redact(str(exc))[:80]})"
             else:
                 status = response.status_code
                 if status == 429 or status >= 500:
                     problem, delay = f"HTTP {status}", _retry_after(response)
                 elif status >= 400:
-                    detail = " ".join(response.text.split())[:160]
-                    raise JudgeError(f"judge API {url} refused the request: HTTP {status}: {detail}")
+                    detail = self._redact(" ".join(response.text.split()))[:160]
+                    raise JudgeError(f"judge API {self._redact(url)} refused the request: HTTP {status}: {detail}")
                 else:
                     try:
                         return _reply_content(response)
@@ -166,7 +189,12 @@ class OpenAIChatJudge(TemplateJudge):
             if attempt < self.max_retries:
                 step = self.backoff * 2**attempt if delay is None else delay
                 time.sleep(min(self.max_backoff, step))
-        raise JudgeError(f"judge API {url}: {problem} after {self.max_retries + 1} attempts; nothing cached")
+        raise JudgeError(
+            f"judge API {self._redact(url)}: {problem} after {self.max_retries + 1} attempts; nothing cached"
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, (self.api_key,))
 
     def complete(self, conversations: list[list[dict[str, str]]]) -> list[str]:
         """The reply text of each conversation (from the cache where possible)."""

@@ -3,7 +3,10 @@
 The paper profile runs Llama and Gemma causal LMs, Llama/Gemma reward models
 (sequence classifiers) and a DeBERTa-v2 reward model. Tests exercise the same
 code paths on miniature random versions of those classes, with a byte-level
-tokenizer that needs no download.
+tokenizer that needs no download (it has a chat template), or, for the
+DeBERTa RM as the paper uses it (a text pair, no chat template),
+``deberta_tokenizer``: the real ``DebertaV2Tokenizer`` class over a tiny
+character vocabulary.
 """
 
 from __future__ import annotations
@@ -48,6 +51,32 @@ def byte_tokenizer(padding_side: str = "right"):
     )
     tok.chat_template = CHAT_TEMPLATE
     return tok
+
+
+DEBERTA_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+DEBERTA_WORDS = "the a an is of and to you it good bad great awful fine rude nice wrong help answer".split()
+
+
+def deberta_tokenizer(padding_side: str = "right"):
+    """A hub-free ``DebertaV2Tokenizer`` with no chat template: ``[CLS] prompt [SEP] response [SEP]``.
+
+    Its SentencePiece-style unigram vocabulary holds the specials, the word-start
+    marker, every printable ASCII character and a few whole words, so any ASCII text
+    tokenizes (other characters become ``[UNK]``).
+    """
+    import string
+
+    from transformers import DebertaV2Tokenizer
+
+    marker = "\u2581"
+    chars = [c for c in string.printable if not c.isspace()]
+    vocab = (
+        [(tok, 0.0) for tok in DEBERTA_SPECIAL_TOKENS]
+        + [(marker, -2.0)]
+        + [(c, -3.0) for c in chars]
+        + [(marker + w, -1.0) for w in DEBERTA_WORDS]
+    )
+    return DebertaV2Tokenizer(vocab=vocab, padding_side=padding_side)
 
 
 def tiny_config(architecture: str, vocab_size: int, *, hidden: int = 32, layers: int = 2):

@@ -4,7 +4,8 @@ Every scored sequence is ``context + response[:t] (+ closing)``:
 
 - ``context``: the prompt rendered with the reward model's chat template up to
   the opening of the assistant turn (or, for tokenizers without a chat
-  template, the first segment of a text pair: ``[CLS] prompt [SEP]``);
+  template, the first segment of a text pair as the tokenizer itself renders
+  ``tokenizer(prompt, response)``: ``[CLS] prompt [SEP]``);
 - ``response[:t]``: the first ``t`` tokens of the response in the reward
   model's own tokenizer (text in, so policy and RM tokenizers may differ);
 - ``closing``: the tokens that end an assistant turn (``<|im_end|>\\n`` or
@@ -56,6 +57,22 @@ class Encoded:
         return len(self.response)
 
 
+def _second_sequence(enc, ids: list[int], placeholder: list[int]) -> list[int]:
+    """Positions of the second text of a rendered pair: from the tokenizer's sequence ids
+    (fast tokenizers), else the last occurrence of the placeholder's own ids."""
+    try:
+        sequence = enc.sequence_ids(0)
+    except (AttributeError, ValueError, TypeError):
+        sequence = None
+    if sequence is not None:
+        return [i for i, s in enumerate(sequence) if s == 1]
+    n = len(placeholder)
+    for start in range(len(ids) - n, -1, -1):
+        if n and ids[start : start + n] == placeholder:
+            return list(range(start, start + n))
+    return []
+
+
 class RewardFormatter:
     """Renders prompts and responses into token ids for one reward tokenizer."""
 
@@ -82,12 +99,26 @@ class RewardFormatter:
             if not sep:
                 raise ConfigError(f"the chat template of {tok.name_or_path!r} drops the assistant content")
             return (tok(before, add_special_tokens=False).input_ids, tok(after, add_special_tokens=False).input_ids)
-        # text-pair models (DeBERTa, BERT): [CLS] prompt [SEP] response [SEP]
-        prompt_ids = tok(prompt, add_special_tokens=False).input_ids
-        marker = tok.unk_token_id if tok.unk_token_id is not None else 0
-        full = tok.build_inputs_with_special_tokens(prompt_ids, [marker])
-        at = len(full) - 1 - full[::-1].index(marker)
-        return full[:at], full[at + 1 :]
+        return self._text_pair_parts(prompt)
+
+    def _text_pair_parts(self, prompt: str) -> tuple[list[int], list[int]]:
+        """(context, closing) of a text-pair model (DeBERTa, BERT): ``[CLS] prompt [SEP] response [SEP]``.
+
+        The pair is rendered by the tokenizer itself, ``tokenizer(prompt, placeholder)``, so
+        its own special tokens and template are used; the placeholder's tokens (the second
+        sequence) mark where the response goes.
+        """
+        tok = self.tokenizer
+        placeholder = "x"
+        enc = tok(prompt, placeholder, add_special_tokens=True)
+        ids = list(enc["input_ids"])
+        second = _second_sequence(enc, ids, tok(placeholder, add_special_tokens=False)["input_ids"])
+        if not second:
+            raise ConfigError(
+                f"tokenizer {tok.name_or_path!r} has no chat template and does not render a text pair "
+                "(prompt, response): cannot tell where the response starts"
+            )
+        return ids[: second[0]], ids[second[-1] + 1 :]
 
     def _closing_ids(self) -> list[int]:
         return self._split_at_sentinel("Hello")[1]

@@ -12,8 +12,14 @@ forward pass**:
   and position ids continue from ``t``. Its last token gives the reward.
 
 Bidirectional models (DeBERTa/BERT-style) see the whole input, so each prefix
-is a separate sequence (batched). The per-prefix path is also kept for causal
-models as the reference the one-pass paths are tested against.
+is a separate sequence (batched), always padded on the right: their pooler
+reads the first position, which left padding would make a pad token. The
+per-prefix path is also kept for causal models as the reference the one-pass
+paths are tested against.
+
+``RewardModel.identical_prefixes`` says which prefix pairs are the same token
+sequence (chosen and rejected sharing their first t tokens): such pairs are
+ties, whatever rounding noise separates their scores.
 
 The formatting of ``sp_prm_lib.scoring.inputs`` is shared with training, so a
 PRM is scored exactly as it was trained.
@@ -24,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
@@ -78,6 +85,35 @@ def _check_lengths(enc: Encoded, lengths: Sequence[int], where: int) -> list[int
             raise ConfigError(f"response {where}: prefix length {t} is beyond the response's {enc.length} tokens")
         out.append(min(t, enc.kept))  # beyond max_length: scored as the kept response
     return out
+
+
+def same_tokens(enc_a: Encoded, a: int, enc_b: Encoded, b: int) -> bool:
+    """True when prefix ``a`` of ``enc_a`` and prefix ``b`` of ``enc_b`` are scored from the
+    same input ids (lengths beyond the kept response count as the kept response)."""
+    a, b = min(a, enc_a.kept), min(b, enc_b.kept)
+    return (
+        a == b
+        and enc_a.context == enc_b.context
+        and enc_a.response[:a] == enc_b.response[:b]
+        and enc_a.closing == enc_b.closing
+    )
+
+
+def _cut_lengths(cut, len_a: int, len_b: int, where: int) -> tuple[int, int]:
+    """(chosen_len, rejected_len) of one entry of ``identical_prefixes``' ``wanted_lengths``."""
+    if cut is None:
+        return len_a, len_b
+    if isinstance(cut, (tuple, list)) and len(cut) == 2:
+        a, b = cut
+        for name, value, limit in (("chosen", a, len_a), ("rejected", b, len_b)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= limit:
+                raise ConfigError(f"pair {where}: {name} prefix length {value!r} is not in 0..{limit}")
+        return int(a), int(b)
+    if isinstance(cut, bool) or not isinstance(cut, (int, np.integer)) or cut < 0:
+        raise ConfigError(
+            f"pair {where}: a cut must be an int >= 0, a (chosen_len, rejected_len) pair or None, got {cut!r}"
+        )
+    return min(int(cut), len_a), min(int(cut), len_b)
 
 
 def _pad_rows(rows: list[list[int]], pad: int, side: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -264,7 +300,15 @@ class RewardModel:
         ]
         self.formatter = RewardFormatter(tokenizer, convention, max_length=min(limits) if limits else 1024)
         self.batch_size = batch_size
-        self.padding_side = padding_side or tokenizer.padding_side or "right"
+        if padding_side not in (None, "left", "right"):
+            raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if not self.causal and padding_side == "left":
+            raise ConfigError(
+                f"{type(model).__name__} reads its score at the first position: "
+                "it must be padded on the right (padding_side='right')"
+            )
+        # bidirectional models pool position 0, which left padding would make a pad token
+        self.padding_side = (padding_side or tokenizer.padding_side or "right") if self.causal else "right"
         self.name = name or getattr(model, "name_or_path", None) or type(model).__name__
         self._token_types = getattr(model.config, "type_vocab_size", 0) and model.config.type_vocab_size > 1
 
@@ -276,9 +320,13 @@ class RewardModel:
     def one_pass(self) -> bool:
         return self.causal and self.strategy != "per-prefix"
 
+    def response_ids(self, responses: Sequence[str]) -> list[list[int]]:
+        """Responses in this reward model's tokens (no special tokens)."""
+        return self.formatter.response_ids(list(responses))
+
     def response_lengths(self, responses: Sequence[str]) -> list[int]:
         """Lengths of responses in this reward model's tokens."""
-        return [len(ids) for ids in self.formatter.response_ids(list(responses))]
+        return [len(ids) for ids in self.response_ids(responses)]
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
         """Rewards (n,) of whole responses (or partial ones given as text)."""
@@ -297,6 +345,41 @@ class RewardModel:
         if len(lengths) != len(encoded):
             raise ConfigError(f"{len(encoded)} responses but {len(lengths)} lists of prefix lengths")
         return self._score_encoded(encoded, [list(ts) for ts in lengths])
+
+    def identical_prefixes(
+        self,
+        prompts: Sequence[str],
+        chosen: Sequence[str],
+        rejected: Sequence[str],
+        wanted_lengths: Sequence[Sequence],
+    ) -> np.ndarray:
+        """Which prefix pairs are the same token sequence as this RM scores them (ties).
+
+        ``wanted_lengths[i]`` lists pair i's prefix pairs, the same number for every pair;
+        each is a cut ``t`` (both responses cut at t, a shorter one used whole, as in
+        D_partial and the agreement tables), a ``(chosen_len, rejected_len)`` pair of
+        prefix lengths, or ``None`` (the full responses). Lengths are in this RM's tokens.
+        Returns a bool array (n_pairs, k): True where both sides give the same input ids
+        (context, kept response prefix and closing), so any score difference is numerical
+        noise and neither side is preferred.
+        """
+        n = len(prompts)
+        if not (len(chosen) == len(rejected) == len(wanted_lengths) == n):
+            raise ConfigError(
+                f"identical_prefixes: {n} prompts, {len(chosen)} chosen, {len(rejected)} rejected and "
+                f"{len(wanted_lengths)} lists of lengths; they must pair up"
+            )
+        widths = {len(w) for w in wanted_lengths}
+        if len(widths) > 1:
+            raise ConfigError(f"identical_prefixes: every pair needs the same number of lengths, got {sorted(widths)}")
+        enc_w = self.formatter.encode(list(prompts), list(chosen))
+        enc_l = self.formatter.encode(list(prompts), list(rejected))
+        out = np.zeros((n, widths.pop() if widths else 0), dtype=bool)
+        for i, (ew, el, wanted) in enumerate(zip(enc_w, enc_l, wanted_lengths)):
+            for j, cut in enumerate(wanted):
+                a, b = _cut_lengths(cut, ew.length, el.length, i)
+                out[i, j] = same_tokens(ew, a, el, b)
+        return out
 
     @torch.inference_mode()
     def _score_encoded(self, encoded: list[Encoded], lengths: list[list[int]]) -> list[torch.Tensor]:

@@ -1,0 +1,58 @@
+"""The gold-reward lab of a profile: its gold reward, and pairs labelled by it (cached)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from sp_prm_lib.config.profile import Profile
+from sp_prm_lib.core.artifacts import ArtifactStore, code_closure, digest
+from sp_prm_lib.data import PairSet
+from sp_prm_lib.gold import GoldReward, gold_labels
+
+
+@lru_cache(maxsize=4)
+def _embedder(spec):
+    from sp_prm_lib.models import load_embedder
+
+    return load_embedder(spec)
+
+
+def profile_gold(profile: Profile, tokenizer=None) -> GoldReward:
+    """The profile's gold reward (``profile.gold``); ``tokenizer`` sets the unit of token prefixes."""
+    needs = profile.gold.components.get("relevance", 0) != 0
+    return GoldReward(profile.gold, embedder=_embedder(profile.embedder) if needs else None, tokenizer=tokenizer)
+
+
+def gold_identity(profile: Profile) -> dict:
+    """What decides the gold's scores: its recipe and the embedder it uses (part of cache keys)."""
+    return {"gold": dataclasses.asdict(profile.gold), "embedder": dataclasses.asdict(profile.embedder)}
+
+
+def gold_labelled(profile: Profile, split: PairSet, store: ArtifactStore | None = None) -> tuple[PairSet, dict]:
+    """``split`` with each pair ordered by the gold's label (ties dropped and counted as ``gold_tie``),
+    and the facts of the labelling (ties, flips by noise, the accuracy ceiling); cached by content."""
+    store = store or ArtifactStore()
+    frame = split.frame
+    config = {"split": split.name, **gold_identity(profile)}
+    inputs = {"rows": digest(frame[["prompt", "chosen", "rejected"]].values.tolist())}
+
+    def build(out: Path) -> dict:
+        g = profile.gold
+        labels = gold_labels(profile_gold(profile), frame, beta=g.beta, seed=g.seed, tie_eps=g.tie_eps)
+        labels.pairs.to_json(out / "pairs.jsonl", orient="records", lines=True, force_ascii=False)
+        return {
+            "pairs": len(labels.pairs),
+            "ties": labels.ties,
+            "flipped_by_noise": labels.flipped_by_noise,
+            "ceiling": labels.ceiling,
+        }
+
+    art = store.ensure("gold-labels", build, config=config, inputs=inputs, code_version=code_closure(gold_labels))
+    relabelled = pd.read_json(art.path / "pairs.jsonl", orient="records", lines=True, dtype=False)
+    facts = dict(art.manifest["facts"])
+    dropped = {**split.dropped, "gold_tie": int(facts["ties"])}
+    return dataclasses.replace(split, frame=relabelled, dropped=dropped), facts
