@@ -12,7 +12,7 @@
 # (larger) reference RM, scoring every prefix of a response in one forward pass
 # (`sp_prm_lib.experiments.prefix_analysis.prefix_scores`), with 95% bootstrap intervals over pairs.
 #
-# ### Two quantities named AR<sub>RM-SC</sub>
+# ## Two quantities named AR<sub>RM-SC</sub>
 #
 # The paper's *formula* (Appendix B) compares the prefix order with the **human
 # label** of the full pair: $r(x, y^w_{<t}) > r(x, y^l_{<t})$. Its *words*
