@@ -188,3 +188,10 @@ def test_train_config_is_derived_from_the_profile_fields():
         prm.weight_clamp,
     )
     assert TrainConfig().learning_rate == type(prm)().learning_rate  # one default, not two
+
+
+def test_the_data_set_names_a_profile_may_use_match_the_data_registry():
+    from sp_prm_lib.config.datasets import DATASET_SPLITS
+    from sp_prm_lib.data import REGISTRY
+
+    assert DATASET_SPLITS == {name: (spec.kind, tuple(spec.splits())) for name, spec in REGISTRY.items()}
