@@ -133,3 +133,28 @@ def test_bad_labels_input():
         gold_labels(gold, neutral, beta=0.0)
     with pytest.raises(ConfigError, match="needs the profile's embedder"):
         GoldReward({"relevance": 1.0})
+
+
+def test_a_profile_with_gold_labels_gets_gold_ordered_pairs_cached(tmp_path, monkeypatch):
+    import yaml
+
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.experiments import pairs as pairs_mod
+    from sp_prm_lib.gold.components import sentiment
+
+    monkeypatch.setenv("SP_PRM_CACHE", str(tmp_path / "cache"))
+    raw = yaml.safe_load(load_profile("smoke").path.read_text())
+    raw["name"] = "smoke-gold"
+    raw["data"]["labels"] = "gold"
+    raw["gold"] = {"components": {"sentiment": 1.0}}
+    path = tmp_path / "smoke-gold.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    profile = load_profile(path)
+    human = pairs_mod.preference_splits(load_profile("smoke"))["train"]
+    gold = pairs_mod.preference_splits(profile)["train"]
+    frame = gold.frame
+    got = sentiment(frame.prompt.tolist(), frame.chosen.tolist()) - sentiment(
+        frame.prompt.tolist(), frame.rejected.tolist()
+    )
+    assert (got > 0).all() and len(frame) + gold.dropped["gold_tie"] == len(human.frame)
+    assert list((tmp_path / "cache" / "artifacts" / "gold-labels").iterdir())  # labelled once, cached
