@@ -13,7 +13,7 @@ from sp_prm_lib.data.gsm8k import final_number
 from sp_prm_lib.data.loaders import load_pairs, load_prompts
 from sp_prm_lib.data.mirror import ensure_local_copy, read_checksums
 from sp_prm_lib.data.registry import REGISTRY, known_datasets
-from sp_prm_lib.data.schema import PairSet, PromptSet
+from sp_prm_lib.data.schema import PairSet, PromptSet, pairs_digest
 from sp_prm_lib.data.splits import split_train_eval
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "final_number",
     "known_datasets",
     "load_pairs",
+    "pairs_digest",
     "load_prompts",
     "messages_to_dialogue",
     "read_checksums",

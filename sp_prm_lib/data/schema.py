@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sp_prm_lib.core.artifacts import digest
+
 PAIR_COLUMNS = ("prompt", "chosen", "rejected", "source", "row")
 PROMPT_COLUMNS = ("prompt", "reference", "source", "row")
 
@@ -46,3 +48,8 @@ class PromptSet(_RowSet):
     """Prompts with a reference: ``frame`` has columns prompt, reference,
     the set's own columns (``target`` for AdvBench, ``final_answer`` for
     GSM8K), source and row. ``reference`` is None where a set has none."""
+
+
+def pairs_digest(pairs: pd.DataFrame) -> str:
+    """Content hash of preference pairs (prompt, chosen, rejected): the data part of a cache key."""
+    return digest(pairs[["prompt", "chosen", "rejected"]].values.tolist())

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
-from sp_prm_lib.core.artifacts import ArtifactStore, code_closure, digest
-from sp_prm_lib.data import PairSet
+from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
+from sp_prm_lib.data import PairSet, pairs_digest
 from sp_prm_lib.gold import GoldReward, gold_labels
 
 
@@ -38,7 +38,7 @@ def gold_labelled(profile: Profile, split: PairSet, store: ArtifactStore | None 
     store = store or ArtifactStore()
     frame = split.frame
     config = {"split": split.name, **gold_identity(profile)}
-    inputs = {"rows": digest(frame[["prompt", "chosen", "rejected"]].values.tolist())}
+    inputs = {"rows": pairs_digest(frame)}
 
     def build(out: Path) -> dict:
         g = profile.gold

@@ -9,7 +9,6 @@ import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core import settings
-from sp_prm_lib.core.artifacts import digest
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import PairSet, PromptSet, load_pairs, load_prompts, split_train_eval
 
@@ -170,8 +169,3 @@ def reward_setting(profile: Profile) -> dict:
         "data": dataclasses.asdict(profile.data),
         "seed": profile.seed,
     }
-
-
-def pairs_digest(pairs: pd.DataFrame) -> str:
-    """Content hash of preference pairs (prompt, chosen, rejected): the data part of a cache key."""
-    return digest(pairs[["prompt", "chosen", "rejected"]].values.tolist())

@@ -18,9 +18,10 @@ from sp_prm_lib import judge as judge_mod
 from sp_prm_lib.config.profile import ModelSpec, Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.evaluation import agreement as agreement_mod
 from sp_prm_lib.experiments.gold_lab import gold_identity, profile_gold
-from sp_prm_lib.experiments.pairs import held_out_pairs, pairs_digest, reward_setting
+from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
 from sp_prm_lib.experiments.reward_models import TrainedRM, ensure_orm, ensure_prm, ensure_reference
 
 UNIT = "token"

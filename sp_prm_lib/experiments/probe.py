@@ -39,7 +39,8 @@ import pandas as pd
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
-from sp_prm_lib.experiments.pairs import held_out_pairs, pairs_digest, reward_setting
+from sp_prm_lib.data import pairs_digest
+from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
 from sp_prm_lib.scoring import reward_model as rewards
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role

@@ -30,9 +30,10 @@ from sp_prm_lib.config.training import TrainConfig
 from sp_prm_lib.config.variants import PRM_VARIANTS
 from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.evaluation import agreement
 from sp_prm_lib.experiments import pairs as pairs_mod
-from sp_prm_lib.experiments.pairs import pairs_digest, preference_splits, reward_setting, training_pairs
+from sp_prm_lib.experiments.pairs import preference_splits, reward_setting, training_pairs
 from sp_prm_lib.scoring.reward_model import RewardModel
 from sp_prm_lib.training import trainer as training
 from sp_prm_lib.training.trainer import train_reward_model
