@@ -56,7 +56,7 @@ models: $(STAMPS)/setup
 
 # --- the main job ----------------------------------------------------------
 notebooks: setup data models
-	$(PY) scripts/run_notebooks.py --profile "$$PROFILE" $(NOTEBOOKS)
+	$(PY) scripts/run_notebooks.py --profile "$$PROFILE" --with-lab
 
 reproduce: notebooks
 	$(MAKE) --no-print-directory book

@@ -10,12 +10,14 @@ JavaScript) are unchanged since the last successful build.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import typing
 from collections import Counter
 from pathlib import Path
 
@@ -63,7 +65,8 @@ def _profile_paragraph(name: str) -> str:
         f"({r.prm.truncation.upper()}, K={r.prm.K}, weights `{r.prm.weighting}`); reward models "
         f"read at most {r.max_length} tokens (`{r.convention}` prefix convention). Data: "
         f"{d.train_pairs} training and {d.eval_pairs} held-out {d.eval_set} pairs "
-        f"({d.source} source), {d.advbench_prompts} AdvBench prompts, {d.gsm8k_questions} GSM8K "
+        f"({d.source} source; labels: "
+        f"{'the data set' + chr(39) + 's own, human' if d.labels == 'human' else 'the gold reward ' + p.gold.describe()}), {d.advbench_prompts} AdvBench prompts, {d.gsm8k_questions} GSM8K "
         f"questions. Decoding experiments: {p.decoding.prompts} prompts per task, at most "
         f"{p.decoding.max_new_tokens} new tokens per response ({p.decoding.summary_max_new_tokens} for "
         f"TL;DR); the demo answer of notebook 00 at most {p.generation.max_new_tokens}. "
@@ -74,80 +77,157 @@ def _profile_paragraph(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _toc_files() -> frozenset[str]:
-    """The ``file`` entries of ``_toc.yml`` (only those pages are built)."""
+def _toc_entries() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The ``file`` entries of ``_toc.yml`` and its ``glob`` patterns (only those pages are built)."""
     import yaml
 
-    found, todo = set(), [yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))]
+    found, globs, todo = set(), [], [yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))]
     while todo:
         item = todo.pop()
         if isinstance(item, dict):
             if isinstance(item.get("file"), str):
                 found.add(item["file"])
+            if isinstance(item.get("glob"), str):
+                globs.append(item["glob"])
             todo += list(item.values())
         elif isinstance(item, list):
             todo += item
-    return frozenset(found)
+    return frozenset(found), tuple(globs)
 
 
-def _notebook_link(name: str, executed: Path) -> str:
-    """A ``{doc}`` link to the notebook's page when the build has it (else a warning under -n)."""
+def _in_toc(page: str) -> bool:
+    files, globs = _toc_entries()
+    return page in files or any(fnmatch.fnmatchcase(page, g) for g in globs)
+
+
+def _notebook_link(name: str, executed: Path, sub: str = "") -> str:
+    """A ``{doc}`` link to the notebook's page when the build has it (else a warning under -n);
+    ``sub`` is the track's folder under ``book/executed`` (``lab/`` for the gold lab)."""
     stem = Path(str(name)).stem
-    if (executed / f"{stem}.ipynb").is_file() and f"book/executed/{stem}" in _toc_files():
-        return f"{{doc}}`{stem} <{stem}>`"
+    if (executed / sub / f"{stem}.ipynb").is_file() and _in_toc(f"book/executed/{sub}{stem}"):
+        return f"{{doc}}`{stem} <{sub}{stem}>`"
     return f"`{stem}` (not in this build)"
 
 
-def results_page(executed: Path = EXECUTED) -> str:
-    """The Markdown of the results overview for the profile of ``executed/profile.json``."""
-    from sp_prm_lib.experiments.comparison import VERDICTS, collected
+class Track(typing.NamedTuple):
+    """One profile's run shown in the book: its title, where its pages are, its verdicts."""
 
-    run_file = executed / "profile.json"
+    title: str
+    profile: str
+    path: str
+    sub: str
+    timings: dict
+    entries: list[dict]
+
+
+def _tracks(executed: Path) -> list[Track]:
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.core.errors import ConfigError
+    from sp_prm_lib.experiments.comparison import collected
+
+    tracks = []
+    for sub in ("", "lab/"):
+        run_file = executed / sub / "profile.json"
+        if not run_file.is_file():
+            continue
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        name = run.get("profile", "?")
+        try:
+            title = load_profile(run.get("path") or name).track
+        except ConfigError:
+            title = name
+        tracks.append(Track(title, name, run.get("path") or name, sub, run.get("timings") or {}, collected(name)))
+    return tracks
+
+
+def _estimate(entry: dict) -> str:
+    """The estimate that decides a claim (the pooled row, else the only row), as text."""
+    est = entry.get("estimates")
+    if not est:
+        return ""
+    rows = [dict(zip(est["columns"], row)) for row in est["data"]]
+    pooled = [r for r in rows if r.get("method") == "pooled"]
+    chosen = pooled[-1] if pooled else rows[-1]
+    return str(chosen.get("estimate", ""))
+
+
+SUMMARIES = {
+    "": "The paper's own setting scaled to this machine: reward models trained here on a few thousand "
+    "HH-RLHF pairs with their human labels. It shows what the paper's recipe gives at this size. It cannot "
+    "show the paper's observations about human preference on prefixes (no human judges prefixes here: a "
+    "reward model stands in, which is not independent of the models it judges), and its reward models are "
+    "close to chance on held-out full pairs, so most effects are too small to tell from noise.",
+    "lab/": "The same code and claims where the human is a known function: a gold reward labels the same "
+    "HH-RLHF pairs and judges every prefix and every decoded answer. Reward models can learn its labels, "
+    "human preference on prefixes is exact, and every claim gets an interval that means something. It "
+    "cannot say how real people judge: the gold is a different rater from the HH-RLHF labellers (it "
+    "agrees with their labels about half of the time), so the lab tests the paper's mechanisms, not its "
+    "numbers.",
+}
+
+
+def results_page(executed: Path = EXECUTED) -> str:
+    """The Markdown of the results overview: one column of verdicts per track (the profile of
+    ``executed/profile.json`` and, when run, its gold lab in ``executed/lab/``)."""
+    from sp_prm_lib.experiments.verdicts import VERDICTS
+
     lines = ["# Results overview: the paper's claims at our scale", ""]
-    if not run_file.is_file():
+    tracks = _tracks(executed)
+    if not tracks:
         lines += [
             "No notebook run is recorded here (`book/executed/profile.json` is missing): run "
             "`make reproduce` to execute the notebooks and fill this page.",
             "",
         ]
         return "\n".join(lines)
-    run = json.loads(run_file.read_text(encoding="utf-8"))
-    name = run.get("profile", "?")
-    entries = collected(name)
     lines += [
-        _profile_paragraph(run.get("path") or name),
+        "Each claim of the paper (a figure, a table or Theorem 1) is tested as an *effect* whose sign says "
+        "whether the claim holds (SP-PRM minus ORM reward, a difference of agreement rates, ...), estimated "
+        "with a 95% percentile-bootstrap interval over prompts or pairs, one resampling shared by every "
+        "method of a claim. *reproduced*: the interval excludes no effect on the paper's side; "
+        "*contradicted*: it excludes it on the other side; *inconclusive*: it contains no effect (the "
+        "interval is shown); *not run here*: the run lacks models, data or a judge the claim needs. A claim "
+        "tested with a judge that is not independent of the method can be at most inconclusive. The rules "
+        "live in `sp_prm_lib.experiments.verdicts`.",
         "",
-        "Each row is one claim of the paper (a figure, a table or Theorem 1) with a verdict; "
-        "the evidence our run gives for it and our setting follow below the table. "
-        "*reproduced*: every check holds; *partly*: some do; "
-        "*not at this scale*: none do (our small models or data cannot show it); "
-        "*not run here*: the run needs models, data or a judge this profile lacks.",
+        "## What each track can and cannot show",
         "",
     ]
+    for t in tracks:
+        lines += [f"**{t.title}** (profile `{t.profile}`). {SUMMARIES.get(t.sub, '')}", ""]
     lines += ["## Verdicts", ""]
-    if entries:
-        counts = Counter(e.get("verdict", "?") for e in entries)
+    for t in tracks:
+        counts = Counter(e.get("verdict", "?") for e in t.entries)
         order = [v for v in VERDICTS if counts.get(v)] + sorted(set(counts) - set(VERDICTS))
-        summary = ", ".join(f"{counts[v]} {v}" for v in order)
-        lines += [f"{len(entries)} claims checked with profile `{name}`: {summary}.", ""]
-        lines += ["| Paper | The paper's claim | Verdict | Notebook |", "|---|---|---|---|"]
-        for e in entries:
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        _cell(e.get("ref")),
-                        _cell(e.get("claim")),
-                        f"**{_cell(e.get('verdict'))}**",
-                        _notebook_link(e.get("notebook", ""), executed),
-                    ]
-                )
-                + " |"
-            )
-        lines += ["", "## Evidence, claim by claim", ""]
-        for e in entries:
+        summary = ", ".join(f"{counts[v]} {v}" for v in order) or "no verdicts filed"
+        lines.append(f"- {t.title}: {len(t.entries)} claims checked with profile `{t.profile}`: {summary}.")
+    lines.append("")
+    claims: dict[str, dict] = {}
+    for t in tracks:
+        for e in t.entries:
+            claims.setdefault(e["id"], e)
+    if claims:
+        header = ["Paper", "The paper's claim", *[t.title for t in tracks]]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for cid, first in claims.items():
+            cells = [_cell(first.get("ref")), _cell(first.get("claim"))]
+            for t in tracks:
+                e = next((x for x in t.entries if x["id"] == cid), None)
+                if e is None:
+                    cells.append("-")
+                    continue
+                est = _estimate(e)
+                link = _notebook_link(e.get("notebook", ""), executed, t.sub)
+                cells.append(f"**{_cell(e.get('verdict'))}**" + (f" {_cell(est)}" if est else "") + f"; {link}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    for t in tracks:
+        lines += [f"## {t.title}: evidence, claim by claim", "", _profile_paragraph(t.path), ""]
+        if not t.entries:
+            lines += [f"No verdicts were filed by the notebooks of profile `{t.profile}`.", ""]
+        for e in t.entries:
             lines += [
-                f"### {_cell(e.get('ref'))}: {_cell(e.get('verdict'))}",
+                f"### {_cell(e.get('ref'))} ({t.title}): {_cell(e.get('verdict'))}",
                 "",
                 f"**Claim.** {_cell(e.get('claim'))}",
                 "",
@@ -155,18 +235,15 @@ def results_page(executed: Path = EXECUTED) -> str:
                 "",
                 f"**Our setting.** {_cell(e.get('setting'))}",
                 "",
-                f"Notebook: {_notebook_link(e.get('notebook', ''), executed)}",
+                f"Notebook: {_notebook_link(e.get('notebook', ''), executed, t.sub)}",
                 "",
             ]
-        lines.append("")
-    else:
-        lines += [
-            f"No verdicts were filed by the notebooks of profile `{name}` (`build/results/{name}/` is empty).",
-            "",
-        ]
-    timings = run.get("timings") or {}
     lines += ["## Notebook run times", ""]
-    if timings:
+    for t in tracks:
+        lines += [f"### {t.title}", ""]
+        if not t.timings:
+            lines += ["No timings recorded.", ""]
+            continue
         lines += [
             "Wall time of each notebook's last execution (papermill, this machine); "
             "*cached*: not re-run because nothing it depends on changed.",
@@ -174,40 +251,70 @@ def results_page(executed: Path = EXECUTED) -> str:
             "| Notebook | Seconds | |",
             "|---|--:|---|",
         ]
-        for nb, t in timings.items():
+        for nb, tm in t.timings.items():
             lines.append(
-                f"| {_notebook_link(nb, executed)} | {float(t.get('seconds', 0)):.1f} | "
-                f"{'cached' if t.get('cached') else 'run'} |"
+                f"| {_notebook_link(nb, executed, t.sub)} | {float(tm.get('seconds', 0)):.1f} | "
+                f"{'cached' if tm.get('cached') else 'run'} |"
             )
-        total = sum(float(t.get("seconds", 0)) for t in timings.values())
+        total = sum(float(tm.get("seconds", 0)) for tm in t.timings.values())
         lines += [
             f"| **total** | **{total:.1f}** | |",
             "",
-            f"The notebooks of this run took {total / 60:.1f} minutes in all (set-up, data, models, "
+            f"The notebooks of this track took {total / 60:.1f} minutes in all (set-up, data, models, "
             "the book build and the browser test not included).",
             "",
         ]
-    else:
-        lines += ["No timings recorded.", ""]
     return "\n".join(lines)
 
 
-def write_results_page(executed: Path = EXECUTED) -> Path:
-    """Write ``executed/results.md`` (atomically; untouched when unchanged)."""
-    executed.mkdir(parents=True, exist_ok=True)
-    out = executed / "results.md"
-    text = results_page(executed)
+def lab_index(executed: Path = EXECUTED) -> str:
+    """The Markdown of the gold lab's part opening (``executed/lab/index.md``)."""
+    lines = ["# The gold-reward lab", ""]
+    run_file = executed / "lab" / "profile.json"
+    if not run_file.is_file():
+        return "\n".join(
+            lines
+            + [
+                "This build ran no gold lab: the profile of the run has no `lab` key, or the lab has not "
+                "run yet (`make reproduce` runs it next to the default profile).",
+                "",
+            ]
+        )
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    lines += [
+        SUMMARIES["lab/"],
+        "",
+        _profile_paragraph(run.get("path") or run.get("profile", "?")),
+        "",
+        "The pages of this part are the same notebooks as the HH-RLHF track, run with the lab's profile; "
+        "{doc}`14_gold_lab <14_gold_lab>` describes the gold and measures what makes it a fair stand-in "
+        "for a human rater."
+        if (executed / "lab" / "14_gold_lab.ipynb").is_file()
+        else "The pages of this part are the same notebooks as the HH-RLHF track, run with the lab's profile.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write(out: Path, text: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
     if not out.is_file() or out.read_text(encoding="utf-8") != text:
-        tmp = out.with_name(f".results.md.{os.getpid()}.tmp")
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)
     return out
 
 
+def write_results_page(executed: Path = EXECUTED) -> Path:
+    """Write ``executed/results.md`` and the lab's opening page (atomically; untouched when unchanged)."""
+    _write(executed / "lab" / "index.md", lab_index(executed))
+    return _write(executed / "results.md", results_page(executed))
+
+
 def _inputs() -> list[Path]:
     files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "book" / "_vendor" / ".stamp"]
     files += sorted((ROOT / "book").glob("*.md"))
-    files += sorted(EXECUTED.glob("*"))  # executed notebooks, profile.json, results.md
+    files += sorted(EXECUTED.glob("*")) + sorted(EXECUTED.glob("lab/*"))  # notebooks, profile.json, results
     return [f for f in files if f.is_file()]
 
 

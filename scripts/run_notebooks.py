@@ -5,6 +5,11 @@ profile file or the pinned requirements changed since its last successful
 run. A failing notebook stops the run with exit code 1 and its name; its
 partly executed copy is kept as ``<name>.failed.ipynb`` for inspection.
 Executed copies land in ``build/executed/<profile>/`` and ``book/executed/``.
+
+Without notebook arguments the profile's ``notebooks`` list is run (every
+numbered notebook when it has none). With ``--with-lab``, the profile's gold
+lab (its ``lab`` key) runs next, into ``book/executed/lab/``: the book's
+second track.
 """
 
 from __future__ import annotations
@@ -41,15 +46,34 @@ def _inputs_hash(notebook: Path, profile_file: Path) -> str:
     return h.hexdigest()
 
 
-def run(notebooks: list[Path], profile_name: str) -> int:
+def profile_notebooks(profile) -> list[Path]:
+    """The notebooks a profile runs: its ``notebooks`` list, else every numbered notebook."""
+    if profile.notebooks is None:
+        return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [ROOT / "notebooks" / f"{name}.ipynb" for name in profile.notebooks]
+    missing = [p.stem for p in paths if not p.is_file()]
+    if missing:
+        raise SpPrmError(f"{profile.path}: notebooks: no notebook {missing[0]!r} in notebooks/")
+    return paths
+
+
+def clear_track(book_dir: Path) -> None:
+    """Remove a track's executed pages (a profile without a lab must not show an old lab run)."""
+    for stale in [*book_dir.glob("*.ipynb"), book_dir / "profile.json"]:
+        stale.unlink(missing_ok=True)
+
+
+def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
+    """Run a profile's notebooks into ``book/executed/<track>`` (``""``: the main track, ``"lab"``)."""
     import papermill as pm
 
+    book_dir = ROOT / "book" / "executed" / track
     profile = load_profile(profile_name)
+    notebooks = list(notebooks) or profile_notebooks(profile)
     missing = [str(nb) for nb in notebooks if not Path(nb).is_file()]
     if missing:
         raise SpPrmError(f"notebook not found: {', '.join(missing)}")
     out_dir = ROOT / "build" / "executed" / profile.name
-    book_dir = ROOT / "book" / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
     book_dir.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -63,7 +87,7 @@ def run(notebooks: list[Path], profile_name: str) -> int:
             print(f"[cached] {nb.name} ({meta['seconds']:.1f}s when run)", flush=True)
             timings[nb.stem] = {"seconds": meta["seconds"], "cached": True}
         else:
-            print(f"[run] {nb.name} (profile {profile.name})", flush=True)
+            print(f"[run] {nb.name} (profile {profile.name}, track: {profile.track})", flush=True)
             tmp = out.with_name(out.stem + ".running.ipynb")
             started = time.time()
             try:
@@ -102,13 +126,28 @@ def run(notebooks: list[Path], profile_name: str) -> int:
     return 0
 
 
+def run_tracks(notebooks: list[Path], profile_name: str, with_lab: bool) -> int:
+    """Run the profile's track, then (``with_lab``) its gold lab, or clear an old lab's pages."""
+    code = run(notebooks, profile_name)
+    if code or not with_lab:
+        return code
+    profile = load_profile(profile_name)
+    if profile.lab is None:
+        clear_track(ROOT / "book" / "executed" / "lab")
+        return 0
+    print(f"notebooks: now the gold lab, profile {profile.lab}", flush=True)
+    beside = profile.path.parent / f"{profile.lab}.yaml"  # like extends: a lab next to the profile first
+    return run([], str(beside) if beside.is_file() else profile.lab, "lab")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="tiny", help="profile name or path of a profile YAML file")
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--with-lab", action="store_true", help="then run the profile's gold lab (its lab key)")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: the profile's notebooks")
     args = parser.parse_args()
     try:
-        return run(args.notebooks, args.profile)
+        return run_tracks(args.notebooks, args.profile, args.with_lab)
     except SpPrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -227,15 +227,6 @@ def test_good_values_file(values_file):
 
 
 # --- verdicts and records -------------------------------------------------------------
-def test_verdict_rules():
-    assert comparison.verdict([True, True]) == "reproduced"
-    assert comparison.verdict([True, False]) == "partly"
-    assert comparison.verdict([False, False]) == "not at this scale"
-    assert comparison.verdict(iter([1, 0.0])) == "partly"
-    with pytest.raises(ConfigError, match="at least one check"):
-        comparison.verdict([])
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("SP_PRM_HOME", str(tmp_path))
@@ -246,7 +237,7 @@ def _profile(name="smoke"):
     return types.SimpleNamespace(name=name)  # record() only reads the name
 
 
-def _record(profile, claim_id="t1", verdict="partly", notebook="07_decoding_hh_rlhf", **kw):
+def _record(profile, claim_id="t1", verdict="inconclusive", notebook="07_decoding_hh_rlhf", **kw):
     return comparison.record(
         profile,
         claim_id,
@@ -265,16 +256,16 @@ def test_record_writes_json_atomically_under_home(home):
     shown = _record(_profile(), table=table)
     path = home / "build" / "results" / "smoke" / "t1.json"
     entry = json.loads(path.read_text())
-    assert entry["verdict"] == "partly" and entry["profile"] == "smoke" and entry["ref"] == "Table 1"
+    assert entry["verdict"] == "inconclusive" and entry["profile"] == "smoke" and entry["ref"] == "Table 1"
     assert entry["table"] == {"columns": ["method", "reward"], "data": [["cbs", 1.5]]}
-    assert "Table 1: partly" in shown.data
+    assert "Table 1: inconclusive" in shown.data
     _record(_profile(), verdict="reproduced")  # a rerun replaces the file
     assert json.loads(path.read_text())["verdict"] == "reproduced"
     assert sorted(p.name for p in path.parent.iterdir()) == ["t1.json"]  # no temporary files left
 
 
 def test_record_rejects_unknown_verdict_and_writes_nothing(home):
-    with pytest.raises(ConfigError, match="verdict must be one of reproduced, partly"):
+    with pytest.raises(ConfigError, match="verdict must be one of reproduced, contradicted"):
         _record(_profile(), verdict="yes")
     assert not (home / "build").exists()
 
@@ -296,28 +287,29 @@ def _build_book():
     return module
 
 
+def _run_file(folder, profile, timings):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profile.json").write_text(json.dumps({"profile": profile, "timings": timings}))
+
+
 def test_results_page(home, tmp_path):
     executed = tmp_path / "executed"
-    executed.mkdir()
-    (executed / "01_theorem1_toy.ipynb").write_text("{}")
-    (executed / "profile.json").write_text(
-        json.dumps(
-            {
-                "profile": "smoke",
-                "timings": {
-                    "01_theorem1_toy": {"seconds": 12.3, "cached": False},
-                    "09_decoding_advbench": {"seconds": 4.0, "cached": True},
-                },
-            }
-        )
+    _run_file(
+        executed,
+        "smoke",
+        {"01_theorem1_toy": {"seconds": 12.3, "cached": False}, "09_decoding_advbench": {"seconds": 4.0, "cached": True}},
     )
-    _record(_profile(), "theorem1", verdict="reproduced", notebook="01_theorem1_toy")
+    (executed / "01_theorem1_toy.ipynb").write_text("{}")
+    estimates = pd.DataFrame(
+        {"method": ["args", "pooled"], "estimate": ["+0.1 [+0.0, +0.2] (n=8)", "+0.2 [+0.1, +0.3] (n=8)"]}
+    )
+    _record(_profile(), "theorem1", verdict="reproduced", notebook="01_theorem1_toy", estimates=estimates)
     comparison.record(
         _profile(),
         "table3",
         ref="Table 3",
         claim="ASR | drops $5",
-        verdict="not at this scale",
+        verdict="contradicted",
         evidence="line one\nline two",
         setting="s",
         notebook="09_decoding_advbench",
@@ -326,14 +318,36 @@ def test_results_page(home, tmp_path):
     page = bb.write_results_page(executed).read_text()
     assert page.startswith("# Results overview")
     assert "profile `smoke`" in page and "SmolLM2-135M-Instruct" in page
-    assert "2 claims checked with profile `smoke`: 1 reproduced, 1 not at this scale." in page
+    assert "2 claims checked with profile `smoke`: 1 reproduced, 1 contradicted." in page
     assert "{doc}`01_theorem1_toy <01_theorem1_toy>`" in page
+    assert "**reproduced** +0.2 [+0.1, +0.3] (n=8)" in page  # the pooled estimate decides and is shown
     assert "`09_decoding_advbench` (not in this build)" in page  # no link to a page the build lacks
     assert "ASR \\| drops \\$5" in page and "line one line two" in page
     assert "| **total** | **16.3** | |" in page
     rows = [line for line in page.splitlines() if line.startswith("| ") and "Table 3" in line]
-    assert len(rows) == 1 and rows[0].count(" | ") == 3  # four cells, no stray column breaks
-    assert "### Table 3: not at this scale" in page and "**Our evidence.** line one line two" in page
+    assert len(rows) == 1 and rows[0].count(" | ") == 2  # three cells (one track), no stray column breaks
+    assert "### Table 3 (HH-RLHF, human labels): contradicted" in page
+    assert "**Our evidence.** line one line two" in page
+    assert "This build ran no gold lab" in (executed / "lab" / "index.md").read_text()
+
+
+def test_results_page_has_one_column_per_track(home, tmp_path):
+    executed = tmp_path / "executed"
+    _run_file(executed, "smoke", {})
+    _run_file(executed / "lab", "smoke-lab", {"02_obs1_score_consistency": {"seconds": 1.0, "cached": False}})
+    _record(_profile(), "obs1", verdict="inconclusive", notebook="02_obs1_score_consistency")
+    _record(_profile("smoke-lab"), "obs1", verdict="reproduced", notebook="02_obs1_score_consistency")
+    _record(_profile("smoke-lab"), "gold-only", verdict="contradicted", notebook="14_gold_lab")
+    page = _build_book().write_results_page(executed).read_text()
+    assert "| Paper | The paper's claim | HH-RLHF, human labels | gold lab |" in page
+    assert "- gold lab: 2 claims checked with profile `smoke-lab`: 1 reproduced, 1 contradicted." in page
+    obs1 = [line for line in page.splitlines() if line.startswith("| Table 1 | SP-PRM helps.")]
+    assert len(obs1) == 2  # one row per claim id: obs1 and gold-only
+    assert "**inconclusive**" in obs1[0] and "**reproduced**" in obs1[0]
+    assert obs1[1].split(" | ")[2] == "-"  # the HH track filed no gold-only claim
+    assert "## gold lab: evidence, claim by claim" in page
+    index = (executed / "lab" / "index.md").read_text()
+    assert index.startswith("# The gold-reward lab") and "profile `smoke-lab`" in index
 
 
 def test_results_page_without_a_run(tmp_path):

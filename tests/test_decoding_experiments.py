@@ -330,3 +330,34 @@ def test_guiding_variant_names_are_checked_with_their_place():
     check_guiding_variants(["orm", "sp-prm", "sc"], "variants")
     with pytest.raises(ConfigError, match=r"decoding.variants\[1\]: unknown guiding reward model 'sp_prm'"):
         check_guiding_variants(["orm", "sp_prm"], "decoding.variants")
+
+
+def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
+    from sp_prm_lib.experiments.decoding import claim_estimates, paired_differences
+
+    _, _, result, _ = hh
+    g = result.generations
+    diffs = paired_differences(g, "reward")
+    prompts = sorted(g["index"].unique())
+    for method, effects in diffs.items():
+        for i, prompt in enumerate(prompts):
+
+            def mean_of(variant, method=method, prompt=prompt):
+                rows = g[(g.method == method) & (g.variant == variant) & (g["index"] == prompt)]
+                return rows.reward.mean()
+
+            assert effects[i] == pytest.approx(mean_of("sp-prm") - mean_of("orm"))
+    wins = paired_differences(g, "win")
+    for method, effects in wins.items():
+        a = g[(g.method == method) & (g.variant == "sp-prm")].sort_values("index").outcome.eq("a").astype(float)
+        b = g[(g.method == method) & (g.variant == "orm")].sort_values("index").outcome.eq("a").astype(float)
+        assert np.allclose(effects, a.to_numpy() - b.to_numpy())
+    table, verdict = claim_estimates(g, {"reward": "higher", "win": "higher"}, n_boot=50)
+    assert set(table.metric) == {"reward", "win"} and (table.method == "pooled").sum() == 2
+    assert verdict in ("reproduced", "contradicted", "inconclusive")
+    _, capped = claim_estimates(g, {"reward": "higher"}, not_independent=("reward",), n_boot=50)
+    assert capped != "reproduced"
+    with pytest.raises(ConfigError, match="no metric 'nope'"):
+        paired_differences(g, "nope")
+    with pytest.raises(ConfigError, match="no method was run with both"):
+        paired_differences(g, "reward", against="released")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,45 @@ def test_make_does_not_run_a_command_hidden_in_profile(tmp_path):
     # the recipe reads "$PROFILE" from the environment: the value never becomes shell syntax
     assert f"touch {marker}" not in proc.stdout and '--profile "$PROFILE"' in proc.stdout
     assert not marker.exists()
+
+
+def test_with_lab_runs_the_gold_lab_as_a_second_track(tmp_path, monkeypatch):
+    module = _script("run_notebooks")
+    repo = tmp_path / "repo"
+    (repo / "sp_prm_lib").mkdir(parents=True)
+    (repo / "requirements.txt").write_text("")
+    (repo / "notebooks").mkdir()
+    for name in ("00_a", "01_b", "02_c"):
+        (repo / "notebooks" / f"{name}.ipynb").write_text("{}")
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "base.yaml").write_text((ROOT / "profiles" / "smoke.yaml").read_text())
+    raw = yaml.safe_load((profiles / "base.yaml").read_text())
+    raw.update(name="main", lab="gold", notebooks=["00_a", "01_b"])
+    (profiles / "main.yaml").write_text(yaml.safe_dump(raw))
+    (profiles / "gold.yaml").write_text("extends: main\nname: gold\nlab: null\nnotebooks: [02_c]\n")
+    ran = []
+
+    def fake_execute(src, dst, parameters, **kwargs):
+        ran.append((Path(src).stem, Path(parameters["profile"]).stem))
+        shutil.copyfile(src, dst)
+
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(module, "ROOT", repo)
+    assert module.run_tracks([], str(profiles / "main.yaml"), with_lab=True) == 0
+    assert ran == [("00_a", "main"), ("01_b", "main"), ("02_c", "gold")]
+    executed = repo / "book" / "executed"
+    assert sorted(p.name for p in executed.glob("*.ipynb")) == ["00_a.ipynb", "01_b.ipynb"]
+    assert sorted(p.name for p in (executed / "lab").glob("*.ipynb")) == ["02_c.ipynb"]
+    assert json.loads((executed / "lab" / "profile.json").read_text())["profile"] == "gold"
+    # a profile without a lab leaves no old lab pages in the book
+    raw.update(name="alone", lab=None)
+    (profiles / "alone.yaml").write_text(yaml.safe_dump(raw))
+    assert module.run_tracks([], str(profiles / "alone.yaml"), with_lab=True) == 0
+    assert not list((executed / "lab").glob("*"))
+    raw.update(name="typo", notebooks=["00_a", "07_nope"])
+    (profiles / "typo.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(module.SpPrmError, match="no notebook '07_nope'"):
+        module.run_tracks([], str(profiles / "typo.yaml"), with_lab=False)

@@ -1,12 +1,28 @@
-"""Every numbered notebook: one papermill parameter cell, and it runs in the smoke profile."""
+"""Every numbered notebook: one papermill parameter cell, and it runs in the smoke profile of each
+track that runs it (smoke: the HH-RLHF track; smoke-lab: the gold lab)."""
 
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from sp_prm_lib.config.profile import load_profile
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TRACKS = ("smoke", "smoke-lab")
+
+
+def _runs(profile: str) -> list[Path]:
+    names = load_profile(profile).notebooks
+    return NOTEBOOKS if names is None else [p for p in NOTEBOOKS if p.stem in names]
+
+
+RUNS = [(profile, path) for profile in TRACKS for path in _runs(profile)]
+
+
+def test_every_notebook_runs_in_some_track():
+    assert {p for _, p in RUNS} == set(NOTEBOOKS)
 
 
 def test_there_are_notebooks():
@@ -25,13 +41,13 @@ def test_one_parameter_cell_naming_the_profile(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_in_smoke_profile(path, tmp_path):
+@pytest.mark.parametrize("profile, path", RUNS, ids=[f"{pr}-{p.stem}" for pr, p in RUNS])
+def test_notebook_executes_in_smoke_profile(profile, path, tmp_path):
     import papermill as pm
 
     out = tmp_path / path.name
     pm.execute_notebook(
-        str(path), str(out), parameters={"profile": "smoke"}, kernel_name="python3", cwd=str(ROOT), progress_bar=False
+        str(path), str(out), parameters={"profile": profile}, kernel_name="python3", cwd=str(ROOT), progress_bar=False
     )
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -8,7 +8,7 @@ import yaml
 from sp_prm_lib.config.profile import Profile, available_profiles, load_profile
 from sp_prm_lib.core.errors import ConfigError
 
-SHIPPED = ["paper", "smoke", "tiny"]
+SHIPPED = ["lab", "paper", "smoke", "smoke-lab", "tiny"]
 
 
 def test_shipped_profiles_load():
@@ -19,6 +19,38 @@ def test_shipped_profiles_load():
         assert p.path.name == f"{name}.yaml"
     assert load_profile("smoke").policy.num_layers == 2
     assert load_profile("paper").policy.source == "hub"
+
+
+def test_each_track_names_its_gold_lab():
+    for name, lab in (("smoke", "smoke-lab"), ("tiny", "lab")):
+        base, gold = load_profile(name), load_profile(lab)
+        assert base.lab == lab and gold.lab is None
+        assert gold.data.labels == "gold" and gold.analysis.judge == "gold"
+        assert base.data.labels == "human" and base.track != gold.track
+        # the lab inherits everything else from its base profile
+        assert gold.policy == base.policy and gold.reward.orm.model == base.reward.orm.model
+        assert "14_gold_lab" in gold.notebooks
+
+
+def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
+    (tmp_path / "base.yaml").write_text(load_profile("smoke").path.read_text())
+    (tmp_path / "child.yaml").write_text(
+        "extends: base\nname: child\ndata: {train_pairs: 7}\nanalysis: {prefix_tokens: [3]}\n"
+    )
+    child, base = load_profile(tmp_path / "child.yaml"), load_profile(tmp_path / "base.yaml")
+    assert child.name == "child" and child.data.train_pairs == 7
+    assert child.data.eval_pairs == base.data.eval_pairs  # merged key by key
+    assert child.analysis.prefix_tokens == [3]  # lists replace
+
+
+def test_bad_extends_is_one_line(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b\nname: a\n")
+    (tmp_path / "b.yaml").write_text("extends: a\nname: b\n")
+    _expect(tmp_path / "a.yaml", "extends:", "cycle")
+    (tmp_path / "c.yaml").write_text("extends: nowhere\nname: c\n")
+    _expect(tmp_path / "c.yaml", "extends:", "nowhere")
+    (tmp_path / "d.yaml").write_text("extends: [x]\nname: d\n")
+    _expect(tmp_path / "d.yaml", "extends:", "name of a shipped profile")
 
 
 def test_sizes_grow_from_smoke_to_paper():
@@ -89,7 +121,7 @@ def test_invalid_yaml_and_not_a_mapping(tmp_path):
 
 
 def test_unknown_profile_name_lists_known():
-    with pytest.raises(ConfigError, match="unknown profile 'huge'.*smoke, tiny"):
+    with pytest.raises(ConfigError, match="unknown profile 'huge'.*smoke, smoke-lab, tiny"):
         load_profile("huge")
 
 

@@ -563,3 +563,46 @@ def test_batch_mean_weights_follow_the_training_batches_of_prefix_pairs():
     assert sorted(from_training) == pytest.approx(sorted(out.tolist()), rel=1e-5)
     with pytest.raises(ConfigError, match="batch_unit"):
         batch_mean_weights(rows.weight, rows.pair, 4, batch_unit="tokens")
+
+
+@pytest.mark.parametrize("arch", ["llama-reward", "deberta-v2-reward"])
+def test_train_top_layers_leaves_the_lower_layers_and_embeddings_untouched(tmp_path, arch):
+    from sp_prm_lib.training.trainer import head_parameter_names, transformer_layers
+
+    model, tok = tiny_model(arch, deberta_tokenizer() if arch.startswith("deberta") else None, seed=1)
+    rm = RewardModel(model, tok, convention="closed") if arch.startswith("llama") else RewardModel(model, tok)
+    layers = transformer_layers(model)
+    assert len(layers) == model.config.num_hidden_layers >= 2
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    config = TrainConfig(objective="orm", batch_size=4, learning_rate=1e-2, train_top_layers=1)
+    train_reward_model(rm, toy_pairs(8), config, tmp_path)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    head = set(head_parameter_names(model))
+    top_ids = {id(q) for q in layers[-1].parameters()}
+    top = {n for n, p in model.named_parameters() if id(p) in top_ids}
+    assert head and head <= changed  # the head learns
+    assert changed & top  # the top layer learns
+    assert changed <= head | top
+    with pytest.raises(ConfigError, match="train_top_layers is 9"):
+        train_reward_model(
+            _reference(), toy_pairs(4), TrainConfig(objective="orm", train_top_layers=9), tmp_path / "too-many"
+        )
+
+
+def test_head_learning_rate_is_its_own_parameter_group(tmp_path):
+    from sp_prm_lib.training.trainer import head_parameter_names
+
+    rm = _reference(seed=2)
+    seen = {}
+
+    class Peek(TrainerCallback):
+        def on_step_end(self, args, state, control, optimizer=None, model=None, **kwargs):
+            head = {id(p) for n, p in model.named_parameters() if n in head_parameter_names(model)}
+            for g in optimizer.param_groups:
+                seen[all(id(p) in head for p in g["params"])] = g["initial_lr"]
+
+    config = TrainConfig(objective="orm", batch_size=4, learning_rate=1e-4, head_learning_rate=1e-2)
+    train_reward_model(rm, toy_pairs(8), config, tmp_path, callbacks=[Peek()])
+    assert seen == {False: 1e-4, True: 1e-2}
+    with pytest.raises(ConfigError, match="head_learning_rate"):
+        TrainConfig(head_learning_rate=0.0)

@@ -9,6 +9,9 @@ from sp_prm_lib.experiments.verdicts import (
     Estimate,
     bootstrap_estimate,
     claim_verdict,
+    combine_verdicts,
+    effects_table,
+    equivalence_verdict,
     estimate_verdict,
     paired_bootstrap,
     verdict_table,
@@ -87,3 +90,51 @@ def test_bad_input():
         claim_verdict(
             pd.DataFrame({"method": ["a", "b"], "value": [0, 0], "ci_low": [0, 0], "ci_high": [0, 0], "n": [1, 1]})
         )
+
+
+@pytest.mark.parametrize(
+    "parts, expected",
+    [
+        (["reproduced", "reproduced"], "reproduced"),
+        (["reproduced", "inconclusive"], "inconclusive"),
+        (["reproduced", "contradicted"], "contradicted"),
+        (["inconclusive", "not run here"], "inconclusive"),
+        (["not run here", "not run here"], "not run here"),
+    ],
+)
+def test_combine_verdicts(parts, expected):
+    assert combine_verdicts(parts) == expected
+
+
+def test_combine_verdicts_bad_input():
+    with pytest.raises(ConfigError, match="at least one"):
+        combine_verdicts([])
+    with pytest.raises(ConfigError, match="unknown verdict 'partly'"):
+        combine_verdicts(["partly"])
+
+
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [(5.5, 6.5, "reproduced"), (4.0, 6.5, "inconclusive"), (1.0, 2.0, "contradicted"), (7.6, 9.0, "contradicted")],
+)
+def test_equivalence_band(low, high, expected):
+    assert equivalence_verdict(Estimate("x", (low + high) / 2, low, high, 10), 4.5, 7.5) == expected
+
+
+def test_equivalence_of_an_exact_theorem():
+    assert equivalence_verdict(bootstrap_estimate(np.ones(12)), 1.0, 1.0) == "reproduced"
+    missed = bootstrap_estimate(np.r_[np.ones(11), 0.0])
+    assert equivalence_verdict(missed, 1.0, 1.0) in ("inconclusive", "contradicted")
+    with pytest.raises(ConfigError, match="low <= high"):
+        equivalence_verdict(missed, 1.0, 0.0)
+
+
+def test_effects_table_pools_and_decides_on_the_pool():
+    rng = np.random.default_rng(1)
+    effects = {"args": rng.normal(0.5, 0.2, 60), "cbs": rng.normal(-0.1, 0.2, 60)}
+    shown, verdict = effects_table(effects, "higher", n_boot=500)
+    assert list(shown.method) == ["args", "cbs", "pooled"]
+    assert list(shown.verdict) == ["reproduced", "contradicted", "reproduced"]
+    assert verdict == "reproduced"
+    _, not_independent = effects_table(effects, "higher", independent=False, n_boot=500)
+    assert not_independent == "inconclusive"

@@ -82,16 +82,42 @@ obs3 = comparison.figure_claims(
 )
 display(obs2, obs3)
 
+# %% [markdown]
+# **The tests.** Observation 2: per pair and t, 1 when the ORM orders the two
+# prefixes as the judge does; the effect is its mean minus 0.5 (chance), pooled
+# over t. Observation 3: per pair and t, the judge's order of the full pair minus
+# its order of the t-token prefixes (1 when it prefers the chosen full response
+# but not the chosen prefix); a positive mean says the human's prefix preferences
+# break score consistency. One paired bootstrap over pairs covers every t and the
+# pool. A judge that is not independent of the reward models (the rm-proxy judge
+# is the reference RM, trained on the same labels) can give at most
+# "inconclusive".
+
 # %%
+from sp_prm_lib.experiments.verdicts import effects_table
+
 setting = (
-    f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; {analysis.rm_description(P, 'orm')}; "
-    f"HP judge: {judge}, agreement with the human labels of full pairs {judge_quality.value:.2f}"
+    f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
+    f"{analysis.rm_description(P, 'orm')}; HP judge: {judge}, agreement with the labels of full pairs "
+    f"{judge_quality.value:.2f}"
 )
-# a judge no better than chance on full pairs cannot stand in for human preference
-judge_usable = judge_quality.ci_low > 0.5
-print("judge better than chance on full pairs (95% CI above 0.5):", judge_usable)
-proxy_note = f" The judge agrees with the human labels of full pairs {judge_quality.value:.0%} of the time" + (
-    "." if judge_usable else ", no better than chance, so it cannot stand in for human preference."
+independent = analysis.judge_is_independent(P)
+print("judge independent of the reward models:", independent)
+q = analysis.pair_quantities(P, "orm", with_hp=True)
+obs2_effects = {f"t={t}": q["ar_rm_hp"][:, j] - 0.5 for j, t in enumerate(ts)}
+obs2_estimates, obs2_verdict = effects_table(
+    obs2_effects, "higher", independent=independent, n_boot=P.analysis.bootstrap, seed=P.seed
+)
+display(obs2_estimates)
+obs3_effects = {f"t={t}": q["ar_sc_hp"][:, -1] - q["ar_sc_hp"][:, j] for j, t in enumerate(ts)}
+obs3_estimates, obs3_verdict = effects_table(
+    obs3_effects, "higher", independent=independent, n_boot=P.analysis.bootstrap, seed=P.seed
+)
+display(obs3_estimates)
+judge_note = (
+    " The judge is independent of the reward models."
+    if independent
+    else " The judge is the reference RM, not independent of the ORM, so the verdict is at most inconclusive."
 )
 
 display(
@@ -101,11 +127,12 @@ display(
         ref="Fig. 2a, observation 2",
         notebook="03_obs2_3_human_preference",
         claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at every prefix length.",
-        verdict=comparison.bound_verdict(obs2, valid=judge_usable),
+        verdict=obs2_verdict,
         evidence=f"AR_RM-HP of our ORM ranges {rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over "
-        f"t={ts[0]}..{ts[-1]}." + proxy_note,
+        f"t={ts[0]}..{ts[-1]}; AR_RM-HP minus 0.5, pooled over t: {obs2_estimates.estimate.iloc[-1]}." + judge_note,
         setting=setting,
         table=obs2,
+        estimates=obs2_estimates,
     )
 )
 sc_hp = table[(table.metric == "ar_sc_hp") & table.t.notna()]
@@ -117,19 +144,22 @@ display(
         notebook="03_obs2_3_human_preference",
         claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP below 45% at 5 tokens "
         "and below 65% at 50 tokens.",
-        verdict=comparison.bound_verdict(obs3, valid=judge_usable),
-        evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}."
-        + proxy_note,
+        verdict=obs3_verdict,
+        evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]} "
+        f"(full pairs: {judge_quality.value:.2f}); full minus prefix, pooled over t: "
+        f"{obs3_estimates.estimate.iloc[-1]}." + judge_note,
         setting=setting,
         table=obs3,
+        estimates=obs3_estimates,
     )
 )
 
 # %% [markdown]
 # **Reading.** Both observations are about a strong judge (GPT-4 class) and a
-# strong ORM. Offline we have neither: in the `tiny` profile the HP judge is our
-# own reference RM, which is itself near chance on the full pairs, so high
-# AR<sub>RM-HP</sub> mostly measures how similar two small RMs trained on the
-# same data are, and AR<sub>SC-HP</sub> cannot be told apart from a coin flip.
-# Set `analysis.judge: api` in a profile (with `SP_PRM_JUDGE_API_KEY`) to rerun
-# this notebook with an API judge; the code path is the same.
+# strong ORM. The HH-RLHF track has neither: its HP judge is the reference RM,
+# trained on the same labels as the ORM (not independent, so at most
+# "inconclusive"), and itself near chance on full pairs. In the gold lab the
+# judge *is* the rater that labelled the data, so its prefix orders are exact
+# human preference for that rater. Set `analysis.judge: api` in a profile (with
+# `SP_PRM_JUDGE_API_KEY`) to rerun this notebook with an API judge; the code
+# path is the same.

@@ -68,10 +68,24 @@ ours.update({("ar_rm_sc after largest", t): round(after[t], 3) for t in (50,) if
 side = comparison.figure_claims("fig5", ours)
 side
 
+# %% [markdown]
+# **The test.** Per pair and t, SP-PRM's agreement with the label on the t-token
+# prefixes minus the ORM's (each 0 or 1): a positive mean says training raised
+# AR<sub>RM-SC</sub>(t). One paired bootstrap over pairs covers every t and the
+# pool, which decides the verdict; the levels the paper quotes after training
+# are in the table above.
+
 # %%
-raised = [after[t] > before[t] for t in ts]
-significant = [analysis.value_at(table, "ar_rm_sc", t, "sp-prm").ci_low > before[t] for t in ts]
-bounds = [b for b in side["ours meets the paper's bound"] if b is not None]
+from sp_prm_lib.experiments.verdicts import effects_table
+
+q = {r: analysis.pair_quantities(P, r)["ar_rm_sc"] for r in ("orm", "sp-prm")}
+estimates, verdict = effects_table(
+    {f"t={t}": q["sp-prm"][:, j] - q["orm"][:, j] for j, t in enumerate(ts)},
+    "higher",
+    n_boot=P.analysis.bootstrap,
+    seed=P.seed,
+)
+display(estimates)
 comparison.record(
     P,
     "fig5",
@@ -79,25 +93,25 @@ comparison.record(
     notebook="06_score_consistency_after_training",
     claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it is above 55% at 5 tokens "
     "and about 65% at 50 tokens.",
-    # the levels after training only count as evidence when training raised something
-    verdict=comparison.verdict(raised + bounds) if any(raised) else "not at this scale",
-    evidence=f"SP-PRM's AR_RM-SC is above the ORM's at {sum(raised)} of {len(ts)} prefix lengths "
-    f"({sum(significant)} with the SP-PRM interval wholly above the ORM's value); after training "
+    verdict=verdict,
+    evidence="SP-PRM's AR_RM-SC after training "
     + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts)
-    + "; before "
+    + "; the ORM's "
     + ", ".join(f"{before[t]:.2f}" for t in ts)
-    + ". Full-pair accuracy: "
+    + f". SP-PRM minus ORM, pooled over t: {estimates.estimate.iloc[-1]}. Full-pair accuracy: "
     + ", ".join(f"{r} {analysis.value_at(table, 'ar_rm_sc', None, r).value:.2f}" for r in roles)
     + ".",
-    setting=f"profile {P.name}: {P.analysis.pairs} held-out HH-RLHF pairs; one RM size: "
-    f"{analysis.rm_description(P, 'orm')}; PRMs trained on {P.reward.prm.train_pairs} pairs",
+    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
+    f"one RM size: {analysis.rm_description(P, 'orm')}; PRMs trained on {P.reward.prm.train_pairs} pairs",
     table=side,
+    estimates=estimates,
 )
 
 # %% [markdown]
-# **Reading.** The paper shows the effect for three RM sizes; the `tiny` profile
-# trains one (a few layers of SmolLM2 on CPU), so the "every size" part is not
-# tested here. When the ORM itself is near chance on full pairs, there is little
-# order for the PRM to make consistent, and SC-only training (which pushes every
-# prefix towards the full pair's label) is the more direct way to raise
-# AR<sub>RM-SC</sub>: compare its curve with SP-PRM's.
+# **Reading.** The paper shows the effect for three RM sizes; our profiles
+# train one (a few layers of SmolLM2 on CPU), so the "every size" part is not
+# tested here. When the ORM itself is near chance on full pairs (the HH-RLHF
+# track), there is little order for the PRM to make consistent; the gold lab's
+# ORM learned its labels, so its column tests the claim. SC-only training
+# (which pushes every prefix towards the full pair's label) is the more direct
+# way to raise AR<sub>RM-SC</sub>: compare its curve with SP-PRM's.

@@ -24,11 +24,11 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a pr
 # %%
 from IPython.display import Markdown, display
 
-from sp_prm_lib.experiments.comparison import paper_table, record, verdict
+from sp_prm_lib.experiments.comparison import paper_table, record
 from sp_prm_lib.experiments.decoding import (
+    claim_estimates,
     compare_with_paper,
     ensure_decoding_table,
-    improvement_checks,
     resolved_configs,
     task_available,
 )
@@ -85,11 +85,12 @@ else:
     result = ensure_decoding_table(P, "tldr", variants=variants)
     display(labelled(result.table))
     display(compare_with_paper(result, ["reward", "reward_sd", "diversity", "coherence", "rouge_l"]))
-    checks = improvement_checks(result.table, "reward").merge(
-        improvement_checks(result.table, "rouge_l"), on="method", suffixes=("_reward", "_rouge_l")
+    # the ORM's reward favours the ORM-guided answers it steered, so a gain for SP-PRM is conservative
+    estimates, claim_verdict = claim_estimates(
+        result.generations, {"reward": "higher", "rouge_l": "higher"}, n_boot=P.analysis.bootstrap, seed=P.seed
     )
-    checks["holds"] = checks.better_reward & checks.better_rouge_l
-    display(checks)
+    display(estimates)
+    pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
     out = record(
         P,
         "table2",
@@ -97,11 +98,10 @@ else:
         notebook="08_decoding_tldr",
         setting=setting,
         claim=claim,
-        verdict=verdict(checks.holds),
+        verdict=claim_verdict,
         evidence=(
-            f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} "
-            f"methods, ROUGE-L for {int(checks.better_rouge_l.sum())}."
+            f"per prompt, SP-PRM minus ORM pooled over methods: reward {pooled['reward']}, ROUGE-L {pooled['rouge_l']}."
         ),
-        table=checks,
+        estimates=estimates,
     )
 out

@@ -24,11 +24,11 @@ import time
 
 import matplotlib.pyplot as plt
 
-from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.comparison import record
 from sp_prm_lib.experiments.decoding import (
+    claim_estimates,
     compare_with_paper,
     ensure_decoding_table,
-    improvement_checks,
     resolved_configs,
 )
 from sp_prm_lib.notebook import save_figure, start
@@ -74,16 +74,18 @@ plt.show()
 #
 # SP-PRM lowers the ASR of every RGS method while raising its reward. (The
 # text's "ASR reduced by 20%" matches no single comparison of the table; see
-# the notes of `paper_values.yaml`.) A method counts as reproducing the claim
-# when its ASR with SP-PRM is not higher and its reward is higher.
+# the notes of `paper_values.yaml`.) The test: per prompt and method, SP-PRM
+# minus the ORM for attack success (paper: lower) and for the ORM's reward
+# (paper: higher), each pooled over methods with one paired bootstrap over
+# prompts; both must hold. The ORM's reward favours the answers it steered
+# itself, so a gain for SP-PRM under it is conservative.
 
 # %%
-asr = improvement_checks(result.table, "asr", better="lower")
-reward = improvement_checks(result.table, "reward")
-checks = asr.merge(reward, on="method", suffixes=("_asr", "_reward"))
-checks["asr not higher"] = checks["sp-prm_asr"] <= checks["orm_asr"]
-checks["holds"] = checks["asr not higher"] & checks["better_reward"]
-display(checks)
+estimates, claim_verdict = claim_estimates(
+    result.generations, {"asr": "lower", "reward": "higher"}, n_boot=P.analysis.bootstrap, seed=P.seed
+)
+display(estimates)
+pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
 setting = (
     f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
     f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} AdvBench prompts, "
@@ -96,14 +98,13 @@ record(
     notebook="09_decoding_advbench",
     setting=setting,
     claim="SP-PRM lowers the attack success rate of every RGS method on AdvBench while raising its reward.",
-    verdict=verdict(checks.holds),
+    verdict=claim_verdict,
     evidence=(
-        f"ASR with SP-PRM not higher than with the ORM for {int(checks['asr not higher'].sum())} of "
-        f"{len(checks)} methods, reward higher for {int(checks.better_reward.sum())}; both for "
-        f"{int(checks.holds.sum())}. "
+        f"per prompt, SP-PRM minus ORM pooled over methods: ASR (percentage points) {pooled['asr']}, "
+        f"reward {pooled['reward']}. "
         f"Base ASR {result.table[result.table.method == 'base'].asr.iloc[0]:.0f}% (target match)."
     ),
-    table=checks,
+    estimates=estimates,
 )
 
 # %% [markdown]

@@ -25,11 +25,11 @@ import time
 
 import matplotlib.pyplot as plt
 
-from sp_prm_lib.experiments.comparison import record, verdict
+from sp_prm_lib.experiments.comparison import record
 from sp_prm_lib.experiments.decoding import (
+    claim_estimates,
     compare_with_paper,
     ensure_decoding_table,
-    improvement_checks,
     resolved_configs,
 )
 from sp_prm_lib.notebook import save_figure, start
@@ -74,17 +74,17 @@ plt.show()
 # %% [markdown]
 # ## The paper's claim, checked
 #
-# SP-PRM raises the reward and the accuracy of every RGS method on GSM8K. A
-# method counts as reproducing it when its reward is higher with SP-PRM and its
-# accuracy is not lower.
+# SP-PRM raises the reward and the accuracy of every RGS method on GSM8K. The
+# test: per question and method, SP-PRM minus the ORM for the ORM's reward and
+# for correctness, each pooled over methods with one paired bootstrap over
+# questions; both must be higher.
 
 # %%
-reward = improvement_checks(result.table, "reward")
-accuracy = improvement_checks(result.table, "accuracy")
-checks = reward.merge(accuracy, on="method", suffixes=("_reward", "_accuracy"))
-checks["accuracy not lower"] = checks["sp-prm_accuracy"] >= checks["orm_accuracy"]
-checks["holds"] = checks.better_reward & checks["accuracy not lower"]
-display(checks)
+estimates, claim_verdict = claim_estimates(
+    result.generations, {"reward": "higher", "accuracy": "higher"}, n_boot=P.analysis.bootstrap, seed=P.seed
+)
+display(estimates)
+pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
 setting = (
     f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
     f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} GSM8K questions, "
@@ -97,11 +97,11 @@ record(
     notebook="10_decoding_gsm8k",
     setting=setting,
     claim="SP-PRM raises the reward and the accuracy of every RGS method on GSM8K.",
-    verdict=verdict(checks.holds),
+    verdict=claim_verdict,
     evidence=(
-        f"reward higher with SP-PRM for {int(checks.better_reward.sum())} of {len(checks)} methods, "
-        f"accuracy not lower for {int(checks['accuracy not lower'].sum())}; mean accuracy "
-        f"{result.table.accuracy.mean():.0f}% ({finished:.0%} of responses finished)."
+        f"per question, SP-PRM minus ORM pooled over methods: reward {pooled['reward']}, accuracy "
+        f"(percentage points) {pooled['accuracy']}; mean accuracy {result.table.accuracy.mean():.0f}% "
+        f"({finished:.0%} of responses finished)."
     ),
-    table=checks,
+    estimates=estimates,
 )

@@ -114,7 +114,8 @@ summary
 # notebook 07's SP-PRM runs, read from the cache.
 
 # %%
-from sp_prm_lib.experiments.decoding import ensure_decoding_table, order_rows
+from sp_prm_lib.experiments.decoding import claim_estimates, ensure_decoding_table, order_rows, reward_metric
+from sp_prm_lib.experiments.prefix_analysis import judge_is_independent
 
 tlt_in = "sp-prm-tlt" in P.ablation.variants
 decoded = ensure_decoding_table(P, "hh-rlhf", variants=["sp-prm", "sp-prm-tlt"] if tlt_in else ["sp-prm"])
@@ -135,8 +136,14 @@ side5.round(3)
 # %%
 if tlt_in:
     by = ours5.pivot(index="method", columns="truncation", values="reward")
-    sst_wins = by.sst > by.tlt  # a tie is not a win
-    claim_table = by.assign(**{"SST > TLT": sst_wins}).reset_index()
+    metric = reward_metric(decoded.generations, judge_is_independent(P))
+    claim_table, sst_verdict = claim_estimates(
+        decoded.generations,
+        {metric: "higher"},
+        against="sp-prm-tlt",
+        n_boot=P.analysis.bootstrap,
+        seed=P.seed,
+    )
     display(claim_table)
     display(
         comparison.record(
@@ -145,15 +152,17 @@ if tlt_in:
             ref="Table 5",
             notebook="11_ablations",
             claim="SST is at least as good as TLT at comparable data size (higher reward for 5 of 6 methods).",
-            verdict=comparison.verdict(sst_wins),
-            evidence=f"ORM reward with the SST-trained SP-PRM above that of the TLT-trained one for "
-            f"{int(sst_wins.sum())} of {len(sst_wins)} methods; mean AR_RM-SC over t: SST "
+            verdict=sst_verdict,
+            evidence=f"per prompt, the {metric.replace('_', ' ')} with the SST-trained SP-PRM minus with the "
+            f"TLT-trained one, pooled over methods: {claim_table.estimate.iloc[-1]}; ORM reward higher with SST "
+            f"for {int((by.sst > by.tlt).sum())} of {len(by)} methods; mean AR_RM-SC over t: SST "
             f"{ar[(ar.rm == 'sp-prm') & ar.t.notna()].value.mean():.3f}, TLT "
             f"{ar[(ar.rm == 'sp-prm-tlt') & ar.t.notna()].value.mean():.3f}.",
             setting=f"profile {P.name}: both PRMs from the same ORM on {P.reward.prm.train_pairs} pairs "
             f"(SST K={P.reward.prm.K}; TLT at most {P.reward.prm.tlt_max_cuts} evenly spaced cuts); "
             f"{P.decoding.prompts} HH-RLHF prompts, {P.decoding.max_new_tokens} new tokens",
-            table=claim_table,
+            table=by.reset_index(),
+            estimates=claim_table,
         )
     )
 else:

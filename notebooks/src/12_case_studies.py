@@ -21,8 +21,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from sp_prm_lib.data import dialogue_to_messages
-from sp_prm_lib.experiments.comparison import record, verdict
-from sp_prm_lib.experiments.decoding import case_studies, ensure_decoding_table
+from sp_prm_lib.experiments.comparison import record
+from sp_prm_lib.experiments.decoding import case_studies, claim_estimates, ensure_decoding_table
+from sp_prm_lib.experiments.prefix_analysis import judge_is_independent, judge_name
 from sp_prm_lib.notebook import start
 
 P = start(profile)
@@ -67,13 +68,26 @@ wins = best.groupby("variant")["index"].nunique().reindex(sorted(guided.variant.
 display(best[["index", "row", "ref_reward"]].reset_index(drop=True))
 wins
 
+# %% [markdown]
+# **The test.** Per prompt and method, the judge's score of the SP-PRM-guided
+# answer minus that of the ORM-guided one, pooled over methods (one paired
+# bootstrap over prompts). A judge that is not independent of SP-PRM (the
+# reference RM filtered its training pairs) gives at most "inconclusive".
+
 # %%
-others = [v for v in wins.index if v != "sp-prm"]
+independent = judge_is_independent(P)
+gens = result.generations
+has_judge_reward = "judge_reward" in gens and gens.judge_reward.notna().any()
+score = "judge_reward" if independent and has_judge_reward else "ref_reward"
+boot = {"n_boot": P.analysis.bootstrap, "seed": P.seed}
+not_independent = () if score == "judge_reward" else (score,)
 setting = (
-    f"policy {P.policy.id}; {P.decoding.prompts} HH-RLHF prompts of notebook 07; answers scored by the "
-    f"reference RM ({P.reward.reference.model.id}, {P.reward.reference.model.num_layers or 'all'} layers) "
-    "instead of GPT-4"
+    f"policy {P.policy.id}; {P.decoding.prompts} {P.data.eval_set} prompts of notebook 07; answers scored by "
+    + (f"the judge {judge_name(P)}" if score == "judge_reward" else "the reference RM")
+    + " instead of GPT-4"
 )
+fig8_estimates, fig8_verdict = claim_estimates(gens, {score: "higher"}, not_independent=not_independent, **boot)
+display(fig8_estimates)
 record(
     P,
     "fig8",
@@ -81,13 +95,19 @@ record(
     notebook="12_case_studies",
     setting=setting,
     claim="On the case-study prompt, the answers guided by SP-PRM get the highest judge scores among the methods.",
-    verdict=verdict([wins.get("sp-prm", 0) > wins[v] for v in others]) if "sp-prm" in wins else "not run here",
+    verdict=fig8_verdict if "sp-prm" in wins else "not run here",
     evidence=(
-        "best answer per prompt (reference-RM score) by guiding RM: "
+        f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over methods: "
+        f"{fig8_estimates.estimate.iloc[-1]}; best answer per prompt (reference-RM score) by guiding RM: "
         + ", ".join(f"{v} {n}" for v, n in wins.items())
-        + "; the reference RM also filtered SP-PRM's training pairs, so it leans towards SP-PRM"
+        + (
+            ""
+            if independent
+            else "; the reference RM also filtered SP-PRM's training pairs, so it leans towards SP-PRM"
+        )
     ),
     table=wins.rename("prompts won").reset_index().rename(columns={"index": "variant"}),
+    estimates=fig8_estimates,
 )
 
 # %% [markdown]
@@ -116,10 +136,10 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
         .mean()
     )
     display(summary)
-    checks = [
-        summary.diversity["sp-prm"] > summary.diversity["sc"],
-        summary.ref_reward["sp-prm"] > summary.ref_reward["sc"],
-    ]
+    fig4_estimates, fig4_verdict = claim_estimates(
+        gens, {"diversity": "higher", score: "higher"}, against="sc", not_independent=not_independent, **boot
+    )
+    display(fig4_estimates)
     out = record(
         P,
         "fig4",
@@ -127,14 +147,19 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
         notebook="12_case_studies",
         setting=setting,
         claim="Without the reference RM the guided answers become repetitive and worse.",
-        verdict=verdict(checks),
+        verdict=fig4_verdict,
         evidence=(
-            f"mean diversity over all guided answers: SP-PRM {summary.diversity['sp-prm']:.3f}, "
+            "SP-PRM minus the ablation per prompt, pooled over methods: "
+            + "; ".join(
+                f"{r.metric} {r.estimate}" for r in fig4_estimates[fig4_estimates.method == "pooled"].itertuples()
+            )
+            + f". Mean diversity over all guided answers: SP-PRM {summary.diversity['sp-prm']:.3f}, "
             f"ablation {summary.diversity['sc']:.3f}; reference-RM reward "
             f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; ARGS-G answers "
             f"less diverse with the ablation on {int((gap > 0).sum())} of {len(gap)} prompts."
         ),
         table=summary.reset_index(),
+        estimates=fig4_estimates,
     )
 else:
     out = record(

@@ -193,6 +193,13 @@ class Profile:
     ablation: AblationSpec = setting(default_factory=AblationSpec, help="ablation variants")
     decoding: DecodingSpec = setting(default_factory=DecodingSpec, help="decoding experiments")
     gold: GoldSpec = setting(default_factory=GoldSpec, help="the gold reward of the lab (data.labels: gold)")
+    notebooks: list[str] | None = setting(
+        None, help="notebook names (e.g. 02_obs1_score_consistency) `make reproduce` runs; None: every numbered one"
+    )
+    lab: str | None = setting(
+        None, help="the gold-lab profile `make reproduce` runs next to this one (its own track in the book)"
+    )
+    track: str = setting("HH-RLHF, human labels", help="the track's title in the book's results")
     seed: int = setting(0, min=0, help="global seed")
     path: Path | None = dataclasses.field(default=None, compare=False)
 
@@ -220,9 +227,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             )
     if not path.is_file():
         raise ConfigError(f"{path}: profile file not found")
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
+    raw = _read_with_base(path, ())
     profile = build(Profile, raw, path)
     if not _PROFILE_NAME.fullmatch(profile.name):
         raise ConfigError(
@@ -232,6 +237,34 @@ def load_profile(name_or_path: str | Path) -> Profile:
     check_prm_variants(profile.ablation.variants, f"{path}: ablation.variants")
     _check_decoding(profile.decoding, path)
     return dataclasses.replace(profile, path=path)
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
+    """The profile's mapping; with ``extends: <profile>`` laid over its base profile's
+    (mappings merge key by key, any other value replaces the base's)."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str) or not _PROFILE_NAME.fullmatch(base):
+        raise ConfigError(f"{path}: extends: expected the name of a shipped profile, got {base!r}")
+    base_path = path.parent / f"{base}.yaml"
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends: no profile {base!r} next to it ({base_path.name} not found)")
+    chain = (*seen, path.resolve())
+    if base_path.resolve() in chain:
+        names = " -> ".join(p.stem for p in (*chain, base_path))
+        raise ConfigError(f"{chain[0]}: extends: a cycle of profiles ({names})")
+    return _merged(_read_with_base(base_path, chain), raw)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _check_data_names(data: DataSpec, path: Path) -> None:

@@ -37,6 +37,12 @@ class OptimSettings:
     )
     grad_accum: int = setting(1, min=1, help="micro-batches per optimiser step (gradient accumulation)")
     freeze_embeddings: bool = setting(False, help="keep the input embeddings fixed")
+    train_top_layers: int | None = setting(
+        None, min=0, help="train only the top this many transformer layers (and the head); None: all layers"
+    )
+    head_learning_rate: float | None = setting(
+        None, above=0, help="peak learning rate of the score head (None: learning_rate); a new head learns faster"
+    )
 
 
 @dataclass(frozen=True)

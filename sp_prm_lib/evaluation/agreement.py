@@ -177,18 +177,10 @@ def judge_prefix_orders(
     return table.outcome.map(_ORDER).to_numpy(dtype=float).reshape(len(pairs), k)
 
 
-def summarise_agreement(
-    ts: Sequence[int],
-    unit: str,
-    *,
-    scores: dict[str, np.ndarray] | None = None,
-    hp: np.ndarray | None = None,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Tidy table (metric, unit, t, value, ci_low, ci_high, n, excluded, hp_ties) from
-    precomputed RM scores and/or judge orders (each with a last full-response column)."""
+def per_pair_quantities(scores: dict[str, np.ndarray] | None = None, hp: np.ndarray | None = None) -> dict:
+    """Every per-pair agreement quantity (pairs x columns, last: full) from RM scores and/or judge
+    orders: those of ``rm_per_pair``, ``ar_sc_hp`` (the judge prefers the chosen prefix) and
+    ``ar_rm_hp`` (the RM orders the prefixes as the judge does); NaN where the judge gave no order."""
     if scores is None and hp is None:
         raise ConfigError("nothing to measure: give reward-model scores and/or judge orders")
     per_pair = {}
@@ -201,6 +193,22 @@ def summarise_agreement(
         per_pair["ar_sc_hp"] = np.where(np.isnan(hp), np.nan, (hp == 1).astype(float))
         if scores is not None:
             per_pair["ar_rm_hp"] = np.where(np.isnan(hp), np.nan, (np.sign(diff) == hp).astype(float))
+    return per_pair
+
+
+def summarise_agreement(
+    ts: Sequence[int],
+    unit: str,
+    *,
+    scores: dict[str, np.ndarray] | None = None,
+    hp: np.ndarray | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Tidy table (metric, unit, t, value, ci_low, ci_high, n, excluded, hp_ties) from
+    precomputed RM scores and/or judge orders (each with a last full-response column)."""
+    per_pair = per_pair_quantities(scores, hp)
     labels = pd.array(list(ts) + [pd.NA], dtype="Int64")
     rows = []
     for metric, values in per_pair.items():

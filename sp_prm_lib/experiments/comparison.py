@@ -12,7 +12,7 @@ run (``build/results/<profile>/*.json``) into the results overview page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,9 +22,9 @@ import yaml
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.core.settings import home
+from sp_prm_lib.experiments.verdicts import VERDICTS
 
 VALUES_FILE = Path(__file__).with_name("paper_values.yaml")
-VERDICTS = ("reproduced", "partly", "not at this scale", "not run here")
 FIELDS = ("ref", "setting", "claim", "columns", "rows", "notes")
 
 
@@ -111,16 +111,6 @@ def side_by_side(
     return merged[ordered]
 
 
-def verdict(holds: Iterable[bool]) -> str:
-    """``reproduced`` when every check holds, ``partly`` when some do, else ``not at this scale``."""
-    holds = [bool(h) for h in holds]
-    if not holds:
-        raise ConfigError("a verdict needs at least one check")
-    if all(holds):
-        return "reproduced"
-    return "partly" if any(holds) else "not at this scale"
-
-
 def results_dir(profile_name: str) -> Path:
     """Where a profile's verdicts are filed (``build/results/<profile>``)."""
     return home() / "build" / "results" / profile_name
@@ -137,12 +127,15 @@ def record(
     setting: str,
     notebook: str,
     table: pd.DataFrame | None = None,
+    estimates: pd.DataFrame | None = None,
 ):
     """File one claim's verdict for the results overview and show it in the notebook.
 
     ``claim`` is the paper's statement in one sentence, ``evidence`` our
     numbers in one or two sentences, ``setting`` our profile's models, sizes
-    and judge backend. Returns a Markdown object for display.
+    and judge backend; ``estimates`` the claim's effects with their 95% intervals
+    (``verdicts.effects_table``), shown in the book next to the verdict. Returns a Markdown
+    object for display.
     """
     if verdict not in VERDICTS:
         raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
@@ -158,6 +151,8 @@ def record(
         "notebook": notebook,
         "profile": profile.name,
     }
+    if estimates is not None:
+        entry["estimates"] = json.loads(estimates.to_json(orient="split", index=False))
     if table is not None:
         entry["table"] = json.loads(table.to_json(orient="split", index=False))
     tmp = out / f".{claim_id}.json.tmp"
@@ -209,17 +204,6 @@ def holds_relation(value: float, relation: str, bound: float) -> bool:
     if relation not in ops:
         raise ConfigError(f"unknown relation {relation!r} (use <, >, <=, >= or =)")
     return ops[relation]
-
-
-def bound_verdict(side: pd.DataFrame, *, valid: bool = True) -> str:
-    """Verdict on a ``figure_claims`` table: every quoted bound measured and met ->
-    ``reproduced``; some -> ``partly``; none met, nothing measured, or ``valid`` False
-    (e.g. a judge no better than chance standing in for human preference) ->
-    ``not at this scale``."""
-    checked = [b for b in side["ours meets the paper's bound"] if b is not None]
-    if not valid or not checked:
-        return "not at this scale"
-    return verdict(checked + [len(checked) == len(side)])
 
 
 def paper_relative_gains(key: str, metric: str = "reward", ours: str = "sp-prm", against: str = "orm") -> pd.DataFrame:

@@ -395,7 +395,7 @@ def ensure_evaluation(
         "diversity": profile.decoding.diversity,
         "embedder": dataclasses.asdict(profile.embedder),
         **reward_setting(profile),
-        "judge": profile_judge_identity(profile) if judged else None,
+        "judge": profile_judge_identity(profile) if t.win_tie else None,
         "references": _prompts_key(prompts.reference.astype(str).tolist()),
     }
     inputs = {
@@ -424,6 +424,10 @@ def ensure_evaluation(
             frame["accuracy"] = text_metrics.gsm8k_table(rs, refs).correct.astype(float).to_numpy() * 100
         elif t.metric == "rouge_l":
             frame["rouge_l"] = text_metrics.rouge_l_scores(rs, refs)
+        if t.win_tie:
+            # a reward-model judge (the gold in the lab) also scores every response: the judge's reward
+            judge_rewards = models.judge.rewards(ps, rs)
+            frame["judge_reward"] = np.nan if judge_rewards is None else np.asarray(judge_rewards, dtype=float)
         if judged:
             base = _records(base_art).set_index("index").loc[rec["index"]]
             pairs = judge_mod.judge_pairs(models.judge, ps, rs, base.response.tolist())
@@ -453,7 +457,17 @@ class DecodingResult:
     runs: list[dict]
 
 
-METRICS = ("reward", "ref_reward", "diversity", "coherence", "asr", "asr_refusal", "accuracy", "rouge_l")
+METRICS = (
+    "reward",
+    "ref_reward",
+    "judge_reward",
+    "diversity",
+    "coherence",
+    "asr",
+    "asr_refusal",
+    "accuracy",
+    "rouge_l",
+)
 
 
 def ensure_decoding_table(
@@ -542,6 +556,7 @@ def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
             "reward": g.reward.mean(),
             "reward_sd": g.reward.std(ddof=1) if len(g) > 1 else np.nan,
             "ref_reward": g.ref_reward.mean(),
+            "judge_reward": g.judge_reward.mean() if "judge_reward" in g else np.nan,
             "diversity": g.diversity.mean(),
             "coherence": g.coherence.mean(),
         }
@@ -551,6 +566,8 @@ def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
             else:
                 judged = g.outcome[g.outcome != "unparseable"]
                 row["win_tie"] = 100 * judged.isin(["a", "tie"]).mean() if len(judged) else np.nan
+                row["win"] = 100 * (judged == "a").mean() if len(judged) else np.nan
+                row["tie"] = 100 * (judged == "tie").mean() if len(judged) else np.nan
                 row["unparseable"] = int((g.outcome == "unparseable").sum())
         for m in ("asr", "asr_refusal", "accuracy", "rouge_l"):
             if m in g:
@@ -661,3 +678,75 @@ def resolved_configs(profile: Profile, task: str, variants: list[str] | None = N
     frame = pd.DataFrame(rows)
     frame.attrs["prompts"] = f"{d.prompts} prompts of {t.description}"
     return frame
+
+
+def _unit_values(g: pd.DataFrame, metric: str) -> pd.Series:
+    """One number per generation: a metric column, or ``win`` / ``tie`` / ``win_tie`` (0/1) from
+    the judge's outcome against the base answer (NaN when unparseable)."""
+    if metric in ("win", "tie", "win_tie"):
+        if "outcome" not in g:
+            raise ConfigError(f"{metric}: these generations were not judged against the base answer")
+        hit = {"win": ["a"], "tie": ["tie"], "win_tie": ["a", "tie"]}[metric]
+        values = g.outcome.isin(hit).astype(float)
+        return values.where(g.outcome != "unparseable")
+    if metric not in g:
+        raise ConfigError(f"no metric {metric!r} in the generations (columns: {', '.join(g.columns)})")
+    return pd.to_numeric(g[metric], errors="coerce")
+
+
+def paired_differences(
+    generations: pd.DataFrame, metric: str, *, variant: str = "sp-prm", against: str = "orm"
+) -> dict[str, np.ndarray]:
+    """Per guided method, the per-prompt difference of ``metric`` with ``variant`` minus with
+    ``against`` (each the mean over seeds), aligned on one prompt order shared by every method:
+    the effects ``experiments.verdicts.paired_bootstrap`` resamples together."""
+    g = generations[generations.method != "base"]
+    prompts = np.sort(generations["index"].unique())
+    out = {}
+    for method, rows in g.groupby("method", sort=False):
+        per = rows.assign(value=_unit_values(rows, metric)).groupby(["variant", "index"]).value.mean()
+        if variant not in per.index.get_level_values(0) or against not in per.index.get_level_values(0):
+            continue
+        a = per.loc[variant].reindex(prompts)
+        b = per.loc[against].reindex(prompts)
+        out[method] = (a - b).to_numpy(dtype=float)
+    if not out:
+        raise ConfigError(f"no method was run with both {variant!r} and {against!r}")
+    return out
+
+
+def claim_estimates(
+    generations: pd.DataFrame,
+    tests: dict[str, str],
+    *,
+    against: str = "orm",
+    variant: str = "sp-prm",
+    not_independent: tuple[str, ...] = (),
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, str]:
+    """A decoding claim over several metrics (``tests``: metric -> ``higher`` / ``lower``, the
+    paper's direction for ``variant`` against ``against``): per-method and pooled per-prompt
+    estimates of each metric (``experiments.verdicts.effects_table``) and the claim's verdict,
+    which needs every metric (``verdicts.combine_verdicts``). Metrics in ``not_independent``
+    are scored by an evaluator that favours ``variant`` and give at most ``inconclusive``."""
+    from sp_prm_lib.experiments.verdicts import combine_verdicts, effects_table
+
+    frames, verdicts = [], []
+    for metric, direction in tests.items():
+        effects = paired_differences(generations, metric, variant=variant, against=against)
+        shown, verdict = effects_table(
+            effects, direction, independent=metric not in not_independent, n_boot=n_boot, seed=seed
+        )
+        frames.append(shown.assign(metric=metric, paper=direction))
+        verdicts.append(verdict)
+    table = pd.concat(frames, ignore_index=True)[["metric", "paper", "method", "estimate", "verdict"]]
+    return table, combine_verdicts(verdicts)
+
+
+def reward_metric(generations: pd.DataFrame, judge_independent: bool) -> str:
+    """The reward a decoding claim is tested on: the judge's own reward where the judge is
+    independent and scores answers (the gold in the lab), else the ORM's (the paper's "average
+    reward"; it favours the answers it steered itself, so a gain for a PRM under it is conservative)."""
+    has_judge_reward = "judge_reward" in generations and generations.judge_reward.notna().any()
+    return "judge_reward" if judge_independent and has_judge_reward else "reward"

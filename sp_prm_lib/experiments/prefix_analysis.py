@@ -155,6 +155,23 @@ def agreement(
     return table.assign(rm=role)
 
 
+def pair_quantities(
+    profile: Profile, role: str, *, with_hp: bool = False, store: ArtifactStore | None = None
+) -> dict[str, np.ndarray]:
+    """The per-pair values behind ``agreement`` (pairs x (len(ts) + 1), last column: full
+    responses): the units a claim's paired bootstrap resamples."""
+    scores = prefix_scores(profile, role, store)
+    hp = hp_orders(profile, store) if with_hp else None
+    return agreement_mod.per_pair_quantities(scores, hp)
+
+
+def judge_is_independent(profile: Profile) -> bool:
+    """Whether the HP judge is independent of the reward models under test: the gold or an outside
+    judge is; the rm-proxy judge (the reference RM, trained on the same labels and used by SP-PRM's
+    Eq. 3) is not, so claims it tests can at most be inconclusive."""
+    return profile.analysis.judge != "rm-proxy"
+
+
 def agreement_many(
     profile: Profile, roles: list[str], *, with_hp: bool = False, store: ArtifactStore | None = None
 ) -> pd.DataFrame:

@@ -152,3 +152,53 @@ def win_tie_rates(outcomes) -> dict[str, float]:
         "loss": 100 * float((counted == "b").mean()),
         "n": n,
     }
+
+
+def combine_verdicts(verdicts) -> str:
+    """The verdict of a claim made of several parts that must all hold: ``reproduced`` when every
+    part is, ``contradicted`` when any part is, ``not run here`` when every part is, else
+    ``inconclusive``."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        raise ConfigError("combine_verdicts needs at least one verdict")
+    unknown = [v for v in verdicts if v not in VERDICTS]
+    if unknown:
+        raise ConfigError(f"unknown verdict {unknown[0]!r} (known: {', '.join(VERDICTS)})")
+    if all(v == "not run here" for v in verdicts):
+        return "not run here"
+    if "contradicted" in verdicts:
+        return "contradicted"
+    return "reproduced" if all(v == "reproduced" for v in verdicts) else "inconclusive"
+
+
+def effects_table(
+    effects: Mapping[str, np.ndarray],
+    direction: str = "higher",
+    *,
+    null: float = 0.0,
+    independent: bool = True,
+    n_boot: int = 2000,
+    seed: int = 0,
+    digits: int = 3,
+) -> tuple[pd.DataFrame, str]:
+    """Paired bootstrap of per-unit effects (one resampling shared by every method, plus the
+    pooled mean), each row's estimate and verdict as text, and the claim's verdict (the pooled
+    row's, or the only row's)."""
+    table = paired_bootstrap(effects, n_boot=n_boot, seed=seed)
+    shown = verdict_table(table, direction, null=null, independent=independent, digits=digits)
+    return shown, claim_verdict(table, direction, null=null, independent=independent)
+
+
+def equivalence_verdict(estimate: Estimate, low: float, high: float) -> str:
+    """The verdict of a claim that a quantity equals the paper's within ``[low, high]``: ``reproduced``
+    when the whole interval lies inside the band, ``contradicted`` when it lies wholly outside,
+    ``inconclusive`` when it straddles an edge."""
+    if not low <= high:
+        raise ConfigError(f"equivalence band must have low <= high, got [{low}, {high}]")
+    if not (np.isfinite(estimate.ci_low) and np.isfinite(estimate.ci_high)):
+        return "inconclusive"
+    if low <= estimate.ci_low and estimate.ci_high <= high:
+        return "reproduced"
+    if estimate.ci_high < low or estimate.ci_low > high:
+        return "contradicted"
+    return "inconclusive"

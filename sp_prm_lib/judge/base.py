@@ -56,6 +56,10 @@ class Judge(ABC):
     def compare(self, items: Sequence[Comparison]) -> list[Verdict]:
         """One verdict per comparison, in order (1: A better, 2: B better, -1: tie, None: unparseable)."""
 
+    def rewards(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float] | None:
+        """The judge's own reward of each response where it has one (reward-model judges), else None."""
+        return None
+
     def grade(self, problems: Sequence[str], solutions: Sequence[str]) -> list[Verdict]:
         """GSM8K correctness verdicts (1 correct, 0 errors, None unparseable)."""
         raise ConfigError(f"judge {self.name!r} cannot grade solutions; use the api or local-lm backend")

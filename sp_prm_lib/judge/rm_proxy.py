@@ -32,6 +32,10 @@ class RewardProxyJudge(Judge):
             self._memo.update(zip(missing, (float(v) for v in values)))
         return [self._memo[p] for p in pairs]
 
+    def rewards(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        """The scores the verdicts compare (e.g. the gold reward of each response)."""
+        return self._scores(list(zip(prompts, responses, strict=True)))
+
     def compare(self, items: Sequence[Comparison]) -> list[Verdict]:
         if not items:
             return []

@@ -451,8 +451,30 @@ def _trainer_class():
     class BradleyTerryTrainer(Trainer):
         """``Trainer`` whose loss is the weighted Bradley-Terry loss of packed batches.
 
-        A non-finite loss stops training with a ``ModelError`` naming the step.
+        A non-finite loss stops training with a ``ModelError`` naming the step. With
+        ``head_learning_rate`` the score head gets its own peak learning rate.
         """
+
+        def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
+            self.head_learning_rate = head_learning_rate
+            super().__init__(*args, **kwargs)
+
+        def create_optimizer(self, model=None):
+            if self.head_learning_rate is None or self.optimizer is not None:
+                return super().create_optimizer(model)
+            head = set(head_parameter_names(self.model))
+            named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+            groups = [
+                {"params": [p for n, p in named if n not in head], "lr": self.args.learning_rate},
+                {"params": [p for n, p in named if n in head], "lr": self.head_learning_rate},
+            ]
+            groups = [g for g in groups if g["params"]]
+            for g in groups:
+                g["weight_decay"] = self.args.weight_decay
+            optimizer_cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, self.model)
+            kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(groups, **kwargs)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             rewards = forward_rewards(model, inputs["packed"])
@@ -468,6 +490,39 @@ def _trainer_class():
             return inputs  # forward_rewards moves the packed tensors itself
 
     return BradleyTerryTrainer
+
+
+def head_parameter_names(model) -> list[str]:
+    """Names of the parameters outside the model's body (its score or classifier head)."""
+    prefix = getattr(model, "base_model_prefix", "")
+    return [n for n, _ in model.named_parameters() if not (prefix and n.startswith(prefix + "."))]
+
+
+def transformer_layers(model):
+    """The body's stack of transformer layers (the ModuleList with one entry per hidden layer)."""
+    import torch.nn as nn
+
+    wanted = getattr(model.config, "num_hidden_layers", None)
+    for _, module in model.base_model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == wanted:
+            return module
+    raise ModelError(f"{type(model).__name__}: no stack of {wanted} transformer layers found")
+
+
+def freeze_lower_parts(model, config) -> None:
+    """Apply ``freeze_embeddings`` and ``train_top_layers`` (then only the top layers and the head
+    outside the body learn): the other parts get no gradient."""
+    if config.freeze_embeddings or config.train_top_layers is not None:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if config.train_top_layers is None:
+        return
+    layers = transformer_layers(model)
+    if config.train_top_layers > len(layers):
+        raise ConfigError(f"train_top_layers is {config.train_top_layers}, but the model has {len(layers)} layers")
+    # the body outside the top layers (embeddings, lower layers, shared position tables, norms) stays fixed
+    model.base_model.requires_grad_(False)
+    for layer in list(layers)[len(layers) - config.train_top_layers :]:
+        layer.requires_grad_(True)
 
 
 def _finite_guard():
@@ -809,8 +864,7 @@ def train_reward_model(
         ref_w, ref_l = reference_scores(reference, rm, pairs, rows)
         rows = weigh_rows(rows, ref_w, ref_l, config)
         dropped_by_reference = rows.attrs.get("dropped_by_reference", 0)
-    if config.freeze_embeddings:
-        rm.model.get_input_embeddings().weight.requires_grad_(False)
+    freeze_lower_parts(rm.model, config)
     ckpt_dir = output_dir / "checkpoints"
     by_prefix_pairs = config.batch_unit == "prefix-pairs"
     args = TrainingArguments(
@@ -846,6 +900,7 @@ def train_reward_model(
         train_dataset=examples,
         data_collator=PairCollator(rm, dense, weighting),
         callbacks=[_finite_guard(), *(callbacks or [])],
+        head_learning_rate=config.head_learning_rate,
     )
     trainer.remove_callback(PrinterCallback)  # the loss log is returned, not printed
     last = last_complete_checkpoint(ckpt_dir, remove_incomplete=trainer.is_world_process_zero()) if resume else None
