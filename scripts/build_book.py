@@ -58,6 +58,7 @@ def _profile_paragraph(name: str) -> str:
     except ConfigError as exc:
         return f"Profile `{name}` (its file could not be read: {exc})."
     d, r, a = p.data, p.reward, p.analysis
+    labels = "the data set's own, human" if d.labels == "human" else f"the gold reward {p.gold.describe()}"
     return (
         f"These results come from the profile `{p.name}`: {p.description.rstrip('.')}. "
         f"Policy {_model(p.policy)}; outcome reward model (ORM) {_rm(r.orm)}; reference reward "
@@ -65,8 +66,7 @@ def _profile_paragraph(name: str) -> str:
         f"({r.prm.truncation.upper()}, K={r.prm.K}, weights `{r.prm.weighting}`); reward models "
         f"read at most {r.max_length} tokens (`{r.convention}` prefix convention). Data: "
         f"{d.train_pairs} training and {d.eval_pairs} held-out {d.eval_set} pairs "
-        f"({d.source} source; labels: "
-        f"{'the data set' + chr(39) + 's own, human' if d.labels == 'human' else 'the gold reward ' + p.gold.describe()}), {d.advbench_prompts} AdvBench prompts, {d.gsm8k_questions} GSM8K "
+        f"({d.source} source; labels: {labels}), {d.advbench_prompts} AdvBench prompts, {d.gsm8k_questions} GSM8K "
         f"questions. Decoding experiments: {p.decoding.prompts} prompts per task, at most "
         f"{p.decoding.max_new_tokens} new tokens per response ({p.decoding.summary_max_new_tokens} for "
         f"TL;DR); the demo answer of notebook 00 at most {p.generation.max_new_tokens}. "

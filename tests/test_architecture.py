@@ -157,3 +157,21 @@ def test_configuration_does_not_import_torch(module):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_terminal_progress_writes_to_the_process_stream_not_the_captured_one(monkeypatch, capsys):
+    """Inside a notebook kernel sys.stderr is the cell's output and sys.__stderr__ the terminal."""
+    import io
+
+    from sp_prm_lib.core import progress
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", terminal)
+    monkeypatch.delenv("SP_PRM_PROGRESS", raising=False)
+    assert list(progress.terminal_progress(range(3), desc="steps")) == [0, 1, 2]
+    assert "steps" in terminal.getvalue() and "3/3" in terminal.getvalue()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("SP_PRM_PROGRESS", "0")
+    quiet = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", quiet)
+    assert list(progress.terminal_progress(range(2))) == [0, 1] and quiet.getvalue() == ""

@@ -297,7 +297,10 @@ def test_results_page(home, tmp_path):
     _run_file(
         executed,
         "smoke",
-        {"01_theorem1_toy": {"seconds": 12.3, "cached": False}, "09_decoding_advbench": {"seconds": 4.0, "cached": True}},
+        {
+            "01_theorem1_toy": {"seconds": 12.3, "cached": False},
+            "09_decoding_advbench": {"seconds": 4.0, "cached": True},
+        },
     )
     (executed / "01_theorem1_toy.ipynb").write_text("{}")
     estimates = pd.DataFrame(

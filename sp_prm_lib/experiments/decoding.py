@@ -46,6 +46,7 @@ from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.config.variants import check_guiding_variants
 from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure, code_hash
 from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.core.progress import terminal_progress
 from sp_prm_lib.evaluation import text_metrics
 from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import profile_judge_identity
@@ -498,33 +499,31 @@ def ensure_decoding_table(
     base_runs = [r for r in runs if not r.guided]
     base_art = ensure_run(profile, task, base_runs[0], None, texts, store, models)
     frames, provenance = [], []
-    for run in runs:
-        for variant in variants if run.guided else [None]:
-            art = base_art if run is base_runs[0] else ensure_run(profile, task, run, variant, texts, store, models)
-            ev = ensure_evaluation(
-                profile, task, art, None if run is base_runs[0] else base_art, prompts, store, models
-            )
-            rec = _records(art)
-            frame = rec[["index", "prompt", "response", "tokens", "finish", "time_s", "reward"]].rename(
-                columns={"reward": "guide_reward"}
-            )
-            frame = _with_method_stats(frame, rec)
-            frame = frame.merge(ev, on="index")
-            frame.insert(0, "seed", run.config.seed)
-            frame.insert(0, "variant", variant or "none")
-            frame.insert(0, "ours", run.ours)
-            frame.insert(0, "method", run.method)
-            frames.append(frame)
-            provenance.append(
-                {
-                    "method": run.method,
-                    "ours": run.ours,
-                    "variant": variant or "none",
-                    "seed": run.config.seed,
-                    "config": run.config.to_dict(),
-                    "entry": str(art.path),
-                }
-            )
+    steps = [(run, variant) for run in runs for variant in (variants if run.guided else [None])]
+    for run, variant in terminal_progress(steps, desc=f"decoding {task}"):
+        art = base_art if run is base_runs[0] else ensure_run(profile, task, run, variant, texts, store, models)
+        ev = ensure_evaluation(profile, task, art, None if run is base_runs[0] else base_art, prompts, store, models)
+        rec = _records(art)
+        frame = rec[["index", "prompt", "response", "tokens", "finish", "time_s", "reward"]].rename(
+            columns={"reward": "guide_reward"}
+        )
+        frame = _with_method_stats(frame, rec)
+        frame = frame.merge(ev, on="index")
+        frame.insert(0, "seed", run.config.seed)
+        frame.insert(0, "variant", variant or "none")
+        frame.insert(0, "ours", run.ours)
+        frame.insert(0, "method", run.method)
+        frames.append(frame)
+        provenance.append(
+            {
+                "method": run.method,
+                "ours": run.ours,
+                "variant": variant or "none",
+                "seed": run.config.seed,
+                "config": run.config.to_dict(),
+                "entry": str(art.path),
+            }
+        )
     generations = pd.concat(frames, ignore_index=True)
     return DecodingResult(task, generations, summarise(generations, t), prompts, provenance)
 

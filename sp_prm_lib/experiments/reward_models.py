@@ -96,7 +96,7 @@ def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: Arti
             return {**facts, "trained": False}
         pairs = training_pairs(profile, t.train_pairs, f"reward.{role}.train.train_pairs")
         cfg = TrainConfig.from_settings(t, objective="orm", seed=profile.seed, bf16=spec.model.dtype == "bfloat16")
-        result = train_reward_model(rm, pairs, cfg, work)
+        result = train_reward_model(rm, pairs, cfg, work, callbacks=[training_progress(f"training {role}")])
         _install_model(work, out)
         return {
             **facts,
@@ -126,6 +126,28 @@ def _training_code() -> str:
 def _rows_digest(profile: Profile, n: int, setting: str) -> str | None:
     """Content hash of the training rows a reward model is trained on (None: not trained here)."""
     return pairs_digest(training_pairs(profile, n, setting)) if n else None
+
+
+def training_progress(desc: str):
+    """A trainer callback that shows the optimiser steps on the terminal (not in notebook outputs)."""
+    from transformers import TrainerCallback
+
+    from sp_prm_lib.core.progress import terminal_progress
+
+    class TerminalProgress(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = terminal_progress(total=state.max_steps, desc=desc)
+            self.bar.update(state.global_step)  # a resumed run starts where it stopped
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.bar.update(state.global_step - self.bar.n)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
+
+    return TerminalProgress()
 
 
 def ensure_orm(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
@@ -172,7 +194,9 @@ def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore |
         pairs = training_pairs(profile, profile.reward.prm.train_pairs, "reward.prm.train_pairs")
         rm = orm.load(profile)
         ref = reference.load(profile) if reference else None
-        result = train_reward_model(rm, pairs, cfg, work, reference=ref)
+        result = train_reward_model(
+            rm, pairs, cfg, work, reference=ref, callbacks=[training_progress(f"training {variant}")]
+        )
         _install_model(work, out)
         rows = result.rows
         facts = {
