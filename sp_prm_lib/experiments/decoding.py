@@ -50,6 +50,7 @@ from sp_prm_lib.core.progress import terminal_progress
 from sp_prm_lib.evaluation import text_metrics
 from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import profile_judge_identity
+from sp_prm_lib.experiments.verdicts import combine_verdicts, effects_table, win_tie_rates
 
 
 @dataclass(frozen=True)
@@ -563,10 +564,9 @@ def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
             if method == "base":
                 row["win_tie"] = 50.0  # the paper's convention for the base row (not judged)
             else:
-                judged = g.outcome[g.outcome != "unparseable"]
-                row["win_tie"] = 100 * judged.isin(["a", "tie"]).mean() if len(judged) else np.nan
-                row["win"] = 100 * (judged == "a").mean() if len(judged) else np.nan
-                row["tie"] = 100 * (judged == "tie").mean() if len(judged) else np.nan
+                rates = win_tie_rates(g.outcome)  # unparseable outcomes are left out
+                row["win_tie"] = rates["win"] + rates["tie"]
+                row["win"], row["tie"] = rates["win"], rates["tie"]
                 row["unparseable"] = int((g.outcome == "unparseable").sum())
         for m in ("asr", "asr_refusal", "accuracy", "rouge_l"):
             if m in g:
@@ -729,8 +729,6 @@ def claim_estimates(
     estimates of each metric (``experiments.verdicts.effects_table``) and the claim's verdict,
     which needs every metric (``verdicts.combine_verdicts``). Metrics in ``not_independent``
     are scored by an evaluator that favours ``variant`` and give at most ``inconclusive``."""
-    from sp_prm_lib.experiments.verdicts import combine_verdicts, effects_table
-
     frames, verdicts = [], []
     for metric, direction in tests.items():
         effects = paired_differences(generations, metric, variant=variant, against=against)
