@@ -18,7 +18,7 @@ LIB := $(shell find sp_prm_lib -name '*.py' 2>/dev/null) pyproject.toml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md)
 
-.PHONY: all setup data models test test-fast lint notebooks-src reproduce notebooks book bench clean distclean help
+.PHONY: all setup data models test test-fast lint notebooks-src reproduce notebooks book bench recipe-study clean distclean help
 all: reproduce
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make test-fast                             the unit tests only (no notebooks, no policy): a few minutes"
 	@echo "make lint                                  ruff check and ruff format --check"
 	@echo "make notebooks-src                         rebuild notebooks/*.ipynb from notebooks/src/*.py"
+	@echo "make recipe-study                          train and score the reward-model recipes of configs/recipe_study.yaml"
 	@echo "make setup | data | models | book | bench | clean | distclean"
 
 # --- environment -----------------------------------------------------------
@@ -92,6 +93,11 @@ notebooks-src: $(STAMPS)/setup
 bench: setup data
 	$(MAKE) --no-print-directory models PROFILE=smoke
 	$(PY) scripts/run_benchmarks.py
+
+# The reward-model recipe study (hours of CPU; its tables are committed in results/)
+recipe-study: setup data models
+	$(PY) scripts/recipe_study.py --profile tiny
+	$(PY) scripts/recipe_study.py --profile lab
 
 # --- housekeeping ----------------------------------------------------------
 clean:

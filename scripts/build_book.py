@@ -306,8 +306,12 @@ def _write(out: Path, text: str) -> Path:
 
 
 def write_results_page(executed: Path = EXECUTED) -> Path:
-    """Write ``executed/results.md`` and the lab's opening page (atomically; untouched when unchanged)."""
+    """Write ``executed/results.md``, the lab's opening page and the recipe study's page from
+    ``results/recipe_study/`` (atomically; untouched when unchanged)."""
+    from sp_prm_lib.report.recipe_page import load_records, recipe_study_markdown
+
     _write(executed / "lab" / "index.md", lab_index(executed))
+    _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
     return _write(executed / "results.md", results_page(executed))
 
 

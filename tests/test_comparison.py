@@ -332,6 +332,8 @@ def test_results_page(home, tmp_path):
     assert "### Table 3 (HH-RLHF, human labels): contradicted" in page
     assert "**Our evidence.** line one line two" in page
     assert "This build ran no gold lab" in (executed / "lab" / "index.md").read_text()
+    study = (executed / "recipe_study.md").read_text()  # generated from the committed results/recipe_study
+    assert study.startswith("# How good can a small reward model get?") and "## Profile `tiny`" in study
 
 
 def test_results_page_has_one_column_per_track(home, tmp_path):

@@ -606,3 +606,31 @@ def test_head_learning_rate_is_its_own_parameter_group(tmp_path):
     assert seen == {False: 1e-4, True: 1e-2}
     with pytest.raises(ConfigError, match="head_learning_rate"):
         TrainConfig(head_learning_rate=0.0)
+
+
+def test_bf16_trains_under_autocast_with_float32_weights(tmp_path):
+    """bf16: the forward runs in bfloat16 (the body is called directly, past accelerate's wrapper),
+    the weights and the loss stay float32, and the ORM still learns."""
+    model, tok = tiny_model("llama-reward", seed=1)
+    rm = RewardModel(model, tok, convention="closed")
+    seen = []
+    hook = model.base_model.layers[0].mlp.down_proj.register_forward_hook(
+        lambda module, args, out: seen.append(out.dtype) if module.training else None
+    )
+    pairs = toy_pairs(40)
+    config = TrainConfig(objective="orm", batch_size=4, learning_rate=1e-3, epochs=2, bf16=True)
+    result = train_reward_model(rm, pairs, config, tmp_path)
+    hook.remove()
+    assert seen and set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in rm.model.parameters())
+    assert all(np.isfinite(e["loss"]) for e in result.log) and accuracy(rm, pairs) >= 0.9
+
+
+def test_bf16_setting_defaults_to_the_model_dtype():
+    from sp_prm_lib.config.training import OptimSettings
+    from sp_prm_lib.experiments.reward_models import _mixed_precision
+
+    assert TrainConfig().bf16 is False and TrainConfig(bf16=None).bf16 is False
+    assert _mixed_precision(OptimSettings(), "bfloat16") and not _mixed_precision(OptimSettings(), "float32")
+    assert _mixed_precision(OptimSettings(bf16=True), "float32")
+    assert not _mixed_precision(OptimSettings(bf16=False), "bfloat16")

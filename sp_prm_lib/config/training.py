@@ -43,6 +43,13 @@ class OptimSettings:
     head_learning_rate: float | None = setting(
         None, above=0, help="peak learning rate of the score head (None: learning_rate); a new head learns faster"
     )
+    bf16: bool | None = setting(
+        None,
+        help=(
+            "mixed precision: bfloat16 autocast over float32 weights (about 1.5x faster on a CPU with "
+            "AVX512-BF16); None: on when the model's dtype is bfloat16"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,11 @@ class TrainConfig(PartialSettings, OptimSettings):
     dense: bool | None = setting(None, help="one packed forward per response (None: for causal RMs)")
     save_steps: int = setting(50, min=1, help="checkpoint every this many steps")
     deepspeed: str | None = setting(None, help="path of a DeepSpeed config (multi-GPU)")
-    bf16: bool = setting(False, help="train in bfloat16")
 
     def __post_init__(self):
         check_fields(self)
+        if self.bf16 is None:
+            object.__setattr__(self, "bf16", False)
         if self.warmup_ratio >= 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 

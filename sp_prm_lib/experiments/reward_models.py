@@ -95,7 +95,9 @@ def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: Arti
         if t.train_pairs == 0:
             return {**facts, "trained": False}
         pairs = training_pairs(profile, t.train_pairs, f"reward.{role}.train.train_pairs")
-        cfg = TrainConfig.from_settings(t, objective="orm", seed=profile.seed, bf16=spec.model.dtype == "bfloat16")
+        cfg = TrainConfig.from_settings(
+            t, objective="orm", seed=profile.seed, bf16=_mixed_precision(t, spec.model.dtype)
+        )
         result = train_reward_model(rm, pairs, cfg, work, callbacks=[training_progress(f"training {role}")])
         _install_model(work, out)
         return {
@@ -167,9 +169,14 @@ def prm_train_config(profile: Profile, variant: str) -> TrainConfig:
     return TrainConfig.from_settings(
         profile.reward.prm,
         seed=profile.seed,
-        bf16=profile.reward.orm.model.dtype == "bfloat16",
+        bf16=_mixed_precision(profile.reward.prm, profile.reward.orm.model.dtype),
         **PRM_VARIANTS[variant],
     )
+
+
+def _mixed_precision(settings, dtype: str) -> bool:
+    """The settings' ``bf16`` choice; unset, bfloat16 autocast exactly when the model is stored in bfloat16."""
+    return settings.bf16 if settings.bf16 is not None else dtype == "bfloat16"
 
 
 def ensure_prm(profile: Profile, variant: str = "sp-prm", store: ArtifactStore | None = None) -> TrainedRM:

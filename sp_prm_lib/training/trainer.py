@@ -477,7 +477,11 @@ def _trainer_class():
             return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            rewards = forward_rewards(model, inputs["packed"])
+            # forward_rewards calls the body and the head directly, past the autocast wrapper
+            # that accelerate puts around model.forward, so mixed precision is applied here
+            device_type = next(model.parameters()).device.type
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bool(self.args.bf16)):
+                rewards = forward_rewards(model, inputs["packed"])
             loss = bradley_terry_loss(rewards, inputs["weight"], "raw", inputs.get("present"))
             if not torch.isfinite(loss.detach()).all():
                 raise ModelError(
@@ -890,6 +894,7 @@ def train_reward_model(
         dataloader_pin_memory=torch.cuda.is_available(),
         deepspeed=config.deepspeed,
         bf16=config.bf16,
+        use_cpu=not torch.cuda.is_available(),
         save_only_model=False,
     )
     weighting = config.weighting if config.objective == "sp-prm" else "raw"

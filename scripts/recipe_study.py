@@ -1,0 +1,79 @@
+"""Run the reward-model recipe study of a profile and write its table (with where and when it ran).
+
+    python scripts/recipe_study.py --profile tiny [--study configs/recipe_study.yaml]
+
+Each recipe's ORM is trained once and cached (content-keyed, resumable), so a
+re-run only scores; the table goes to ``results/recipe_study/<profile>.json``,
+which the book's recipe page is generated from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sp_prm_lib.config.profile import load_profile  # noqa: E402
+from sp_prm_lib.config.schema import read_yaml  # noqa: E402
+from sp_prm_lib.core.errors import SpPrmError  # noqa: E402
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "sp_prm_lib", "profiles"], cwd=ROOT, capture_output=True, text=True
+        )
+        return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "tiny"))
+    parser.add_argument("--study", default=str(ROOT / "configs" / "recipe_study.yaml"))
+    parser.add_argument("--out", default=str(ROOT / "results" / "recipe_study"))
+    args = parser.parse_args()
+    try:
+        from sp_prm_lib.experiments.recipe_study import run_recipe_study
+
+        profile = load_profile(args.profile)
+        study = read_yaml(Path(args.study))
+        if not isinstance(study, dict) or profile.name not in study:
+            raise SpPrmError(f"{args.study}: no recipes for profile {profile.name!r}")
+        recipes = study[profile.name]
+        if not isinstance(recipes, dict) or not all(isinstance(r, dict) for r in recipes.values()):
+            raise SpPrmError(f"{args.study}: {profile.name}: give a mapping of recipe name -> settings")
+        table = run_recipe_study(profile, recipes)
+    except SpPrmError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "profile": profile.name,
+        "labels": profile.data.labels,
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "commit": _commit(),
+        "command": f"python scripts/recipe_study.py --profile {profile.name}",
+        "rows": json.loads(table.to_json(orient="records")),
+    }
+    path = out / f"{profile.name}.json"
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(table.to_string(index=False))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
