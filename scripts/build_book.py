@@ -141,14 +141,16 @@ def _tracks(executed: Path) -> list[Track]:
 
 
 def _estimate(entry: dict) -> str:
-    """The estimate that decides a claim (the pooled row, else the only row), as text."""
+    """The estimates that decide a claim (the pooled rows, else the last row), as text; a claim over
+    several metrics (reward and accuracy, ...) shows each metric's pooled estimate by name."""
     est = entry.get("estimates")
     if not est:
         return ""
     rows = [dict(zip(est["columns"], row)) for row in est["data"]]
-    pooled = [r for r in rows if r.get("method") == "pooled"]
-    chosen = pooled[-1] if pooled else rows[-1]
-    return str(chosen.get("estimate", ""))
+    pooled = [r for r in rows if r.get("method") == "pooled"] or rows[-1:]
+    if len(pooled) > 1 and all("metric" in r for r in pooled):
+        return "; ".join(f"{r['metric']} {r.get('estimate', '')}" for r in pooled)
+    return str(pooled[-1].get("estimate", ""))
 
 
 SUMMARIES = {

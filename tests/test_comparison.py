@@ -336,6 +336,27 @@ def test_results_page(home, tmp_path):
     assert study.startswith("# How good can a small reward model get?") and "## Profile `tiny`" in study
 
 
+def test_a_claim_over_two_metrics_shows_both_pooled_estimates(home, tmp_path):
+    """Table 4 is decided by reward and accuracy: the overview must not show only the last one."""
+    executed = tmp_path / "executed"
+    _run_file(executed, "smoke", {})
+    estimates = pd.DataFrame(
+        {
+            "metric": ["reward", "reward", "accuracy", "accuracy"],
+            "method": ["bon", "pooled", "bon", "pooled"],
+            "estimate": [
+                "-0.1 [-0.2, -0.0]",
+                "-0.003 [-0.008, -0.000]",
+                "+0.0 [+0.0, +0.0]",
+                "+0.000 [+0.000, +0.000]",
+            ],
+        }
+    )
+    _record(_profile(), "table4", verdict="contradicted", notebook="10_decoding_gsm8k", estimates=estimates)
+    page = _build_book().write_results_page(executed).read_text()
+    assert "**contradicted** reward -0.003 [-0.008, -0.000]; accuracy +0.000 [+0.000, +0.000]" in page
+
+
 def test_results_page_has_one_column_per_track(home, tmp_path):
     executed = tmp_path / "executed"
     _run_file(executed, "smoke", {})
