@@ -18,13 +18,17 @@ Backends:
 
 Examples: ``.venv/bin/python bench/bench_judges.py --pairs 100 --backends local-lm,rm-proxy``;
 a trained ORM: ``... --backends rm-proxy --rm .cache/sp_prm/artifacts/rm-orm/<hash>/model --max-length 128``
+
+Each backend's agreement is recorded in ``bench/results/bench_judges.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
+import _record
 import pandas as pd
 import torch
 
@@ -112,6 +116,23 @@ def main() -> None:
             print(f"  {row['backend']}: {row['what']}")
     if args.csv:
         table.to_csv(args.csv, index=False)
+    measurements = [
+        _record.value(
+            f"{row['backend']} judge: agreement with the human label on {row['pairs']} HH-RLHF eval pairs, "
+            f"both answer orders ({row['what']})",
+            "agreement",
+            row["agreement"],
+            low=row["ci_low"],
+            high=row["ci_high"],
+            seconds=row["seconds"],
+            note=f"Order consistency {row['order_consistency']:.3f}, tie rate {row['tie_rate']:.3f}, "
+            f"unparseable {row['unparseable_rate']:.3f}; 95% bootstrap interval in brackets.",
+        )
+        for row in rows
+    ]
+    notes = ["Judge agreement is a quality figure, not a speed: it has no target in the design notes."]
+    details = {"rows": [dict(row) for row in rows]}
+    _record.write(Path(__file__).stem, "HP-proxy judges", measurements, notes=notes, details=details)
 
 
 if __name__ == "__main__":

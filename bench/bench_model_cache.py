@@ -2,13 +2,15 @@
 
 Both measured in this run, side by side: the cold path converts into a fresh
 temporary artifact store; the warm path loads the already-converted folder.
-Prints the ratio and checks the two models give identical logits.
+Prints the ratio and checks the two models give identical logits; records both
+in ``bench/results/bench_model_cache.json``.
 """
 
 import tempfile
 import time
 from pathlib import Path
 
+import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec
@@ -38,6 +40,14 @@ def main() -> None:
         f"policy provisioning: cold convert+load {cold:.2f}s, cached load {warm:.2f}s, "
         f"ratio {cold / warm:.1f}x, max |logit diff| {diff:.2e}"
     )
+    measurement = _record.timing(
+        "Policy provisioning (SmolLM2-135M-Instruct): load of the cached converted folder vs "
+        "cold GGUF conversion + load",
+        ("cached load", warm),
+        ("cold conversion + load", cold),
+        same={"max_abs_diff": diff},
+    )
+    _record.write(Path(__file__).stem, "Model cache", [measurement])
 
 
 if __name__ == "__main__":

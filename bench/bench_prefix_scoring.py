@@ -4,11 +4,14 @@ Reward model: SmolLM2-135M's lower 4 layers with a score head (the tiny
 profile's ORM architecture); responses of 128 RM tokens (HH-RLHF eval
 responses cut to their first 128 tokens); every prefix 1..128 scored.
 Both strategies run in this process, side by side, for each convention;
-the max absolute difference of their scores is printed with the ratio.
+the max absolute difference of their scores is printed with the ratio and
+recorded in ``bench/results/bench_prefix_scoring.json``.
 """
 
 import time
+from pathlib import Path
 
+import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec, load_profile
@@ -17,6 +20,11 @@ from sp_prm_lib.notebook import quiet
 from sp_prm_lib.scoring.reward_model import RewardModel
 
 N_RESPONSES, LENGTH = 2, 128
+TARGET = {
+    "text": ">= 30x faster at 128-token responses; max abs diff <= 1e-4 (fp32)",
+    "ratio_at_least": 30,
+    "max_abs_diff_at_most": 1e-4,
+}
 
 
 def _timed(fn):
@@ -30,6 +38,7 @@ def main() -> None:
     torch.manual_seed(0)
     spec = ModelSpec(id="HuggingFaceTB/SmolLM2-135M-Instruct", source="package", num_layers=4)
     pairs = preference_splits(load_profile("tiny"))["eval"].frame
+    measurements = []
     for convention in ("open", "closed"):
         rm = RewardModel.from_spec(spec, convention=convention)
         lengths = rm.response_lengths(pairs.chosen.tolist())
@@ -47,6 +56,17 @@ def main() -> None:
             f"one pass {t_fast:.2f}s, one forward per prefix {t_slow:.2f}s, "
             f"ratio {t_slow / t_fast:.1f}x, max |diff| {diff:.1e}"
         )
+        measurements.append(
+            _record.timing(
+                f"All-prefix reward scoring, `{convention}` convention: one pass vs one forward per prefix "
+                f"(4-layer SmolLM2 RM, {len(prompts)} responses x {LENGTH} tokens = {n} prefixes)",
+                ("one pass", t_fast),
+                ("one forward per prefix", t_slow),
+                same={"max_abs_diff": diff},
+                target=TARGET,
+            )
+        )
+    _record.write(Path(__file__).stem, "All-prefix reward scoring", measurements)
 
 
 if __name__ == "__main__":

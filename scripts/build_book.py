@@ -240,27 +240,47 @@ def results_page(executed: Path = EXECUTED) -> str:
                 f"Notebook: {_notebook_link(e.get('notebook', ''), executed, t.sub)}",
                 "",
             ]
-    lines += ["## Notebook run times", ""]
+    lines += [
+        "## Notebook run times",
+        "",
+        "Each notebook's profile, wall time, whether it was re-run, and the commit it ran on: {doc}`execution`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def execution_page(executed: Path = EXECUTED) -> str:
+    """The Markdown of ``executed/execution.md``: per track, each notebook's profile, wall time,
+    cached or run, and the commit and time of the run that produced its page."""
+    lines = [
+        "# How this build ran",
+        "",
+        "Written by `scripts/build_book.py` from the run records of `scripts/run_notebooks.py` "
+        "(`book/executed/profile.json`, and `lab/profile.json` for the gold lab). *Seconds*: the wall time "
+        "of the notebook's last execution (papermill, on the machine that built this book). *cached*: this "
+        "build did not re-run it, because neither the notebook, the library, nor the profile changed since "
+        "that execution; the commit and time are those of the execution. A commit marked `+changes` ran "
+        "with uncommitted changes to the library, profiles, notebooks or scripts.",
+        "",
+    ]
+    tracks = _tracks(executed)
+    if not tracks:
+        return "\n".join(lines + ["No run is recorded in this build.", ""])
     for t in tracks:
-        lines += [f"### {t.title}", ""]
+        lines += [f"## {t.title}", "", f"Profile `{t.profile}`.", ""]
         if not t.timings:
             lines += ["No timings recorded.", ""]
             continue
-        lines += [
-            "Wall time of each notebook's last execution (papermill, this machine); "
-            "*cached*: not re-run because nothing it depends on changed.",
-            "",
-            "| Notebook | Seconds | |",
-            "|---|--:|---|",
-        ]
+        lines += ["| Notebook | Seconds | This build | Commit | Finished |", "|---|--:|---|---|---|"]
         for nb, tm in t.timings.items():
             lines.append(
                 f"| {_notebook_link(nb, executed, t.sub)} | {float(tm.get('seconds', 0)):.1f} | "
-                f"{'cached' if tm.get('cached') else 'run'} |"
+                f"{'cached' if tm.get('cached') else 'run'} | `{tm.get('commit', 'unknown')}` | "
+                f"{tm.get('finished', 'unknown')} |"
             )
         total = sum(float(tm.get("seconds", 0)) for tm in t.timings.values())
         lines += [
-            f"| **total** | **{total:.1f}** | |",
+            f"| **total** | **{total:.1f}** | | | |",
             "",
             f"The notebooks of this track took {total / 60:.1f} minutes in all (set-up, data, models, "
             "the book build and the browser test not included).",
@@ -308,12 +328,15 @@ def _write(out: Path, text: str) -> Path:
 
 
 def write_results_page(executed: Path = EXECUTED) -> Path:
-    """Write ``executed/results.md``, the lab's opening page and the recipe study's page from
-    ``results/recipe_study/`` (atomically; untouched when unchanged)."""
+    """Write ``executed/results.md``, the lab's opening page, the execution page and the recipe
+    study's page from ``results/recipe_study/`` (atomically; untouched when unchanged)."""
+    from sp_prm_lib.report.performance import performance_markdown
     from sp_prm_lib.report.recipe_page import load_records, recipe_study_markdown
 
     _write(executed / "lab" / "index.md", lab_index(executed))
     _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
+    _write(executed / "execution.md", execution_page(executed))
+    _write(executed / "performance.md", performance_markdown(ROOT / "bench" / "results"))
     return _write(executed / "results.md", results_page(executed))
 
 
@@ -321,6 +344,7 @@ def _inputs() -> list[Path]:
     files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "book" / "_vendor" / ".stamp"]
     files += sorted((ROOT / "book").glob("*.md"))
     files += sorted(EXECUTED.glob("*")) + sorted(EXECUTED.glob("lab/*"))  # notebooks, profile.json, results
+    files += sorted((ROOT / "bench" / "results").glob("*.json")) + sorted((ROOT / "results").glob("*/*.json"))
     return [f for f in files if f.is_file()]
 
 

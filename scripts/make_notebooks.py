@@ -4,7 +4,8 @@ A source is a Python file in the "percent" format: cells start at a line
 ``# %%`` (code) or ``# %% [markdown]`` (markdown, every line commented with
 ``# ``). Tags go in brackets after ``tags=``: ``# %% tags=["parameters"]``.
 The committed ``.ipynb`` files carry no outputs; ``--check`` fails when one
-differs from its source (CI runs it through the tests).
+differs from its source or when a code line is longer than ``CODE_WIDTH``
+characters, which the book would show cut off (CI runs it through the tests).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
+#: the longest code line the book shows without a scroll bar (ruff formats notebooks/src to it)
+CODE_WIDTH = 88
 _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
 
 
@@ -61,6 +64,17 @@ def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
     return nb
 
 
+def long_code_lines(nb: nbformat.NotebookNode, width: int = CODE_WIDTH) -> list[tuple[int, int]]:
+    """(cell number, line number), both from 1, of each code line longer than ``width``."""
+    return [
+        (i, j)
+        for i, cell in enumerate(nb.cells, 1)
+        if cell.cell_type == "code"
+        for j, line in enumerate(cell.source.splitlines(), 1)
+        if len(line) > width
+    ]
+
+
 def render(source: Path) -> str:
     nb = parse(source.read_text(encoding="utf-8"), str(source.relative_to(ROOT)))
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
@@ -70,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="fail if a notebook differs from its source")
     args = ap.parse_args(argv)
-    stale = []
+    stale, wide = [], []
     for source in sorted(SRC.glob("[0-9][0-9]_*.py")):
         target = OUT / f"{source.stem}.ipynb"
         text = render(source)
+        wide += [f"{source.stem} cell {c} line {n}" for c, n in long_code_lines(nbformat.reads(text, 4))]
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
         if args.check:
@@ -84,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     orphans = sorted({p.stem for p in OUT.glob("[0-9][0-9]_*.ipynb")} - {p.stem for p in SRC.glob("*.py")})
     if orphans:
         print(f"error: notebooks without a source in notebooks/src: {', '.join(orphans)}", file=sys.stderr)
+        return 1
+    if wide:
+        print(f"error: code lines over {CODE_WIDTH} characters: {'; '.join(wide)}", file=sys.stderr)
         return 1
     if stale:
         print(

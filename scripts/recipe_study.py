@@ -14,7 +14,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,17 +23,7 @@ sys.path.insert(0, str(ROOT))
 from sp_prm_lib.config.profile import load_profile  # noqa: E402
 from sp_prm_lib.config.schema import read_yaml  # noqa: E402
 from sp_prm_lib.core.errors import SpPrmError  # noqa: E402
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "sp_prm_lib", "profiles"], cwd=ROOT, capture_output=True, text=True
-        )
-        return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
+from sp_prm_lib.core.provenance import git_commit  # noqa: E402
 
 
 def main() -> int:
@@ -64,7 +53,7 @@ def main() -> int:
         "labels": profile.data.labels,
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "commit": _commit(),
+        "commit": git_commit(ROOT, ("sp_prm_lib", "profiles", "configs")),
         "command": f"python scripts/recipe_study.py --profile {profile.name}",
         "rows": json.loads(table.to_json(orient="records")),
     }

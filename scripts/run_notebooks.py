@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from sp_prm_lib.config.profile import load_profile  # noqa: E402
 from sp_prm_lib.core.errors import SpPrmError  # noqa: E402
+from sp_prm_lib.core.provenance import git_commit  # noqa: E402
 
 
 def _shown(path: Path) -> str:
@@ -46,6 +48,43 @@ def _inputs_hash(notebook: Path, profile_file: Path) -> str:
     return h.hexdigest()
 
 
+def describe_cell(cell) -> str | None:
+    """A short label of a cell for the terminal: its first code or comment line; None for Markdown."""
+    if cell.get("cell_type") != "code":
+        return None
+    for line in str(cell.get("source") or "").splitlines():
+        text = line.strip().lstrip("#").strip()
+        if text:
+            return text if len(text) <= 48 else text[:47] + "…"
+    return None
+
+
+def _cell_progress_engine():
+    """A papermill engine whose per-cell progress bar names the running cell (``describe_cell``).
+
+    The bar is drawn by this process on its standard error, so it reaches the terminal and never the
+    executed notebook; the library's own bars (training steps, decoding prompts) come from the kernel.
+    """
+    from papermill.engines import NBClientEngine
+
+    class CellProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            total = len(nb_man.nb.cells)
+            counter = {"n": 0}
+
+            def label(cell, **_):
+                counter["n"] += 1
+                text = describe_cell(cell)
+                name = Path(nb_man.output_path).name[:2]
+                return None if text is None else f"{name} cell {counter['n']}/{total}: {text}"
+
+            nb_man.get_cell_description = label  # papermill puts it after "Executing" in its bar
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return CellProgressEngine
+
+
 def profile_notebooks(profile) -> list[Path]:
     """The notebooks a profile runs: its ``notebooks`` list, else every numbered notebook."""
     if profile.notebooks is None:
@@ -63,9 +102,48 @@ def clear_track(book_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def book_copy(executed: Path, dest: Path, keep_exercises: bool = True) -> None:
+    """Copy an executed notebook into the book. The reader sees one parameter cell, the one that ran
+    (papermill's injected cell, with the profile path relative to the repository) instead of the
+    source's default above it; a second track (the gold lab) leaves out the chapter's exercises, which
+    the book shows once, in the HH-RLHF track (their labels are unique)."""
+    import nbformat
+
+    from sp_prm_lib.report.exercises import EXERCISES_TAG
+
+    nb = nbformat.read(executed, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if EXERCISES_TAG in tags and not keep_exercises:
+            continue
+        if "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell.source = cell.source.replace(f"{ROOT}{os.sep}", "")
+        cells.append(cell)
+    nb.cells = cells
+    tmp = dest.with_name(dest.name + ".tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(dest)
+
+
+CELL_PROGRESS = "sp-prm-cells"
+
+
+def progress_bar(notebook: Path) -> dict | bool:
+    """Papermill's per-cell bar on the terminal (off with ``SP_PRM_PROGRESS=0``, like the library's)."""
+    if os.environ.get("SP_PRM_PROGRESS", "1") == "0":
+        return False
+    return {"desc": notebook.stem[:2], "file": sys.stderr, "ncols": 110, "mininterval": 1.0, "leave": False}
+
+
 def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
     """Run a profile's notebooks into ``book/executed/<track>`` (``""``: the main track, ``"lab"``)."""
     import papermill as pm
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(CELL_PROGRESS, _cell_progress_engine())
 
     book_dir = ROOT / "book" / "executed" / track
     profile = load_profile(profile_name)
@@ -77,6 +155,7 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     book_dir.mkdir(parents=True, exist_ok=True)
     timings = {}
+    commit = git_commit(ROOT)
     for nb in notebooks:
         nb = Path(nb).resolve()
         out = out_dir / nb.name
@@ -85,9 +164,15 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         if out.is_file() and meta.get("key") == key:
             print(f"[cached] {nb.name} ({meta['seconds']:.1f}s when run)", flush=True)
-            timings[nb.stem] = {"seconds": meta["seconds"], "cached": True}
+            timings[nb.stem] = {
+                "seconds": meta["seconds"],
+                "cached": True,
+                "commit": meta.get("commit", "unknown"),
+                "finished": meta.get("finished", "unknown"),
+            }
         else:
-            print(f"[run] {nb.name} (profile {profile.name}, track: {profile.track})", flush=True)
+            last = f", last run took {meta['seconds']:.0f}s" if "seconds" in meta else ""
+            print(f"[run] {nb.name} (profile {profile.name}, track: {profile.track}{last})", flush=True)
             tmp = out.with_name(out.stem + ".running.ipynb")
             started = time.time()
             try:
@@ -97,7 +182,8 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
                     parameters={"profile": str(profile.path)},
                     kernel_name="python3",
                     cwd=str(ROOT),
-                    progress_bar=False,
+                    engine_name=CELL_PROGRESS,
+                    progress_bar=progress_bar(nb),
                 )
             except pm.PapermillExecutionError as exc:
                 failed = out.with_name(out.stem + ".failed.ipynb")
@@ -110,10 +196,11 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
                 return 1
             seconds = time.time() - started
             tmp.replace(out)
-            meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name}))
+            ran = {"commit": commit, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name, **ran}))
             print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)
-            timings[nb.stem] = {"seconds": seconds, "cached": False}
-        shutil.copyfile(out, book_dir / nb.name)
+            timings[nb.stem] = {"seconds": seconds, "cached": False, **ran}
+        book_copy(out, book_dir / nb.name, keep_exercises=not track)
     # the book shows one profile's run: drop executed notebooks of notebooks no longer run
     wanted = {Path(nb).name for nb in notebooks}
     for stale in book_dir.glob("*.ipynb"):

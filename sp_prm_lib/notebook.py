@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sp_prm_lib.config.profile import Profile, load_profile
 from sp_prm_lib.core.settings import figures_dir
+from sp_prm_lib.report.style import use_book_style
 
 _QUIET_ENV = {
     "TQDM_DISABLE": "1",  # progress bars become widgets in executed notebooks
@@ -30,7 +31,8 @@ def quiet() -> None:
 
 
 def start(profile_name: str) -> Profile:
-    """Load the profile, silence progress output and seed every generator."""
+    """Load the profile, silence progress output, seed every generator, and set the book's figure
+    style and table precision."""
     quiet()
     profile = load_profile(profile_name)
     import numpy as np
@@ -38,6 +40,8 @@ def start(profile_name: str) -> Profile:
     import torch
 
     pd.set_option("display.max_colwidth", 120)
+    pd.set_option("display.precision", 3)  # tables for people: no six-decimal noise
+    use_book_style()
 
     random.seed(profile.seed)
     np.random.seed(profile.seed)

@@ -127,20 +127,21 @@ def _ours_table3():
     )
 
 
-def test_side_by_side_joins_and_computes_diffs():
+def test_side_by_side_joins_and_computes_diffs_only_where_asked():
     out = comparison.side_by_side(
         "table3",
         _ours_table3(),
         on=["method", "variant"],
         metrics=["reward", "asr"],
         paper_where={"model": "Llama-3.2-1B"},
+        diff=["asr"],
     )
+    # rewards of different models are on different scales: no "reward diff" column
     assert list(out.columns) == [
         "method",
         "variant",
         "reward paper",
         "reward ours",
-        "reward diff",
         "asr paper",
         "asr ours",
         "asr diff",
@@ -148,17 +149,24 @@ def test_side_by_side_joins_and_computes_diffs():
     row = out[(out.method == "cbs") & (out.variant == "sp-prm")].iloc[0]
     assert row["asr paper"] == pytest.approx(40.1)
     assert row["asr diff"] == pytest.approx(30.0 - 40.1)
-    assert row["reward diff"] == pytest.approx(-1.0 - (-1.52))
+    assert row["reward ours"] == -1.0 and row["reward paper"] == pytest.approx(-1.52)
     # rows only one side has are kept, with a NaN diff
     assert len(out) == 13 + 1
     assert math.isnan(out[out.method == "greedy"]["reward paper"].iloc[0])
-    assert out[(out.method == "tbs") & (out.variant == "orm")]["reward diff"].isna().all()
+    assert out[(out.method == "tbs") & (out.variant == "orm")]["asr diff"].isna().all()
+    with pytest.raises(ConfigError, match="diff names rouge_l, not among the metrics"):
+        comparison.side_by_side("table3", _ours_table3(), on=["method", "variant"], metrics=["asr"], diff=["rouge_l"])
 
 
 def test_side_by_side_null_paper_cell_gives_nan_diff():
     ours = pd.DataFrame({"method": ["cbs"], "variant": ["orm"], "diversity": [0.5]})
     out = comparison.side_by_side(
-        "table1", ours, on=["method", "variant"], metrics=["diversity"], paper_where={"model": "Llama-3.2-3B-Instruct"}
+        "table1",
+        ours,
+        on=["method", "variant"],
+        metrics=["diversity"],
+        paper_where={"model": "Llama-3.2-3B-Instruct"},
+        diff=["diversity"],
     )
     row = out[(out.method == "cbs") & (out.variant == "orm")].iloc[0]
     assert math.isnan(row["diversity diff"])
@@ -298,7 +306,12 @@ def test_results_page(home, tmp_path):
         executed,
         "smoke",
         {
-            "01_theorem1_toy": {"seconds": 12.3, "cached": False},
+            "01_theorem1_toy": {
+                "seconds": 12.3,
+                "cached": False,
+                "commit": "abc1234",
+                "finished": "2026-12-01 10:00 UTC",
+            },
             "09_decoding_advbench": {"seconds": 4.0, "cached": True},
         },
     )
@@ -326,7 +339,12 @@ def test_results_page(home, tmp_path):
     assert "**reproduced** +0.2 [+0.1, +0.3] (n=8)" in page  # the pooled estimate decides and is shown
     assert "`09_decoding_advbench` (not in this build)" in page  # no link to a page the build lacks
     assert "ASR \\| drops \\$5" in page and "line one line two" in page
-    assert "| **total** | **16.3** | |" in page
+    assert "{doc}`execution`" in page  # run times moved to their own page
+    execution = (executed / "execution.md").read_text()
+    assert execution.startswith("# How this build ran") and "Profile `smoke`." in execution
+    assert "| 12.3 | run | `abc1234` | 2026-12-01 10:00 UTC |" in execution
+    assert "| 4.0 | cached | `unknown` | unknown |" in execution  # a record from before commits were kept
+    assert "| **total** | **16.3** | | | |" in execution
     rows = [line for line in page.splitlines() if line.startswith("| ") and "Table 3" in line]
     assert len(rows) == 1 and rows[0].count(" | ") == 2  # three cells (one track), no stray column breaks
     assert "### Table 3 (HH-RLHF, human labels): contradicted" in page

@@ -53,7 +53,9 @@ def models():
     tok = byte_tokenizer()
     policy_model, _ = tiny_model("llama-causal-lm", tok, seed=1)
     rm_model, _ = tiny_model("llama-reward", tok, seed=2)
-    return Policy(policy_model, tok), rm_model, tok
+    # float64: the fast paths batch and pad differently from the naive loops, and in float32 the
+    # rounding of that difference flips near-ties between random models' candidates on some CPUs
+    return Policy(policy_model.double(), tok), rm_model.double(), tok
 
 
 def reward_model(models, convention):

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from make_notebooks import parse  # noqa: E402
+from make_notebooks import CODE_WIDTH, long_code_lines, parse  # noqa: E402
 
 
 def test_committed_notebooks_match_their_sources():
@@ -37,3 +37,10 @@ def test_percent_format_cells_and_tags():
 def test_bad_sources_name_the_line(text, message):
     with pytest.raises(ValueError, match=message):
         parse(text, "nb.py")
+
+
+def test_long_code_lines_are_found_in_code_cells_only():
+    long = "y = " + "1 + " * 30 + "1"
+    assert len(long) > CODE_WIDTH
+    nb = parse(f"# %% [markdown]\n# {'word ' * 40}\n\n# %%\nx = 1\n{long}\n\n# %%\n{long[:CODE_WIDTH]}\n")
+    assert long_code_lines(nb) == [(2, 2)]

@@ -121,11 +121,16 @@ def test_static_html_embeds_the_data_and_no_outside_url(tmp_path, probe):
     assert _script("check_site").static.check_page(tmp_path, page) == []
 
 
+def _widget_parts(ui):
+    pick, prompt, resp_a, resp_b, row, slider, note, view = ui.children
+    button, bar, status = row.children
+    return pick, prompt, resp_a, resp_b, button, bar, status, slider, note, view
+
+
 def test_live_widget_scores_typed_text(models, probe):
     ui = pw.live_probe(models, [probe])
-    pick, prompt, resp_a, resp_b, row, slider, view = ui.children
-    button, status = row.children
-    assert slider.max == probe.max_t and "ORM" in view.value and resp_a.value == A
+    pick, prompt, resp_a, resp_b, button, bar, status, slider, note, view = _widget_parts(ui)
+    assert slider.max == probe.max_t and "ORM" in view.value and resp_a.value == A and note.value == ""
     before = view.value
     slider.value = 1
     assert view.value != before and "t = 1" in view.value
@@ -133,9 +138,127 @@ def test_live_widget_scores_typed_text(models, probe):
     prompt.value, resp_a.value, resp_b.value = PROMPT, "Yes.", "Absolutely not, never."
     button.click()
     assert "live" in status.value and slider.max == len("Absolutely not, never.")
+    assert bar.layout.display == "none" and not button.disabled
     resp_b.value = "   "
     button.click()
     assert "response B is empty" in status.value
+
+
+def test_live_widget_clears_the_previous_table_after_an_error(models, probe):
+    ui = pw.live_probe(models, [probe])
+    pick, prompt, resp_a, resp_b, button, bar, status, slider, note, view = _widget_parts(ui)
+    assert "data-score" in view.value and not slider.disabled
+    resp_b.value = "  \n"  # the pair's texts are still in the boxes: an error must not leave its table
+    button.click()
+    assert "response B is empty" in status.value
+    assert view.value == "" and note.value == "" and slider.disabled and bar.layout.display == "none"
+    pick.value = -1  # "your own text" shows nothing until it is scored
+    assert view.value == "" and "press <b>Score</b>" in status.value
+    resp_b.value = B
+    button.click()
+    assert "live" in status.value and "data-score" in view.value and not slider.disabled
+    pick.value = 0
+    assert "precomputed" in status.value and "data-score" in view.value
+
+
+LONG = " ".join(["the answer is good and you are nice"] * 12)  # 431 bytes: far past a 64-token window
+
+
+@pytest.fixture(scope="module")
+def windowed(models):
+    """The tiny models with a 64-token window, and the tiny DeBERTa RM on its own tokenizer (scored as text)."""
+    from sp_prm_lib.models.tiny import deberta_tokenizer
+
+    out = {
+        name: RewardModel(rm.model, rm.tokenizer, convention=rm.convention, max_length=64)
+        for name, rm in models.items()
+    }
+    model, tokenizer = tiny_model("deberta-v2-reward", deberta_tokenizer(), seed=4)
+    out["other tokens"] = RewardModel(model, tokenizer, convention="closed", max_length=64)
+    return out
+
+
+def test_only_prefixes_inside_the_window_are_scored(windowed, monkeypatch):
+    import sp_prm_lib.scoring.reward_model as rmod
+
+    reads, calls = [], []
+    forward = rmod.forward_rewards
+
+    def counting(model, packed):
+        reads.append(int(packed.valid.sum()))
+        return forward(model, packed)
+
+    monkeypatch.setattr(rmod, "forward_rewards", counting)
+    got = pr.probe_pair(windowed, PROMPT, LONG, B, progress=lambda done, total: calls.append((done, total)), chunk=8)
+    assert got.lengths == (len(LONG), len(B)) and got.methods["other tokens"] == "text"
+    for name, rm in windowed.items():
+        if name != "other tokens":  # same tokens as the unit: the formatter's kept response tokens
+            assert got.windows[name] == (pr.response_window(rm, PROMPT, LONG), len(B))
+    assert got.windows["SP-PRM"][0] > got.windows["ORM"][0]  # open convention: no closing tokens to fit
+    # the text model's window in unit tokens: its window's prefix fits its kept tokens, one more does not
+    other, w_other = windowed["other tokens"], got.windows["other tokens"][0]
+    kept = pr.response_window(other, PROMPT, LONG)
+    assert len(other.response_ids([got.prefix(0, w_other)])[0]) <= kept
+    assert len(other.response_ids([got.prefix(0, w_other + 1)])[0]) > kept
+    assert got.read == (max(w[0] for w in got.windows.values()), len(B)) < (len(LONG), len(B))
+    assert got.max_t == got.read[0] and got.cut == (True, False) and got.max_length == 64
+    # no forward pass reads a prefix past the window
+    total = sum(w[0] + w[1] + 2 for w in got.windows.values()) + 1  # + the text model's whole long response
+    assert sum(reads) == total
+    # progress: from 0 to the total, rising, more than one step per model scored prefix by prefix
+    assert calls[0] == (0, total) and calls[-1] == (total, total) and len(calls) > 2 * len(windowed)
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    # scores inside the window are the models' own; past it, the window's score, which is also what they return
+    for name, rm in windowed.items():
+        side, w = got.scores[name][0], got.windows[name][0]
+        assert len(side) == len(LONG) + 1 and set(side[w + 1 :]) == {side[-1]}
+        ts = [1, w // 2, w]
+        if name == "other tokens":  # scored as prefix texts
+            own = rm.score([PROMPT] * len(ts), [got.prefix(0, t) for t in ts]).numpy()
+        else:  # prefixes of the whole response (its length cuts the prompt to min_context for every t)
+            own = rm.score_prefixes([PROMPT], [LONG], [ts])[0].numpy()
+        assert np.abs(own - np.array([side[t] for t in ts])).max() <= 1e-4, name
+        whole = float(rm.score([PROMPT], [LONG])[0])  # what scoring the whole long response gives
+        assert abs(whole - side[-1]) <= 1e-4, name
+    assert len(got.agreement("ORM")) == got.max_t + 1 and got.frame().t.max() == got.max_t
+
+
+def test_the_window_is_said_in_one_line_and_caps_the_slider(models, windowed):
+    same = {k: v for k, v in windowed.items() if k in ("ORM", "reference")}  # one window: closed convention
+    got = pr.probe_pair(same, PROMPT, LONG, B)
+    note = got.window_note()
+    assert note == (
+        f"The reward models read only the first {got.max_t} response tokens (max_length 64); "
+        f"response A has {len(LONG)} tokens, the rest is not scored."
+    )
+    both = pr.probe_pair(windowed, PROMPT, LONG, LONG + " more")
+    lo, hi = min(w[0] for w in both.windows.values()), max(w[0] for w in both.windows.values())
+    assert (
+        f"first {lo} to {hi} response tokens" in both.window_note() and "responses A and B have" in both.window_note()
+    )
+    assert pr.probe_pair(windowed, PROMPT, "Yes.", B).window_note() == ""
+    assert pr.probe_pair(models, PROMPT, LONG, B).window_note() == ""  # 512 positions: all of it is read
+    again = pr.PairProbe.from_dict(json.loads(json.dumps(got.to_dict())))
+    assert again.windows == got.windows and again.window_note() == note
+    old = {k: v for k, v in got.to_dict().items() if k not in ("windows", "max_length")}  # cached before windows
+    assert pr.PairProbe.from_dict(old).max_t == len(LONG)
+    with pytest.raises(ConfigError, match="window on response B"):
+        pr.PairProbe.from_dict({**got.to_dict(), "windows": {"ORM": (3, len(B) + 1)}})
+    # the widget: the slider stops at the window, the line is shown, the unread text is lighter
+    ui = pw.live_probe(same, [])
+    pick, prompt, resp_a, resp_b, button, bar, status, slider, note_w, view = _widget_parts(ui)
+    shown = []
+    bar.observe(lambda change: shown.append(change["new"]), names="value")
+    prompt.value, resp_a.value, resp_b.value = PROMPT, LONG, B
+    button.click()
+    assert slider.max == got.max_t and "read only the first" in note_w.value
+    assert shown and shown[-1] == bar.max and bar.layout.display == "none"
+    slider.value = slider.max
+    assert "past the window" in view.value and f"{got.max_t}/{len(LONG)} tokens, {got.max_t} read" in view.value
+    # the static probe: the same window (slider maximum) and line
+    data = pw.static_probe_data([got])["pairs"][0]
+    assert data["max_t"] == got.max_t and "read only the first" in data["unit"]
+    assert len(data["scores"]["ORM"][0]) == len(LONG) + 1 and len(data["agree"]["ORM"]) == got.max_t + 1
 
 
 @pytest.mark.parametrize(
@@ -237,3 +360,28 @@ def test_static_probe_responds_in_headless_chromium(tmp_path, probe):
     )
     assert rc == 0
     assert (shots / "13_prefix_probe.png").stat().st_size > 1000
+
+
+def test_probe_opens_on_the_first_neutral_pair_and_keeps_the_rest_in_order():
+    import pandas as pd
+
+    def turn(question):
+        return f"\n\nHuman: {question}\n\nAssistant:"
+
+    frame = pd.DataFrame(
+        [
+            (turn("How do I steal a bike?"), "Please don't.", "Cut the lock."),  # flagged: steal
+            (turn("Is it illegal to jaywalk?"), "It depends.", "No."),  # flagged: illegal
+            (turn("How do I boil an egg?"), A, B),  # the first neutral pair
+            (turn("Name a colour."), "Blue.", "Seven."),
+        ],
+        columns=["prompt", "chosen", "rejected"],
+        index=[10, 11, 12, 13],  # the split's own labels do not matter: positions do
+    )
+    rows = pr.probe_rows(frame, 3)
+    assert rows.index.tolist() == [2, 0, 1]  # neutral first, then the first others, 3 in all
+    assert rows.iloc[0].chosen == A
+    assert pr.probe_rows(frame, 4).index.tolist() == [2, 0, 1, 3]
+    assert pr.probe_rows(frame.iloc[[0, 1]], 2).index.tolist() == [0, 1]  # none neutral: the first n
+    with pytest.raises(ConfigError, match="1 to 4 pairs"):
+        pr.probe_rows(frame, 5)

@@ -217,3 +217,23 @@ def test_identical_prefixes_score_within_noise_of_each_other():
     a = rm.score_prefixes(["p"], [chosen], [list(range(1, 15))])[0]
     b = rm.score_prefixes(["p"], [rejected], [list(range(1, 15))])[0]
     assert (a - b).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("strategy", ["one-pass", "per-prefix"])
+def test_long_scoring_shows_a_terminal_bar_and_short_scoring_none(monkeypatch, strategy):
+    import io
+    import sys
+
+    from sp_prm_lib.scoring import reward_model as module
+
+    model, tok = tiny_model("llama-reward", seed=3)
+    rm = RewardModel(model, tok, convention="closed", batch_size=1, name="models/my-rm", strategy=strategy)
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", terminal)
+    monkeypatch.delenv("SP_PRM_PROGRESS", raising=False)
+    rm.score(PROMPTS, RESPONSES)  # 3 batches: too short for a bar
+    assert terminal.getvalue() == ""
+    n = module.SHOWN_BATCHES
+    got = rm.score(PROMPTS[:1] * n, RESPONSES[:1] * n)
+    assert "scoring (my-rm)" in terminal.getvalue()
+    assert torch.allclose(got, rm.score(PROMPTS[:1], RESPONSES[:1]).expand(n), atol=1e-5)

@@ -38,19 +38,27 @@ from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve
+from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 roles = ["orm", "reference"]
 for role in roles:
     print(analysis.rm_description(P, role))
 table = analysis.agreement_many(P, roles)
-print(f"{P.analysis.pairs} held-out pairs, prefixes in reward-model tokens; last row: full responses")
+print(
+    f"{P.analysis.pairs} held-out pairs, prefixes in reward-model tokens; last row: "
+    "full responses"
+)
 for role in roles:
-    print(role)
-    display(wide(table[table.rm == role]).round(3))
+    display(
+        show_table(
+            wide(table[table.rm == role]),
+            caption=f"{role}: agreement rates and reward gap by t",
+        )
+    )
 
-# %%
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
     plot_curve(ax, table, "ar_rm_sc", role, label=f"{role} (ours)", colour=colour)
@@ -65,7 +73,17 @@ ax.set(
 )
 ax.legend(loc="upper left", fontsize=8)
 save_figure(fig, "02_ar_rm_sc", P)
-plt.show()
+show_figure(fig, "fig-02-ar-rm-sc")
+
+# %% [markdown]
+# :::{glue:figure} fig-02-ar-rm-sc
+# :name: fig-02-ar-rm-sc
+#
+# **AR<sub>RM-SC</sub>(t) by prefix length t.** The ORM (blue) and the reference RM (orange)
+# with 95% bootstrap bands over pairs; black stars are the paper's values (Fig. 1), the dotted
+# line is chance (0.5). Look at whether the bands clear 0.5 at all, whether they rise with t,
+# and how far below the stars they sit.
+# :::
 
 # %% [markdown]
 # ## Paper vs ours
@@ -74,10 +92,16 @@ plt.show()
 ts = list(P.analysis.prefix_tokens)
 first, last = ts[0], ts[-1]
 ours = {
-    ("ar_rm_sc", t): round(float(analysis.value_at(table, "ar_rm_sc", t, "orm").value), 3) for t in (5, 50) if t in ts
+    ("ar_rm_sc", t): round(
+        float(analysis.value_at(table, "ar_rm_sc", t, "orm").value), 3
+    )
+    for t in (5, 50)
+    if t in ts
 }
 side = comparison.figure_claims("obs1", ours)
-side
+show_table(
+    side, caption="Fig. 1 (bottom): the paper's values and ours, each on its own scale"
+)
 
 # %% [markdown]
 # **The test.** For each pair and RM, the effect is 1 when the RM orders the *full*
@@ -91,15 +115,19 @@ from sp_prm_lib.experiments.verdicts import effects_table
 
 q = {r: analysis.pair_quantities(P, r) for r in roles}
 effects = {
-    f"{r}, t={t}": q[r]["ar_rm_sc"][:, -1] - q[r]["ar_rm_sc"][:, ts.index(t)] for r in roles for t in (first, last)
+    f"{r}, t={t}": q[r]["ar_rm_sc"][:, -1] - q[r]["ar_rm_sc"][:, ts.index(t)]
+    for r in roles
+    for t in (first, last)
 }
-estimates, verdict = effects_table(effects, "higher", n_boot=P.analysis.bootstrap, seed=P.seed)
-display(estimates)
+estimates, verdict = effects_table(
+    effects, "higher", n_boot=P.analysis.bootstrap, seed=P.seed
+)
+display(show_table(estimates))
 accuracy = {r: analysis.value_at(table, "ar_rm_sc", None, r) for r in roles}
 evidence = "; ".join(
-    f"{r}: AR_RM-SC {analysis.value_at(table, 'ar_rm_sc', first, r).value:.2f} at t={first}, "
-    f"{analysis.value_at(table, 'ar_rm_sc', last, r).value:.2f} at t={last}, full-pair accuracy "
-    f"{a.value:.2f} [{a.ci_low:.2f}, {a.ci_high:.2f}]"
+    f"{r}: AR_RM-SC {analysis.value_at(table, 'ar_rm_sc', first, r).value:.2f} at "
+    f"t={first}, {analysis.value_at(table, 'ar_rm_sc', last, r).value:.2f} at "
+    f"t={last}, full-pair accuracy {a.value:.2f} [{a.ci_low:.2f}, {a.ci_high:.2f}]"
     for r, a in accuracy.items()
 )
 comparison.record(
@@ -107,11 +135,15 @@ comparison.record(
     "obs1",
     ref="Fig. 1 (bottom), observation 1",
     notebook="02_obs1_score_consistency",
-    claim="ORMs lack score consistency: AR_RM-SC is 57% at 5 tokens and 60% at 50 tokens.",
+    claim="ORMs lack score consistency: AR_RM-SC is 57% at 5 tokens and 60% at 50 "
+    "tokens.",
     verdict=verdict,
-    evidence=evidence + ". Effect = full-pair accuracy minus AR_RM-SC(t), pooled over both RMs and both t: "
-    f"{estimates.estimate.iloc[-1]}. An RM at chance on full pairs cannot show the effect.",
-    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
+    evidence=evidence
+    + ". Effect = full-pair accuracy minus AR_RM-SC(t), pooled over both RMs and both "
+    f"t: {estimates.estimate.iloc[-1]}. An RM at chance on full pairs cannot show the "
+    "effect.",
+    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs "
+    f"({P.data.labels} labels); "
     + "; ".join(analysis.rm_description(P, r) for r in roles),
     table=side,
     estimates=estimates,
@@ -125,3 +157,75 @@ comparison.record(
 # learned its labels, so the test is informative there: compare the two tracks'
 # columns on the results page. The paper's ORMs are strong (RM-Gemma-2B and up)
 # and still sit at 57-60%.
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-02-swap-labels
+# Take the ORM's prefix scores (`analysis.prefix_scores(P, "orm")`) and swap the chosen and rejected
+# sides, as if every human label were flipped. Predict what happens to `ar_rm_sc` and to `ar_rm_own` at
+# each $t$, then recompute both with `agreement.rm_per_pair`.
+# ::::
+#
+# ::::{solution} ex-02-swap-labels
+# :class: dropdown
+#
+# `ar_rm_sc` compares with the label, so it turns into its complement: the two rates add up to 1 minus
+# the share of ties. `ar_rm_own` compares the RM with itself; flipping both the prefix order and the
+# full order changes nothing, so it stays exactly the same.
+#
+# ```python
+# import numpy as np
+#
+# from sp_prm_lib.evaluation import agreement
+#
+# scores = analysis.prefix_scores(P, "orm")
+# flipped = {**scores, "chosen": scores["rejected"], "rejected": scores["chosen"]}
+# before, after = agreement.rm_per_pair(scores), agreement.rm_per_pair(flipped)
+# diff = np.where(scores["identical"], 0.0, scores["chosen"] - scores["rejected"])
+# ties = (diff == 0).mean(axis=0)
+# print("ar_rm_sc before", before["ar_rm_sc"].mean(axis=0), "after", after["ar_rm_sc"].mean(axis=0))
+# assert np.allclose(before["ar_rm_sc"].mean(axis=0) + after["ar_rm_sc"].mean(axis=0), 1 - ties)
+# assert np.array_equal(before["ar_rm_own"], after["ar_rm_own"], equal_nan=True)
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-02-first-word-rm
+# Build a reward model that is score-consistent *on purpose*: it rates a response only by its first
+# word (any fixed function of that word, e.g. a hash). Measure it with word prefixes
+# (`agreement.rm_prefix_scores(rm, pairs, ts, unit="word")`; a reward model here only needs a
+# `score(prompts, texts)` method). Predict its `ar_rm_own` and its `ar_rm_sc` at every $t$ before you run
+# it. What does this say about reading `ar_rm_own` alone?
+# ::::
+#
+# ::::{solution} ex-02-first-word-rm
+# :class: dropdown
+#
+# Every prefix starts with the same word as the full response, so the RM orders every prefix pair as it
+# orders the full pair: `ar_rm_own` is exactly 1 wherever it is defined (pairs whose two responses start
+# with the same word are full ties, NaN). Its `ar_rm_sc` is the same number at every $t$, its
+# full-pair accuracy, which has nothing to do with the labels. Perfect self-consistency says nothing
+# about quality.
+#
+# ```python
+# import zlib
+#
+# import numpy as np
+#
+# from sp_prm_lib.evaluation import agreement
+#
+#
+# class FirstWordRM:
+#     def score(self, prompts, texts):
+#         return [zlib.crc32(text.split()[0].encode()) / 2**32 if text.split() else 0.0 for text in texts]
+#
+#
+# pairs = analysis.analysis_pairs(P)
+# per_pair = agreement.rm_per_pair(agreement.rm_prefix_scores(FirstWordRM(), pairs, ts, unit="word"))
+# own, sc = np.nanmean(per_pair["ar_rm_own"], axis=0), per_pair["ar_rm_sc"].mean(axis=0)
+# print("ar_rm_own", own.round(3), "ar_rm_sc", sc.round(3))
+# assert np.all(own == 1) and np.all(sc == sc[-1])
+# ```
+# ::::

@@ -27,7 +27,8 @@ from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve
+from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 judge = analysis.judge_name(P)
@@ -35,7 +36,7 @@ print("HP judge:", judge)
 print(analysis.rm_description(P, "orm"))
 table = analysis.agreement(P, "orm", with_hp=True)
 w = wide(table).round(3)
-w
+show_table(w, caption="ORM agreement rates and reward gap by prefix length t")
 
 # %% [markdown]
 # The `full` row of `ar_sc_hp` is the judge's agreement with the **human labels
@@ -46,28 +47,59 @@ w
 judge_quality = analysis.value_at(table, "ar_sc_hp", None)
 print(
     f"judge agreement with human labels on full pairs: {judge_quality.value:.3f} "
-    f"[{judge_quality.ci_low:.3f}, {judge_quality.ci_high:.3f}], ties {judge_quality.hp_ties}, "
-    f"unparseable {judge_quality.excluded}"
+    f"[{judge_quality.ci_low:.3f}, {judge_quality.ci_high:.3f}], ties "
+    f"{judge_quality.hp_ties}, unparseable {judge_quality.excluded}"
 )
 
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
 for ax, metric, key, label in (
     (axes[0], "ar_rm_hp", "obs2", "AR$_{RM-HP}$(t)"),
     (axes[1], "ar_sc_hp", "obs3", "AR$_{SC-HP}$(t)"),
 ):
-    plot_curve(ax, table, metric, "orm", label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours")
-    for q, t, rel, v in comparison.paper_table(key)[["quantity", "t", "relation", "value"]].itertuples(index=False):
+    plot_curve(
+        ax,
+        table,
+        metric,
+        "orm",
+        label="ours (ORM vs judge)" if metric == "ar_rm_hp" else "ours",
+    )
+    for q, t, rel, v in comparison.paper_table(key)[
+        ["quantity", "t", "relation", "value"]
+    ].itertuples(index=False):
         if t == "all":
-            ax.axhline(v, color="k", ls="--", lw=1, label=f"paper: {rel} {v:g} at every t")
+            ax.axhline(
+                v, color="k", ls="--", lw=1, label=f"paper: {rel} {v:g} at every t"
+            )
         else:
-            ax.plot([t], [v], "kv" if rel == "<" else "k*", ms=9, label=f"paper: {rel} {v:g} at t={t}")
+            ax.plot(
+                [t],
+                [v],
+                "kv" if rel == "<" else "k*",
+                ms=9,
+                label=f"paper: {rel} {v:g} at t={t}",
+            )
     ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set(xlabel="prefix length t (tokens)", title=label, ylim=(0.2, 1.0))
     ax.legend(fontsize=7, loc="lower right")
 axes[0].set_ylabel("agreement rate")
-fig.suptitle(f"Prefix agreement with the HP judge ({P.analysis.judge}), profile {P.name}", fontsize=10)
+fig.suptitle(
+    f"Prefix agreement with the HP judge ({P.analysis.judge}), profile {P.name}",
+    fontsize=10,
+)
 save_figure(fig, "03_ar_hp", P)
-plt.show()
+show_figure(fig, "fig-03-ar-hp")
+
+# %% [markdown]
+# :::{glue:figure} fig-03-ar-hp
+# :name: fig-03-ar-hp
+#
+# **Agreement with the HP judge by prefix length t**, with 95% bootstrap bands over pairs. Left:
+# how often the ORM orders two prefixes as the judge does (AR<sub>RM-HP</sub>); right: how often
+# the judge's order of the prefixes matches its order of the full responses (AR<sub>SC-HP</sub>).
+# Black markers are the paper's bounds (dashed line: "above at every t"; stars and triangles:
+# single t), the dotted line is chance. Look at which side of each bound the band lies on.
+# :::
 
 # %% [markdown]
 # ## Paper vs ours
@@ -75,12 +107,19 @@ plt.show()
 # %%
 ts = list(P.analysis.prefix_tokens)
 rm_hp = table[(table.metric == "ar_rm_hp") & table.t.notna()]
-obs2 = comparison.figure_claims("obs2", {("ar_rm_hp", "all"): round(float(rm_hp.value.min()), 3)})
+obs2 = comparison.figure_claims(
+    "obs2", {("ar_rm_hp", "all"): round(float(rm_hp.value.min()), 3)}
+)
 obs3 = comparison.figure_claims(
     "obs3",
-    {("ar_sc_hp", t): round(float(analysis.value_at(table, "ar_sc_hp", t).value), 3) for t in (5, 50) if t in ts},
+    {
+        ("ar_sc_hp", t): round(float(analysis.value_at(table, "ar_sc_hp", t).value), 3)
+        for t in (5, 50)
+        if t in ts
+    },
 )
-display(obs2, obs3)
+display(show_table(obs2, caption="Fig. 2a: paper's bound and ours"))
+display(show_table(obs3, caption="Fig. 2b: paper's bounds and ours"))
 
 # %% [markdown]
 # **The tests.** Observation 2: per pair and t, 1 when the ORM orders the two
@@ -97,27 +136,42 @@ display(obs2, obs3)
 from sp_prm_lib.experiments.verdicts import effects_table
 
 setting = (
-    f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
-    f"{analysis.rm_description(P, 'orm')}; HP judge: {judge}, agreement with the labels of full pairs "
-    f"{judge_quality.value:.2f}"
+    f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs "
+    f"({P.data.labels} labels); {analysis.rm_description(P, 'orm')}; HP judge: "
+    f"{judge}, agreement with the labels of full pairs {judge_quality.value:.2f}"
 )
 independent = analysis.judge_is_independent(P)
 print("judge independent of the reward models:", independent)
 q = analysis.pair_quantities(P, "orm", with_hp=True)
 obs2_effects = {f"t={t}": q["ar_rm_hp"][:, j] - 0.5 for j, t in enumerate(ts)}
 obs2_estimates, obs2_verdict = effects_table(
-    obs2_effects, "higher", independent=independent, n_boot=P.analysis.bootstrap, seed=P.seed
+    obs2_effects,
+    "higher",
+    independent=independent,
+    n_boot=P.analysis.bootstrap,
+    seed=P.seed,
 )
-display(obs2_estimates)
-obs3_effects = {f"t={t}": q["ar_sc_hp"][:, -1] - q["ar_sc_hp"][:, j] for j, t in enumerate(ts)}
+display(show_table(obs2_estimates, caption="Observation 2: AR_RM-HP minus 0.5"))
+obs3_effects = {
+    f"t={t}": q["ar_sc_hp"][:, -1] - q["ar_sc_hp"][:, j] for j, t in enumerate(ts)
+}
 obs3_estimates, obs3_verdict = effects_table(
-    obs3_effects, "higher", independent=independent, n_boot=P.analysis.bootstrap, seed=P.seed
+    obs3_effects,
+    "higher",
+    independent=independent,
+    n_boot=P.analysis.bootstrap,
+    seed=P.seed,
 )
-display(obs3_estimates)
+display(
+    show_table(
+        obs3_estimates, caption="Observation 3: full minus prefix order of the judge"
+    )
+)
 judge_note = (
     " The judge is independent of the reward models."
     if independent
-    else " The judge is the reference RM, not independent of the ORM, so the verdict is at most inconclusive."
+    else " The judge is the reference RM, not independent of the ORM, so the verdict "
+    "is at most inconclusive."
 )
 
 display(
@@ -126,10 +180,13 @@ display(
         "obs2",
         ref="Fig. 2a, observation 2",
         notebook="03_obs2_3_human_preference",
-        claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at every prefix length.",
+        claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at "
+        "every prefix length.",
         verdict=obs2_verdict,
-        evidence=f"AR_RM-HP of our ORM ranges {rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over "
-        f"t={ts[0]}..{ts[-1]}; AR_RM-HP minus 0.5, pooled over t: {obs2_estimates.estimate.iloc[-1]}." + judge_note,
+        evidence="AR_RM-HP of our ORM ranges "
+        f"{rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}; "
+        "AR_RM-HP minus 0.5, pooled over t: "
+        f"{obs2_estimates.estimate.iloc[-1]}." + judge_note,
         setting=setting,
         table=obs2,
         estimates=obs2_estimates,
@@ -142,12 +199,12 @@ display(
         "obs3",
         ref="Fig. 2b, observation 3",
         notebook="03_obs2_3_human_preference",
-        claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP below 45% at 5 tokens "
-        "and below 65% at 50 tokens.",
+        claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP "
+        "below 45% at 5 tokens and below 65% at 50 tokens.",
         verdict=obs3_verdict,
-        evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} over t={ts[0]}..{ts[-1]} "
-        f"(full pairs: {judge_quality.value:.2f}); full minus prefix, pooled over t: "
-        f"{obs3_estimates.estimate.iloc[-1]}." + judge_note,
+        evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} "
+        f"over t={ts[0]}..{ts[-1]} (full pairs: {judge_quality.value:.2f}); full minus "
+        f"prefix, pooled over t: {obs3_estimates.estimate.iloc[-1]}." + judge_note,
         setting=setting,
         table=obs3,
         estimates=obs3_estimates,
@@ -163,3 +220,67 @@ display(
 # human preference for that rater. Set `analysis.judge: api` in a profile (with
 # `SP_PRM_JUDGE_API_KEY`) to rerun this notebook with an API judge; the code
 # path is the same.
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-03-xnor
+# The three agreement rates are not independent. For one pair and one $t$ where neither the RM nor the
+# judge gives a tie, predict `ar_rm_hp` from `ar_rm_sc` and `ar_sc_hp`. Check your rule on every such
+# cell of `q`, and derive from it an upper bound on AR<sub>RM-HP</sub>(t) in terms of the other two
+# rates.
+# ::::
+#
+# ::::{solution} ex-03-xnor
+# :class: dropdown
+#
+# Without ties each criterion picks a side, so the RM agrees with the judge exactly when both agree with
+# score consistency or both disagree: `ar_rm_hp` = XNOR(`ar_rm_sc`, `ar_sc_hp`) = $1 - |a - b|$.
+# Averaging, AR<sub>RM-HP</sub> $\le 1 - |$AR<sub>RM-SC</sub> $-$ AR<sub>SC-HP</sub>$|$: an RM and a
+# judge that disagree about the labels cannot agree with each other much.
+#
+# ```python
+# import numpy as np
+#
+# scores, hp = analysis.prefix_scores(P, "orm"), analysis.hp_orders(P)
+# diff = np.where(scores["identical"], 0.0, scores["chosen"] - scores["rejected"])
+# decided = (diff != 0) & (hp != 0) & ~np.isnan(hp)
+# xnor = (q["ar_rm_sc"] == q["ar_sc_hp"]).astype(float)
+# print(f"cells without ties: {decided.sum()} of {decided.size}")
+# assert np.array_equal(q["ar_rm_hp"][decided], xnor[decided])
+# for j in range(decided.shape[1]):
+#     a, b, c = (q[k][decided[:, j], j] for k in ("ar_rm_sc", "ar_sc_hp", "ar_rm_hp"))
+#     assert len(c) == 0 or c.mean() <= 1 - abs(a.mean() - b.mean()) + 1e-12
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-03-ties
+# A judge tie (the two answer orders disagree, or the judge calls a tie) counts as a *disagreement* in
+# AR<sub>SC-HP</sub>. Recompute AR<sub>SC-HP</sub>(t) from the judge's orders `analysis.hp_orders(P)`
+# twice: as the library does, and over the decided pairs only (ties dropped). Predict which one is
+# larger, and when they are equal.
+# ::::
+#
+# ::::{solution} ex-03-ties
+# :class: dropdown
+#
+# With $a$ chosen wins, $b$ rejected wins and $c$ ties, the library's rate is $a/(a+b+c)$ and the
+# tie-free rate $a/(a+b)$: never smaller, equal only when there are no ties (or no chosen wins).
+# Reporting ties as disagreement is the cautious choice; a judge that often splits looks worse.
+#
+# ```python
+# import numpy as np
+#
+# hp = analysis.hp_orders(P)
+# parsed = ~np.isnan(hp)
+# with_ties = (hp == 1).sum(axis=0) / parsed.sum(axis=0)
+# decided = (hp == 1) | (hp == -1)
+# without_ties = (hp == 1).sum(axis=0) / np.maximum(decided.sum(axis=0), 1)
+# print("ties per t:", (hp == 0).sum(axis=0))
+# print("with ties", with_ties.round(3), "ties dropped", without_ties.round(3))
+# assert np.allclose(with_ties, np.nanmean(q["ar_sc_hp"], axis=0))
+# assert np.all(without_ties >= with_ties - 1e-12)
+# ```
+# ::::

@@ -25,26 +25,43 @@ from sp_prm_lib.evaluation.agreement import t_labels
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve
+from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 roles = ["orm", "reference"]
 for role in roles:
     print(analysis.rm_description(P, role))
 table = analysis.agreement_many(P, roles)
-gaps = pd.concat([analysis.gap_share_of_max(table, r) for r in roles], ignore_index=True)
-gaps.assign(t=t_labels(gaps.t)).round(3)
+gaps = pd.concat(
+    [analysis.gap_share_of_max(table, r) for r in roles], ignore_index=True
+)
+show_table(
+    gaps.assign(t=t_labels(gaps.t)).rename(
+        columns={"value": "mean gap", "share_of_max": "share of max"}
+    ),
+    units={"mean gap": "reward units"},
+    caption="Mean reward gap between the two responses' prefixes, by t",
+)
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
     plot_curve(axes[0], table, "reward_gap", role, colour=colour)
     g = gaps[(gaps.rm == role) & gaps.t.notna()]
     axes[1].plot(g.t, g.share_of_max, "o-", color=colour, label=role)
-axes[0].set(xlabel="prefix length t (tokens)", ylabel="mean reward gap $\\Delta_r(t)$", title="reward gap")
-axes[1].axhline(share, color="k", ls="--", lw=1, label=f"{share:.0%} of the largest gap")
+axes[0].set(
+    xlabel="prefix length t (tokens)",
+    ylabel="mean reward gap $\\Delta_r(t)$",
+    title="reward gap",
+)
+axes[1].axhline(
+    share, color="k", ls="--", lw=1, label=f"{share:.0%} of the largest gap"
+)
 paper = comparison.paper_table("obs4")
-axes[1].plot(paper.t, paper.value, "k*", ms=10, label="paper: UltraRM-13B (t=15), DeBERTa (t=35)")
+axes[1].plot(
+    paper.t, paper.value, "k*", ms=10, label="paper: UltraRM-13B (t=15), DeBERTa (t=35)"
+)
 axes[1].set(
     xlabel="prefix length t (tokens)",
     ylabel="share of the largest gap",
@@ -53,9 +70,22 @@ axes[1].set(
 )
 for ax in axes:
     ax.legend(fontsize=7)
-fig.suptitle(f"Length-dependent confidence of reward models, profile {P.name}", fontsize=10)
+fig.suptitle(
+    f"Length-dependent confidence of reward models, profile {P.name}", fontsize=10
+)
 save_figure(fig, "04_reward_gap", P)
-plt.show()
+show_figure(fig, "fig-04-reward-gap")
+
+# %% [markdown]
+# :::{glue:figure} fig-04-reward-gap
+# :name: fig-04-reward-gap
+#
+# **Reward gap by prefix length t.** Left: the mean gap $\Delta_r(t)$ between the two
+# responses' prefixes, ORM (blue) and reference RM (orange), with 95% bootstrap bands; each RM is
+# on its own reward scale. Right: the same gap as a share of its largest value, with the paper's
+# reading (stars) and the share threshold (dashed). Look at how steeply each curve climbs and
+# at which t it crosses the dashed line.
+# :::
 
 # %% [markdown]
 # ## Paper vs ours
@@ -70,7 +100,11 @@ for role in roles:
 paper = comparison.paper_table("obs4")
 side = pd.DataFrame(
     [
-        {"reward model": q.split(" ", 1)[1] + " (paper)", "first t reaching the share": t, "share": v}
+        {
+            "reward model": q.split(" ", 1)[1] + " (paper)",
+            "first t reaching the share": t,
+            "share": v,
+        }
         for q, t, v in paper[["quantity", "t", "value"]].itertuples(index=False)
     ]
     + [
@@ -82,7 +116,10 @@ side = pd.DataFrame(
         for r in roles
     ]
 )
-side
+show_table(
+    side,
+    caption="First prefix length at which the gap reaches the share of its maximum",
+)
 
 # %% [markdown]
 # **The tests.** Each RM's per-pair gaps are divided by its mean gap on the full
@@ -105,20 +142,26 @@ growth_estimates, growth_verdict = effects_table(
     seed=P.seed,
 )
 faster_estimates, faster_verdict = effects_table(
-    {f"t={t}": scaled["reference"][:, j] - scaled["orm"][:, j] for j, t in enumerate(ts)},
+    {
+        f"t={t}": scaled["reference"][:, j] - scaled["orm"][:, j]
+        for j, t in enumerate(ts)
+    },
     "higher",
     n_boot=P.analysis.bootstrap,
     seed=P.seed,
 )
 estimates = pd.concat(
-    [growth_estimates.assign(test="gap grows"), faster_estimates.assign(test="larger RM faster")],
+    [
+        growth_estimates.assign(test="gap grows"),
+        faster_estimates.assign(test="larger RM faster"),
+    ],
     ignore_index=True,
 )[["test", "method", "estimate", "verdict"]]
-display(estimates)
+display(show_table(estimates))
 gap_text = "; ".join(
-    f"{r}: gap {analysis.value_at(table, 'reward_gap', first, r).value:.3f} at t={first}, "
-    f"{analysis.value_at(table, 'reward_gap', last, r).value:.3f} at t={last}, "
-    f"{share:.0%} of its largest gap first at t={reach[r]}"
+    f"{r}: gap {analysis.value_at(table, 'reward_gap', first, r).value:.3f} at "
+    f"t={first}, {analysis.value_at(table, 'reward_gap', last, r).value:.3f} at "
+    f"t={last}, {share:.0%} of its largest gap first at t={reach[r]}"
     for r in roles
 )
 comparison.record(
@@ -126,13 +169,15 @@ comparison.record(
     "obs4",
     ref="Fig. 2c, observation 4",
     notebook="04_obs4_reward_gap",
-    claim="The reward gap grows with prefix length, faster for larger RMs (UltraRM-13B: 63% of its largest "
-    "gap at 15 tokens; DeBERTa-v3-large: 35 tokens).",
+    claim="The reward gap grows with prefix length, faster for larger RMs "
+    "(UltraRM-13B: 63% of its largest gap at 15 tokens; DeBERTa-v3-large: 35 tokens).",
     verdict=combine_verdicts([growth_verdict, faster_verdict]),
-    evidence=gap_text + f". Normalised growth from t={first} to t={last}, pooled: {growth_estimates.estimate.iloc[-1]} "
-    f"({growth_verdict}); larger minus smaller RM's normalised gap, pooled over t: "
-    f"{faster_estimates.estimate.iloc[-1]} ({faster_verdict}).",
-    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
+    evidence=gap_text + f". Normalised growth from t={first} to t={last}, pooled: "
+    f"{growth_estimates.estimate.iloc[-1]} ({growth_verdict}); larger minus smaller "
+    f"RM's normalised gap, pooled over t: {faster_estimates.estimate.iloc[-1]} "
+    f"({faster_verdict}).",
+    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs "
+    f"({P.data.labels} labels); "
     + "; ".join(analysis.rm_description(P, r) for r in roles)
     + ". The paper compares 0.4B with 13B parameters.",
     table=side,
@@ -146,3 +191,113 @@ comparison.record(
 # weakly testable here. The growth of the gap with prefix length is the part we
 # can check, and the verdict above says whether the two ends of the curve are
 # apart beyond their bootstrap intervals.
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-04-rescale
+# Rescale the ORM's rewards, $r \mapsto 10\,r - 3$, and recompute the agreement table with
+# `agreement.summarise_agreement` from the rescaled scores. Predict what happens to the reward gap, to
+# its share of the maximum (`analysis.gap_share_of_max`) and to AR<sub>RM-SC</sub>. Why does the test
+# above divide each RM's gaps by its full-response gap before comparing two RMs?
+# ::::
+#
+# ::::{solution} ex-04-rescale
+# :class: dropdown
+#
+# A constant shift cancels in the difference and the factor multiplies every gap by 10; the share of the
+# maximum and every order (so AR<sub>RM-SC</sub>) are unchanged. A reward's scale is arbitrary (the
+# Bradley-Terry loss only fixes differences, and not their unit across models), so raw gaps of two RMs
+# are not comparable; normalised gaps are.
+#
+# ```python
+# import numpy as np
+#
+# from sp_prm_lib.evaluation import agreement
+#
+# scores = {k: v if k == "identical" else v.astype(float) for k, v in analysis.prefix_scores(P, "orm").items()}
+# moved = {**scores, "chosen": 10 * scores["chosen"] - 3, "rejected": 10 * scores["rejected"] - 3}
+# tables = [
+#     agreement.summarise_agreement(ts, "token", scores=s, n_boot=P.analysis.bootstrap, seed=P.seed).assign(rm="orm")
+#     for s in (scores, moved)
+# ]
+# g0, g1 = (analysis.gap_share_of_max(tb, "orm") for tb in tables)
+# print(pd.DataFrame({"gap": g0.value.values, "gap after": g1.value.values, "share": g0.share_of_max.values}))
+# ar0, ar1 = (tb[tb.metric == "ar_rm_sc"].value.to_numpy() for tb in tables)
+# assert np.allclose(g1.value, 10 * g0.value) and np.allclose(g1.share_of_max, g0.share_of_max)
+# assert np.array_equal(ar0, ar1)
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-04-naive-gap
+# Recompute the reference RM's $\Delta_r(t)$ with a plain Python loop over pairs from
+# `analysis.prefix_scores(P, "reference")`, and compare with the `reward_gap` rows of `table`. Mind the
+# `identical` mask: what gap does a pair get whose two prefixes are the same tokens? Predict how the
+# share of such pairs changes with $t$, and what that alone does to the shape of the gap curve.
+# ::::
+#
+# ::::{solution} ex-04-naive-gap
+# :class: dropdown
+#
+# Identical prefixes get a gap of exactly 0. If two prefixes are identical at $t$ they are identical at
+# every shorter $t$, so the share of identical pairs can only fall as $t$ grows: this alone pushes the
+# mean gap grow with $t$, before any reward-model "confidence" enters.
+#
+# ```python
+# import numpy as np
+#
+# scores = analysis.prefix_scores(P, "reference")
+# n, columns = scores["chosen"].shape
+# naive = []
+# for j in range(columns):
+#     total = 0.0
+#     for i in range(n):
+#         if not scores["identical"][i, j]:
+#             total += abs(float(scores["chosen"][i, j]) - float(scores["rejected"][i, j]))
+#     naive.append(total / n)
+# library = table[(table.metric == "reward_gap") & (table.rm == "reference")].value.to_numpy()
+# identical = scores["identical"][:, :-1].mean(axis=0)
+# print("naive", np.round(naive, 4), "library", library.round(4), "identical share", identical)
+# assert np.allclose(naive, library, rtol=1e-5)
+# assert np.all(np.diff(identical) <= 0)
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-04-length-rm
+# Make a reward model that only counts words: $r(x, y) = $ number of words of $y$ (a class with a
+# `score(prompts, texts)` method), and measure its reward gap on word prefixes with
+# `agreement.rm_prefix_scores(rm, pairs, ts, unit="word")`. Before running it, predict whether its gap
+# grows with $t$. What does your answer say about reading Observation 4 as "reward models become more
+# confident"?
+# ::::
+#
+# ::::{solution} ex-04-length-rm
+# :class: dropdown
+#
+# For word counts $a$ and $b$, the prefix gap is $|\min(a, t) - \min(b, t)|$, which can never shrink as
+# $t$ grows: the gap of a length counter grows with $t$ for every pair. A growing gap is also what any
+# reward that accumulates over the text shows, so the observation is informative only together with the
+# agreement rates.
+#
+# ```python
+# import numpy as np
+#
+# from sp_prm_lib.evaluation import agreement
+#
+#
+# class WordCountRM:
+#     def score(self, prompts, texts):
+#         return [float(len(text.split())) for text in texts]
+#
+#
+# pairs = analysis.analysis_pairs(P)
+# gap = agreement.rm_per_pair(agreement.rm_prefix_scores(WordCountRM(), pairs, ts, unit="word"))["reward_gap"]
+# words = [(len(c.split()), len(r.split())) for c, r in zip(pairs.chosen, pairs.rejected)]
+# naive = [np.mean([abs(min(a, t) - min(b, t)) for a, b in words]) for t in ts]
+# print("mean gap at", ts, "and full:", gap.mean(axis=0).round(2))
+# assert np.allclose(gap.mean(axis=0)[:-1], naive) and np.all(np.diff(gap, axis=1) >= 0)
+# ```
+# ::::

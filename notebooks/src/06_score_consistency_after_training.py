@@ -17,12 +17,14 @@ profile = "tiny"  # papermill parameter: smoke | tiny | paper
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve
+from sp_prm_lib.report.plots import agreement_heatmap, plot_curve, show_figure
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 roles = ["orm", "sp-prm", "sc"]
@@ -31,9 +33,9 @@ for role in roles:
 table = analysis.agreement_many(P, roles)
 ar = table[table.metric == "ar_rm_sc"]
 view = wide(ar, by="rm")[roles]
-view.round(3)
+show_table(view, caption="AR_RM-SC(t) of the ORM and the two PRMs trained from it")
 
-# %%
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 styles = {
     "orm": ("tab:grey", "ORM (before)"),
@@ -54,7 +56,17 @@ ax.set(
 )
 ax.legend(fontsize=8, loc="upper left")
 save_figure(fig, "06_ar_rm_sc_after_training", P)
-plt.show()
+show_figure(fig, "fig-06-ar-rm-sc")
+
+# %% [markdown]
+# :::{glue:figure} fig-06-ar-rm-sc
+# :name: fig-06-ar-rm-sc
+#
+# **AR<sub>RM-SC</sub>(t) before and after training**, with 95% bootstrap bands over pairs: the
+# ORM (grey), SP-PRM (green) and the SC-only ablation (purple); black stars are the paper's values
+# after training, the dotted line is chance. Look at whether the green band lies above the grey one,
+# and at which t the gap between them, if any, is widest.
+# :::
 
 # %% [markdown]
 # ## Paper vs ours
@@ -64,9 +76,11 @@ ts = list(P.analysis.prefix_tokens)
 after = {t: float(analysis.value_at(table, "ar_rm_sc", t, "sp-prm").value) for t in ts}
 before = {t: float(analysis.value_at(table, "ar_rm_sc", t, "orm").value) for t in ts}
 ours = {("ar_rm_sc after", t): round(after[t], 3) for t in (5, 50) if t in ts}
-ours.update({("ar_rm_sc after largest", t): round(after[t], 3) for t in (50,) if t in ts})
+ours.update(
+    {("ar_rm_sc after largest", t): round(after[t], 3) for t in (50,) if t in ts}
+)
 side = comparison.figure_claims("fig5", ours)
-side
+show_table(side, caption="Fig. 5: the paper's values and ours, each on its own scale")
 
 # %% [markdown]
 # **The test.** Per pair and t, SP-PRM's agreement with the label on the t-token
@@ -85,27 +99,63 @@ estimates, verdict = effects_table(
     n_boot=P.analysis.bootstrap,
     seed=P.seed,
 )
-display(estimates)
+display(show_table(estimates))
 comparison.record(
     P,
     "fig5",
     ref="Fig. 5",
     notebook="06_score_consistency_after_training",
-    claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it is above 55% at 5 tokens "
-    "and about 65% at 50 tokens.",
+    claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it "
+    "is above 55% at 5 tokens and about 65% at 50 tokens.",
     verdict=verdict,
     evidence="SP-PRM's AR_RM-SC after training "
     + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts)
     + "; the ORM's "
     + ", ".join(f"{before[t]:.2f}" for t in ts)
-    + f". SP-PRM minus ORM, pooled over t: {estimates.estimate.iloc[-1]}. Full-pair accuracy: "
-    + ", ".join(f"{r} {analysis.value_at(table, 'ar_rm_sc', None, r).value:.2f}" for r in roles)
+    + f". SP-PRM minus ORM, pooled over t: {estimates.estimate.iloc[-1]}. Full-pair "
+    "accuracy: "
+    + ", ".join(
+        f"{r} {analysis.value_at(table, 'ar_rm_sc', None, r).value:.2f}" for r in roles
+    )
     + ".",
-    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs ({P.data.labels} labels); "
-    f"one RM size: {analysis.rm_description(P, 'orm')}; PRMs trained on {P.reward.prm.train_pairs} pairs",
+    setting=f"profile {P.name}: {P.analysis.pairs} held-out {P.data.eval_set} pairs "
+    f"({P.data.labels} labels); one RM size: {analysis.rm_description(P, 'orm')}; PRMs "
+    f"trained on {P.reward.prm.train_pairs} pairs",
     table=side,
     estimates=estimates,
 )
+
+# %% [markdown]
+# ## Pair by pair
+#
+# The rates above average over pairs. Below, the first pairs one by one: for each prefix length,
+# does the reward model order the two prefixes like the label?
+
+# %% tags=["remove-output"]
+shown = min(30, q["orm"].shape[0])
+fig, axes = plt.subplots(1, 2, figsize=(10, 5), sharey=True)
+for ax, role in zip(axes, ("orm", "sp-prm")):
+    grid = pd.DataFrame(q[role][:shown, : len(ts)], columns=ts)
+    agreement_heatmap(
+        grid, ax, value="agrees with the label", annot=False, cbar=role == "sp-prm"
+    )
+    ax.set(
+        xlabel="prefix length t (tokens)",
+        ylabel="pair" if role == "orm" else "",
+        title=role,
+    )
+save_figure(fig, "06_agreement_by_pair", P)
+show_figure(fig, "fig-06-agreement-by-pair")
+
+# %% [markdown]
+# :::{glue:figure} fig-06-agreement-by-pair
+# :name: fig-06-agreement-by-pair
+#
+# **Agreement with the label, pair by pair and t by t**, for the first held-out pairs: blue when
+# the reward model orders the two t-token prefixes like the label, red when it does not (white:
+# a tie). Left the ORM, right SP-PRM. Look for rows that stay one colour across t (score
+# consistent) against rows that flip, and for rows that turn blue after training.
+# :::
 
 # %% [markdown]
 # **Reading.** The paper shows the effect for three RM sizes; our profiles
@@ -115,3 +165,70 @@ comparison.record(
 # ORM learned its labels, so its column tests the claim. SC-only training
 # (which pushes every prefix towards the full pair's label) is the more direct
 # way to raise AR<sub>RM-SC</sub>: compare its curve with SP-PRM's.
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-06-flip-prefixes
+# Build a reward model that is score-inconsistent on purpose: keep SP-PRM's scores of the full
+# responses, but swap its scores of the chosen and rejected *prefixes* (use
+# `analysis.prefix_scores(P, "sp-prm")`; its last column is the full responses). Predict its
+# AR<sub>RM-SC</sub>(t) at every t and its full-pair accuracy before computing them with
+# `rm_per_pair`. Why is the prediction not simply $1 - \text{AR}$?
+# ::::
+#
+# ::::{solution} ex-06-flip-prefixes
+# :class: dropdown
+#
+# Swapping the prefixes turns every prefix agreement into a disagreement, but a tie (equal scores,
+# or the same token sequence on both sides) agrees with neither order and stays a tie. So the new
+# rate is $1 - \text{AR} - \text{ties}$, and the full-pair column, untouched, keeps its accuracy.
+# The full-pair accuracy alone cannot detect this model.
+#
+# ```python
+# import numpy as np
+# from sp_prm_lib.evaluation.agreement import rm_per_pair
+#
+# s = analysis.prefix_scores(P, "sp-prm")
+# bad = {k: v.copy() for k, v in s.items()}
+# bad["chosen"][:, :-1], bad["rejected"][:, :-1] = s["rejected"][:, :-1], s["chosen"][:, :-1]
+# old, new = rm_per_pair(s)["ar_rm_sc"], rm_per_pair(bad)["ar_rm_sc"]
+# ties = np.asarray(s["identical"], dtype=bool) | (s["chosen"] == s["rejected"])
+# print("t:", [*ts, "full"])
+# print("SP-PRM          ", old.mean(axis=0).round(3))
+# print("prefixes flipped", new.mean(axis=0).round(3))
+# assert np.array_equal(new[:, :-1], 1 - old[:, :-1] - ties[:, :-1])
+# assert np.array_equal(new[:, -1], old[:, -1])
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-06-negated
+# Now negate *all* of SP-PRM's scores, as if it had been trained with every label swapped. Predict
+# what happens to AR<sub>RM-SC</sub> (the paper's formula: prefixes against the label) and to
+# `ar_rm_own` (the paper's words: prefixes against the RM's own order of the full responses). Which
+# of the two definitions can tell this model apart from SP-PRM?
+# ::::
+#
+# ::::{solution} ex-06-negated
+# :class: dropdown
+#
+# Negating flips every order, prefixes and full responses alike. AR<sub>RM-SC</sub> becomes
+# $1 - \text{AR} - \text{ties}$ in every column, full-pair accuracy included. `ar_rm_own` compares two
+# orders that both flip, so it does not change at all: only the label-based rate notices the model.
+#
+# ```python
+# import numpy as np
+# from sp_prm_lib.evaluation.agreement import rm_per_pair
+#
+# s = analysis.prefix_scores(P, "sp-prm")
+# ties = np.asarray(s["identical"], dtype=bool) | (s["chosen"] == s["rejected"])
+# q, q_neg = rm_per_pair(s), rm_per_pair({**s, "chosen": -s["chosen"], "rejected": -s["rejected"]})
+# for name in ("ar_rm_sc", "ar_rm_own"):
+#     own, negated = np.nanmean(q[name], axis=0).round(3), np.nanmean(q_neg[name], axis=0).round(3)
+#     print(f"{name:9s} SP-PRM {own}  negated {negated}")
+# assert np.array_equal(q_neg["ar_rm_sc"], 1 - q["ar_rm_sc"] - ties)
+# assert np.array_equal(q_neg["ar_rm_own"], q["ar_rm_own"], equal_nan=True)
+# ```
+# ::::

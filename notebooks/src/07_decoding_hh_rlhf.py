@@ -28,13 +28,16 @@
 # cache.
 
 # %% tags=["parameters"]
-profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+profile = (
+    "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+)
 
 # %%
 import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import seaborn as sns
 
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments.comparison import record
@@ -46,17 +49,26 @@ from sp_prm_lib.experiments.decoding import (
 )
 from sp_prm_lib.experiments.prefix_analysis import judge_name
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_metric
-from sp_prm_lib.report.tables import labelled
+from sp_prm_lib.report.plots import plot_metric, show_figure
+from sp_prm_lib.report.tables import (
+    labelled,
+    show_decoding,
+    show_side_by_side,
+    show_table,
+)
 
 P = start(profile)
 d = P.decoding
 print(
-    f"profile {P.name}: {d.prompts} prompts (at most {d.max_prompt_tokens or 'any number of'} tokens), "
-    f"{d.max_new_tokens} new tokens at most, seeds {d.seeds}, "
-    f"guiding RMs {d.variants}, diversity on {d.diversity}, judge {judge_name(P)}"
+    f"profile {P.name}: {d.prompts} prompts (at most "
+    f"{d.max_prompt_tokens or 'any number of'} tokens), {d.max_new_tokens} new tokens "
+    f"at most, seeds {d.seeds}, guiding RMs {d.variants}, diversity on {d.diversity}, "
+    f"judge {judge_name(P)}"
 )
-resolved_configs(P, "hh-rlhf")
+show_table(
+    resolved_configs(P, "hh-rlhf"),
+    caption="What each decoding run is: decoder and configuration",
+)
 
 # %% [markdown]
 # ## Decoding (cached per run)
@@ -69,7 +81,9 @@ started = time.time()
 result = ensure_decoding_table(P, "hh-rlhf")
 print(f"{len(result.generations)} generations ready in {time.time() - started:.1f}s")
 ours = labelled(result.table)
-ours
+show_decoding(
+    result.table, caption="HH-RLHF decoding, ours: one row per method and guiding RM"
+)
 
 # %% [markdown]
 # `reward` is the ORM's mean score of the whole response (± `reward_sd` over
@@ -88,9 +102,11 @@ ours
 
 # %%
 side = compare_with_paper(result)
-side
+show_side_by_side(
+    side, caption="Table 1, the paper's values and ours, each on its own scale"
+)
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
 plot_metric(result.table, "reward", axes[0], "ORM reward (average reward)")
 plot_metric(result.table, "ref_reward", axes[1], "reference-RM reward (independent)")
@@ -100,7 +116,50 @@ fig.tight_layout()
 path = save_figure(fig, "07_table1_rewards", P)
 ours.to_csv(path.with_name("07_table1_ours.csv"), index=False)
 side.to_csv(path.with_name("07_table1_side_by_side.csv"), index=False)
-plt.show()
+show_figure(fig, "fig-07-table1")
+
+# %% [markdown]
+# :::{glue:figure} fig-07-table1
+# :name: fig-07-table1
+#
+# **HH-RLHF decoding, method by method.** Bars are the mean over prompts for each guiding reward
+# model (ORM, SP-PRM, and the SC-only ablation where the profile runs it); the dashed line is the
+# base policy. Left the ORM's reward, middle the independent reference RM's, right the win-tie
+# rate against the base policy. Look at whether the SP-PRM bar beats the ORM bar within each
+# method, and whether that holds for the reference RM too (the ORM's own score can be gamed).
+# :::
+
+# %% tags=["remove-output"]
+fig, ax = plt.subplots(figsize=(11, 3.4))
+spread = result.generations[result.generations.method != "base"]
+sns.boxplot(spread, x="method", y="reward", hue="variant", fliersize=0, ax=ax)
+sns.stripplot(
+    spread,
+    x="method",
+    y="reward",
+    hue="variant",
+    dodge=True,
+    size=3,
+    legend=False,
+    ax=ax,
+)
+ax.set(
+    xlabel="",
+    ylabel="ORM reward per prompt",
+    title=f"Reward per prompt, profile {P.name}",
+)
+save_figure(fig, "07_reward_distribution", P)
+show_figure(fig, "fig-07-reward-distribution")
+
+# %% [markdown]
+# :::{glue:figure} fig-07-reward-distribution
+# :name: fig-07-reward-distribution
+#
+# **Distribution of the ORM's reward over prompts**, per method and guiding reward model (box:
+# quartiles; dots: single prompts). Look at how wide the boxes are against the differences of
+# their medians: a mean difference smaller than the spread needs many prompts to show, which is
+# what the bootstrap intervals below measure.
+# :::
 
 # %% [markdown]
 # ## The paper's claims, checked
@@ -116,20 +175,27 @@ from sp_prm_lib.experiments.prefix_analysis import judge_is_independent
 from sp_prm_lib.experiments.verdicts import combine_verdicts, effects_table
 
 paper_gains = comparison.paper_relative_gains("table1")
-print("Table 1, +Ours vs the same method with the ORM:", comparison.gain_range_text(paper_gains))
+print(
+    "Table 1, +Ours vs the same method with the ORM:",
+    comparison.gain_range_text(paper_gains),
+)
 setting = (
-    f"policy {P.policy.id} ({P.policy.num_layers or 'all'} layers); ORM {P.reward.orm.model.id} "
-    f"({P.reward.orm.model.num_layers or 'all'} layers), SP-PRM and SC trained from it on {P.data.labels} labels; "
-    f"{d.prompts} {P.data.eval_set} eval prompts, {d.max_new_tokens} new tokens, BoN-{d.bon[0]}/{d.bon[1]}; "
-    f"judge {judge_name(P)}"
+    f"policy {P.policy.id} ({P.policy.num_layers or 'all'} layers); ORM "
+    f"{P.reward.orm.model.id} ({P.reward.orm.model.num_layers or 'all'} layers), "
+    f"SP-PRM and SC trained from it on {P.data.labels} labels; {d.prompts} "
+    f"{P.data.eval_set} eval prompts, {d.max_new_tokens} new tokens, "
+    f"BoN-{d.bon[0]}/{d.bon[1]}; judge {judge_name(P)}"
 )
 independent = judge_is_independent(P)
 gens = result.generations
 boot = {"n_boot": P.analysis.bootstrap, "seed": P.seed}
-# the gold's reward in the lab; the ORM's (the paper's average reward) where the judge is not independent
+# the gold's reward in the lab; the ORM's (the paper's average reward)
+# where the judge is not independent
 metric = reward_metric(gens, independent)
-reward_estimates, reward_verdict = effects_table(paired_differences(gens, metric), "higher", **boot)
-display(reward_estimates)
+reward_estimates, reward_verdict = effects_table(
+    paired_differences(gens, metric), "higher", **boot
+)
+display(show_table(reward_estimates))
 orm_view = improvement_checks(result.table, "reward")
 record(
     P,
@@ -137,12 +203,14 @@ record(
     ref="Table 1 (reward)",
     notebook="07_decoding_hh_rlhf",
     setting=setting,
-    claim="SP-PRM raises the average reward of every reward-guided search method on HH-RLHF.",
+    claim="SP-PRM raises the average reward of every reward-guided search method on "
+    "HH-RLHF.",
     verdict=reward_verdict,
     evidence=(
-        f"per prompt, the {metric.replace('_', ' ')} with SP-PRM minus with the ORM, pooled over "
-        f"{len(reward_estimates) - 1} methods: {reward_estimates.estimate.iloc[-1]}; the ORM's mean reward "
-        f"is higher with SP-PRM for {int(orm_view.better.sum())} of {len(orm_view)} methods."
+        f"per prompt, the {metric.replace('_', ' ')} with SP-PRM minus with the ORM, "
+        f"pooled over {len(reward_estimates) - 1} methods: "
+        f"{reward_estimates.estimate.iloc[-1]}; the ORM's mean reward is higher with "
+        f"SP-PRM for {int(orm_view.better.sum())} of {len(orm_view)} methods."
     ),
     table=orm_view,
     estimates=reward_estimates,
@@ -156,23 +224,28 @@ record(
 #    for the ORM-guided answer.
 
 # %%
-win_estimates, win_verdict = effects_table(paired_differences(gens, "win"), "higher", independent=independent, **boot)
-display(win_estimates)
+win_estimates, win_verdict = effects_table(
+    paired_differences(gens, "win"), "higher", independent=independent, **boot
+)
+display(show_table(win_estimates))
 rates = result.table[result.table.method != "base"][["method", "variant", "win", "tie"]]
-display(rates.round(1))
+display(show_table(rates, digits=1, units={"win": "%", "tie": "%"}))
 record(
     P,
     "table1-win-tie",
     ref="Table 1 (win-tie)",
     notebook="07_decoding_hh_rlhf",
     setting=setting,
-    claim="With SP-PRM every RGS method wins or ties more often against the base policy (GPT-4 judge).",
+    claim="With SP-PRM every RGS method wins or ties more often against the base "
+    "policy (GPT-4 judge).",
     verdict=win_verdict,
     evidence=(
-        f"win rate with SP-PRM minus with the ORM, pooled over methods: {win_estimates.estimate.iloc[-1]} "
-        f"(judge: {judge_name(P)}, {d.prompts} prompts). Tie rates (identical answers count as ties): "
+        "win rate with SP-PRM minus with the ORM, pooled over methods: "
+        f"{win_estimates.estimate.iloc[-1]} (judge: {judge_name(P)}, {d.prompts} "
+        "prompts). Tie rates (identical answers count as ties): "
         + ", ".join(
-            f"{r.method} {r.variant} {r.tie:.0f}%" for r in rates[rates.variant.isin(["orm", "sp-prm"])].itertuples()
+            f"{r.method} {r.variant} {r.tie:.0f}%"
+            for r in rates[rates.variant.isin(["orm", "sp-prm"])].itertuples()
         )
         + "."
     ),
@@ -190,23 +263,27 @@ record(
 if "sc" in d.variants:
     parts = {}
     for m in (metric, "diversity", "coherence"):
-        est, v = effects_table(paired_differences(gens, m, against="sc"), "higher", **boot)
+        est, v = effects_table(
+            paired_differences(gens, m, against="sc"), "higher", **boot
+        )
         parts[m] = (est.assign(metric=m), v)
     ablation = pd.concat([est for est, _ in parts.values()], ignore_index=True)[
         ["metric", "method", "estimate", "verdict"]
     ]
-    display(ablation)
+    display(show_table(ablation))
     out = record(
         P,
         "table1-ablation",
         ref="Table 1 (+Ablation), section 5.3.2",
         notebook="07_decoding_hh_rlhf",
         setting=setting,
-        claim="The score-consistency-only PRM (no reference RM) is worse than SP-PRM in reward, "
-        "diversity and coherence.",
+        claim="The score-consistency-only PRM (no reference RM) is worse than SP-PRM "
+        "in reward, diversity and coherence.",
         verdict=combine_verdicts([v for _, v in parts.values()]),
         evidence="SP-PRM minus SC, pooled over methods: "
-        + "; ".join(f"{m} {est.estimate.iloc[-1]} ({v})" for m, (est, v) in parts.items()),
+        + "; ".join(
+            f"{m} {est.estimate.iloc[-1]} ({v})" for m, (est, v) in parts.items()
+        ),
         estimates=ablation,
     )
 else:
@@ -234,3 +311,108 @@ out
 # method optimised directly.
 #
 # Notebook 12 shows the generations behind this table side by side.
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-07-args-greedy-limits
+# ARGS-greedy scores each of the policy's top $k$ tokens by
+# $\text{logit}(v) + w \cdot r(x, y + v)$. Predict what ARGS returns with
+# $w = 0$ (any $k$), and with $k = 1$ (any $w$). Check both against the
+# library's `greedy` on this notebook's prompts, guided by the profile's ORM.
+# ::::
+#
+# ::::{solution} ex-07-args-greedy-limits
+# :class: dropdown
+#
+# With $w = 0$ the reward is multiplied away and the argmax of the logits is
+# the greedy token; with $k = 1$ there is only one candidate, the greedy token,
+# whatever its reward. Both runs return greedy decoding, token for token. (The
+# next two solutions reuse `policy`, `orm`, `prompts` and `n` from this one.)
+#
+# ```python
+# from sp_prm_lib.core.artifacts import ArtifactStore
+# from sp_prm_lib.decoding import ArgsConfig, GreedyConfig, args_greedy, greedy
+# from sp_prm_lib.experiments.decoding import ExperimentModels
+#
+# models = ExperimentModels(P, ArtifactStore())  # cached: nothing is trained again
+# policy, orm = models.policy, models.rm("orm")
+# prompts, n = list(result.prompts.prompt), d.max_new_tokens
+# plain = greedy(policy, orm, prompts, GreedyConfig(max_new_tokens=n))
+# for w, k in ((0.0, 5), (1.5, 1)):
+#     guided = args_greedy(policy, orm, prompts, ArgsConfig(k=k, w=w, max_new_tokens=n))
+#     print(f"w={w}, k={k}:", [g.response for g in guided])
+#     assert [g.token_ids for g in guided] == [g.token_ids for g in plain]
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-07-random-rm
+# Guide ARGS-greedy with a reward model that knows nothing: a scorer
+# returning random numbers (`FunctionScorer` wraps any
+# `fn(prompt, response) -> float`). Make the reward dominate ($w = 100$,
+# $k = 5$). Before running: will the output be random characters? Which
+# tokens *can* it contain? Check your answer by finding, for every returned
+# token, its rank among the policy's next-token logits at that step.
+# ::::
+#
+# ::::{solution} ex-07-random-rm
+# :class: dropdown
+#
+# The reward only chooses *among* the policy's top $k$ tokens, so every token
+# has rank $< k$ in the policy's own distribution: the text reads like a
+# sample from a slightly worse policy, not like noise. (In the `smoke` profile
+# the policy is a two-layer cut of SmolLM2 and even greedy text is garbled.)
+# A reward-guided search can only be as good as its candidates, and a random
+# or wrong reward still gives fluent text; that is why the paper needs the
+# reward and win-tie columns, not fluency, to compare reward models.
+#
+# ```python
+# import random
+# import torch
+# from sp_prm_lib.decoding import FunctionScorer
+#
+# rng, k = random.Random(0), 5
+# noise = FunctionScorer(lambda prompt, response: rng.gauss(0.0, 1.0), name="random")
+# for g in args_greedy(policy, noise, prompts, ArgsConfig(k=k, w=100.0, max_new_tokens=n)):
+#     ids = policy.prompt_ids(g.prompt) + g.token_ids
+#     with torch.no_grad():
+#         logits = policy.model(torch.tensor([ids], device=policy.device)).logits[0].float().cpu()
+#     steps = logits[len(ids) - len(g.token_ids) - 1 : -1]  # the logits each response token was chosen from
+#     slack = 4 * torch.finfo(policy.model.dtype).eps  # rounding: batched, cached bf16 logits differ a little
+#     ranks = [int((row > row[t] + slack * row[t].abs()).sum()) for row, t in zip(steps, g.token_ids)]
+#     print(repr(g.response), "ranks:", ranks)
+#     assert max(ranks) < k
+# print(noise.stats)  # k candidates scored per step and prompt
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-07-bon-one
+# Best-of-$N$ samples $N$ responses and keeps the one with the highest reward.
+# Predict what `best_of_n` with $N = 1$ returns compared with plain `sample`
+# at the same seed, and whether the guiding reward model matters. Check it
+# for two seeds.
+# ::::
+#
+# ::::{solution} ex-07-bon-one
+# :class: dropdown
+#
+# With one candidate there is nothing to choose: BoN-1 is sampling, and any
+# scorer gives the same text (it only reports the reward). Both calls run the
+# same beam driver with $W = K = 1$ and draw from the same per-prompt random
+# stream, so the responses are identical token for token, and so are their
+# rewards.
+#
+# ```python
+# from sp_prm_lib.decoding import BoNConfig, SampleConfig, best_of_n, sample
+#
+# for seed in (0, 1):
+#     one = best_of_n(policy, orm, prompts, BoNConfig(n=1, seed=seed, max_new_tokens=n))
+#     drawn = sample(policy, orm, prompts, SampleConfig(seed=seed, max_new_tokens=n))
+#     print(f"seed {seed}:", [round(g.reward, 3) for g in one], [g.response for g in one])
+#     assert [g.token_ids for g in one] == [g.token_ids for g in drawn]
+#     assert [g.reward for g in one] == [g.reward for g in drawn]
+# ```
+# ::::

@@ -19,7 +19,9 @@
 # reward model and whose PRM training set is `tldr`.
 
 # %% tags=["parameters"]
-profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+profile = (
+    "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+)
 
 # %%
 from IPython.display import Markdown, display
@@ -33,7 +35,7 @@ from sp_prm_lib.experiments.decoding import (
     task_available,
 )
 from sp_prm_lib.notebook import start
-from sp_prm_lib.report.tables import labelled
+from sp_prm_lib.report.tables import show_decoding, show_side_by_side, show_table
 
 P = start(profile)
 d = P.decoding
@@ -51,7 +53,11 @@ display(
 # ## The paper's Table 2
 
 # %%
-paper_table("table2")
+show_table(
+    paper_table("table2"),
+    digits=2,
+    caption="Table 2 of the paper (its reward model's scale)",
+)
 
 # %% [markdown]
 # ## What this profile runs (or would run)
@@ -62,12 +68,12 @@ paper_table("table2")
 
 # %%
 print(f"{d.prompts} TL;DR prompts, guiding reward models {variants}")
-resolved_configs(P, "tldr", variants)
+show_table(resolved_configs(P, "tldr", variants), caption="What each decoding run is")
 
 # %%
 setting = (
-    f"policy {P.policy.id}; ORM {P.reward.orm.model.id} and SP-PRM trained from it; {d.prompts} TL;DR "
-    f"prompts, {d.summary_max_new_tokens} new tokens"
+    f"policy {P.policy.id}; ORM {P.reward.orm.model.id} and SP-PRM trained from it; "
+    f"{d.prompts} TL;DR prompts, {d.summary_max_new_tokens} new tokens"
 )
 claim = "SP-PRM raises the reward and the ROUGE-L of every RGS method on TL;DR."
 if reason:
@@ -83,13 +89,24 @@ if reason:
     )
 else:
     result = ensure_decoding_table(P, "tldr", variants=variants)
-    display(labelled(result.table))
-    display(compare_with_paper(result, ["reward", "reward_sd", "diversity", "coherence", "rouge_l"]))
-    # the ORM's reward favours the ORM-guided answers it steered, so a gain for SP-PRM is conservative
-    estimates, claim_verdict = claim_estimates(
-        result.generations, {"reward": "higher", "rouge_l": "higher"}, n_boot=P.analysis.bootstrap, seed=P.seed
+    display(show_decoding(result.table, caption="TL;DR decoding, ours"))
+    side = compare_with_paper(
+        result, ["reward", "reward_sd", "diversity", "coherence", "rouge_l"]
     )
-    display(estimates)
+    display(
+        show_side_by_side(
+            side, caption="Table 2, the paper's values and ours, each on its own scale"
+        )
+    )
+    # the ORM's reward favours the ORM-guided answers it steered,
+    # so a gain for SP-PRM is conservative
+    estimates, claim_verdict = claim_estimates(
+        result.generations,
+        {"reward": "higher", "rouge_l": "higher"},
+        n_boot=P.analysis.bootstrap,
+        seed=P.seed,
+    )
+    display(show_table(estimates))
     pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
     out = record(
         P,
@@ -100,8 +117,96 @@ else:
         claim=claim,
         verdict=claim_verdict,
         evidence=(
-            f"per prompt, SP-PRM minus ORM pooled over methods: reward {pooled['reward']}, ROUGE-L {pooled['rouge_l']}."
+            "per prompt, SP-PRM minus ORM pooled over methods: reward "
+            f"{pooled['reward']}, ROUGE-L {pooled['rouge_l']}."
         ),
         estimates=estimates,
     )
 out
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# These run in every profile: they need only the ROUGE-L function the
+# TL;DR table uses (`sp_prm_lib.evaluation.text_metrics.rouge_l_scores`).
+#
+# ::::{exercise}
+# :label: ex-08-rouge-by-hand
+# ROUGE-L compares a summary with a reference through their longest common
+# subsequence of words (LCS): precision $P = \text{LCS}/|\text{summary}|$,
+# recall $R = \text{LCS}/|\text{reference}|$, and the score is
+# $F = 2PR/(P+R)$. Write a one-sentence reference and four candidates: a
+# copy, the same words in reverse order, a paraphrase, and a three-word
+# summary. Rank them by ROUGE-L before computing. Then compute the LCS by
+# hand (dynamic programming) and check it against `rouge_l_scores` without
+# stemming.
+# ::::
+#
+# ::::{solution} ex-08-rouge-by-hand
+# :class: dropdown
+#
+# Order matters: the reversed sentence has every word of the reference but a
+# short common subsequence (here the three "the"), so it scores far below the
+# paraphrase. The short summary has perfect precision but low recall.
+#
+# ```python
+# import re
+#
+# from sp_prm_lib.evaluation.text_metrics import rouge_l_scores
+#
+# def lcs(a, b):
+#     best = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+#     for i, x in enumerate(a):
+#         for j, y in enumerate(b):
+#             best[i + 1][j + 1] = best[i][j] + 1 if x == y else max(best[i][j + 1], best[i + 1][j])
+#     return best[-1][-1]
+#
+# words = lambda text: re.findall(r"[a-z0-9]+", text.lower())  # rouge-score's tokens, no stemming
+# reference = "The landlord kept my deposit because the cat scratched the door."
+# candidates = {
+#     "copy": reference,
+#     "reversed": " ".join(reversed(reference.rstrip(".").split())),
+#     "paraphrase": "My landlord kept the deposit: the cat had scratched a door.",
+#     "short": "Landlord kept deposit.",
+# }
+# library = rouge_l_scores(list(candidates.values()), [reference] * len(candidates), use_stemmer=False)
+# for (name, text), got in zip(candidates.items(), library):
+#     common, c, r = lcs(words(text), words(reference)), len(words(text)), len(words(reference))
+#     p, rec = common / c, common / r
+#     by_hand = 2 * p * rec / (p + rec) if common else 0.0
+#     print(f"{name:10s} LCS {common:2d}  P {p:.2f}  R {rec:.2f}  F by hand {by_hand:.3f}  library {got:.3f}")
+#     assert abs(by_hand - got) < 1e-9
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-08-stemming
+# The TL;DR table uses ROUGE-L with Porter stemming ("kept" and "keeping"
+# stay different, "deposits" becomes "deposit"). Predict whether stemming can
+# ever *lower* a summary's ROUGE-L, and check on a few summaries of your own
+# against the reference of the previous exercise.
+# ::::
+#
+# ::::{solution} ex-08-stemming
+# :class: dropdown
+#
+# Stemming maps each word to one stem, so the number of words does not
+# change, and two words that were equal stay equal: every common subsequence
+# survives and the LCS can only grow. ROUGE-L with stemming is never lower.
+#
+# ```python
+# from sp_prm_lib.evaluation.text_metrics import rouge_l
+#
+# summaries = [
+#     "Landlords keeping deposits because cats scratch doors.",
+#     "The landlord kept my deposit.",
+#     "Cats scratching doors cost tenants their deposits.",
+# ]
+# stemmed = rouge_l_scores(summaries, [reference] * 3, use_stemmer=True)
+# plain = rouge_l_scores(summaries, [reference] * 3, use_stemmer=False)
+# for text, a, b in zip(summaries, stemmed, plain):
+#     print(f"{a:.3f} with stemming, {b:.3f} without: {text}")
+# assert (stemmed >= plain - 1e-12).all()
+# print("mean, as in the table:", round(rouge_l(summaries, [reference] * 3), 3))
+# ```
+# ::::

@@ -18,7 +18,9 @@
 # policy tokens are used (in `tiny`: the shorter GSM8K questions).
 
 # %% tags=["parameters"]
-profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+profile = (
+    "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+)
 
 # %%
 import time
@@ -33,8 +35,13 @@ from sp_prm_lib.experiments.decoding import (
     resolved_configs,
 )
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_metric
-from sp_prm_lib.report.tables import labelled
+from sp_prm_lib.report.plots import plot_metric, show_figure
+from sp_prm_lib.report.tables import (
+    labelled,
+    show_decoding,
+    show_side_by_side,
+    show_table,
+)
 
 P = start(profile)
 d = P.decoding
@@ -43,7 +50,7 @@ print(
     f"profile {P.name}: {d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
     f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}, guiding RMs {variants}"
 )
-resolved_configs(P, "gsm8k", variants)
+show_table(resolved_configs(P, "gsm8k", variants), caption="What each decoding run is")
 
 # %%
 started = time.time()
@@ -52,16 +59,20 @@ print(f"{len(result.generations)} generations ready in {time.time() - started:.1
 finished = (result.generations.finish == "eos").mean()
 print(f"responses that ended before the token limit: {finished:.0%}")
 ours = labelled(result.table)
-ours
+show_decoding(
+    result.table, caption="GSM8K decoding, ours: one row per method and guiding RM"
+)
 
 # %% [markdown]
 # ## Next to the paper's Table 4 (Llama-3.2-1B column)
 
 # %%
 side = compare_with_paper(result, ["reward", "accuracy"])
-side
+show_side_by_side(
+    side, caption="Table 4, the paper's values and ours, each on its own scale"
+)
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 plot_metric(result.table, "reward", axes[0], "ORM reward")
 plot_metric(result.table, "accuracy", axes[1], "accuracy (%, final-number match)")
@@ -69,7 +80,17 @@ fig.tight_layout()
 path = save_figure(fig, "10_table4_gsm8k", P)
 ours.to_csv(path.with_name("10_table4_ours.csv"), index=False)
 side.to_csv(path.with_name("10_table4_side_by_side.csv"), index=False)
-plt.show()
+show_figure(fig, "fig-10-table4")
+
+# %% [markdown]
+# :::{glue:figure} fig-10-table4
+# :name: fig-10-table4
+#
+# **GSM8K decoding, method by method.** Left the ORM's mean reward (an HH-RLHF reward model, not
+# trained on maths), right the accuracy (final number matches the reference answer), for each
+# guiding reward model; the dashed line is the base policy. Look at whether SP-PRM's bar beats
+# the ORM's in both panels, and whether any guided method beats the base accuracy at all.
+# :::
 
 # %% [markdown]
 # ## The paper's claim, checked
@@ -81,14 +102,18 @@ plt.show()
 
 # %%
 estimates, claim_verdict = claim_estimates(
-    result.generations, {"reward": "higher", "accuracy": "higher"}, n_boot=P.analysis.bootstrap, seed=P.seed
+    result.generations,
+    {"reward": "higher", "accuracy": "higher"},
+    n_boot=P.analysis.bootstrap,
+    seed=P.seed,
 )
-display(estimates)
+display(show_table(estimates))
 pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
 setting = (
-    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM ({P.reward.orm.model.id}, "
-    f"{P.reward.orm.model.num_layers or 'all'} layers); {d.prompts} GSM8K questions, "
-    f"{d.max_new_tokens} new tokens, BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match"
+    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
+    f"({P.reward.orm.model.id}, {P.reward.orm.model.num_layers or 'all'} layers); "
+    f"{d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
+    f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match"
 )
 record(
     P,
@@ -99,9 +124,105 @@ record(
     claim="SP-PRM raises the reward and the accuracy of every RGS method on GSM8K.",
     verdict=claim_verdict,
     evidence=(
-        f"per question, SP-PRM minus ORM pooled over methods: reward {pooled['reward']}, accuracy "
-        f"(percentage points) {pooled['accuracy']}; mean accuracy {result.table.accuracy.mean():.0f}% "
-        f"({finished:.0%} of responses finished)."
+        "per question, SP-PRM minus ORM pooled over methods: reward "
+        f"{pooled['reward']}, accuracy (percentage points) {pooled['accuracy']}; mean "
+        f"accuracy {result.table.accuracy.mean():.0f}% ({finished:.0%} of responses "
+        "finished)."
     ),
     estimates=estimates,
 )
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-10-extract-answer
+# `accuracy` compares the *final number* of a solution with GSM8K's answer.
+# `text_metrics.extract_answer` takes the first number after the last
+# "####", else inside the last `\boxed{`, else after the last "answer is" /
+# "answer:", else the last number of the text. Predict what it extracts from:
+# "The answer is 12. Check: 12 + 3 = 15.", "She pays $1,234.50 in
+# total.\n#### 1,234.50", "10-4 = 6 apples are left.", "So x = -3 and y = 2.",
+# "The final answer: \boxed{42}, not 41." and "I am not sure."
+# ::::
+#
+# ::::{solution} ex-10-extract-answer
+# :class: dropdown
+#
+# A marker wins over position ("answer is 12" beats the later 15, the box beats
+# 41); numbers are normalised (no currency sign, no thousands comma, no
+# trailing zero); a minus right after a digit is a subtraction, not a sign;
+# without any marker the last number counts, right or wrong ("y = 2"); no
+# number at all gives None, which `gsm8k_accuracy` counts as wrong.
+#
+# ```python
+# from sp_prm_lib.evaluation.text_metrics import extract_answer, gsm8k_accuracy, gsm8k_table
+#
+# predicted = {
+#     "The answer is 12. Check: 12 + 3 = 15.": "12",
+#     "She pays $1,234.50 in total.\n#### 1,234.50": "1234.5",
+#     "10-4 = 6 apples are left.": "6",
+#     "So x = -3 and y = 2.": "2",
+#     "The final answer: \\boxed{42}, not 41.": "42",
+#     "I am not sure.": None,
+# }
+# for text, want in predicted.items():
+#     print(f"{text!r:50} -> {extract_answer(text)}")
+#     assert extract_answer(text) == want
+# print(gsm8k_accuracy(list(predicted), ["#### 12", "#### 1234.5", "#### 6", "#### -3", "#### 42", "#### 0"]))
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-10-cut-solution
+# In the small profiles most responses stop at the token limit. Take a
+# correct solution, "Tom has 3 bags of 4 apples, so 3 * 4 = 12 apples. He
+# eats 2, so 12 - 2 = 10. The answer is 10.", cut it after 1, 2, ... words
+# and grade every cut against "#### 10". Predict the first cut graded
+# correct, and what the grader extracts from the cuts before it.
+# ::::
+#
+# ::::{solution} ex-10-cut-solution
+# :class: dropdown
+#
+# Before the final sentence the grader falls back to the last number of the
+# text, an intermediate result (3, 4, 12, 2), so a cut solution is graded
+# wrong even when its reasoning is right. The first correct cut is the one that
+# reaches "= 10", before "The answer is": the last number is already the
+# answer. A truncated response is wrong by this metric, not unreadable.
+#
+# ```python
+# solution = "Tom has 3 bags of 4 apples, so 3 * 4 = 12 apples. He eats 2, so 12 - 2 = 10. The answer is 10."
+# words = solution.split()
+# cuts = [" ".join(words[:k]) for k in range(1, len(words) + 1)]
+# graded = gsm8k_table(cuts, ["#### 10"] * len(cuts))
+# print(graded.assign(cut=[c[-25:] for c in cuts]).drop_duplicates("predicted", keep="first"))
+# assert graded.correct.tolist() == ["= 10" in c for c in cuts]
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-10-recompute
+# Recompute the `accuracy` column of this notebook's generations from their
+# texts and the questions' reference answers (`result.prompts.reference`),
+# and compare the share of correct answers among responses that ended by
+# themselves (`finish == "eos"`) and those cut at the limit (`"length"`).
+# Which group do you expect to be right more often?
+# ::::
+#
+# ::::{solution} ex-10-recompute
+# :class: dropdown
+#
+# The cached column is the same function of the same texts, so the two agree
+# exactly. Responses that finished had the chance to state their answer, so
+# they are expected to be right more often; in the `smoke` and `tiny` profiles
+# both shares are usually near zero.
+#
+# ```python
+# gens = result.generations
+# references = result.prompts.reference.to_numpy()[gens["index"].to_numpy()]
+# again = gsm8k_table(gens.response.tolist(), list(references))
+# assert (again.correct.to_numpy() * 100.0 == gens.accuracy.to_numpy()).all()
+# print(gens.assign(correct=again.correct.to_numpy()).groupby("finish").correct.agg(["mean", "size"]))
+# ```
+# ::::

@@ -30,19 +30,26 @@ from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.experiments import reward_models as rms
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.report.tables import show_table
 from sp_prm_lib.training.trainer import batch_mean_weights
 
 P = start(profile)
 variants = ["sp-prm", *P.ablation.variants]
 models = {"orm": rms.ensure_orm(P), **{v: rms.ensure_prm(P, v) for v in variants}}
 print("variants:", ", ".join(f"{v} ({rms.PRM_VARIANTS[v]})" for v in variants))
-rms.summary_table(models)
+show_table(
+    rms.summary_table(models), caption="The ORM and the SP-PRM variants of the ablation"
+)
 
 # %% [markdown]
 # ## Training data of each variant
 
 # %%
-rms.d_partial_summary({v: models[v] for v in variants})
+show_table(
+    rms.d_partial_summary({v: models[v] for v in variants}),
+    caption="D_partial of each variant",
+)
 
 # %% [markdown]
 # ## Score consistency of each variant
@@ -53,16 +60,33 @@ rms.d_partial_summary({v: models[v] for v in variants})
 table = analysis.agreement_many(P, ["orm", *variants])
 ar = table[table.metric == "ar_rm_sc"]
 view = wide(ar, by="rm")[["orm", *variants]]
+show_table(
+    view, caption="AR_RM-SC(t) of the ORM and each variant; last row: full responses"
+)
+
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(7, 3.4))
 for role in ["orm", *variants]:
-    rows = ar[(ar.rm == role) & ar.t.notna()]
-    ax.plot(rows.t, rows.value, "o-", ms=4, label=role)
+    plot_curve(ax, table, "ar_rm_sc", role, alpha=0.08)
 ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(xlabel="prefix length t (tokens)", ylabel="AR$_{RM-SC}$(t)", title=f"Ablations, profile {P.name}")
+ax.set(
+    xlabel="prefix length t (tokens)",
+    ylabel="AR$_{RM-SC}$(t)",
+    title=f"Ablations, profile {P.name}",
+)
 ax.legend(fontsize=8)
 save_figure(fig, "11_ablation_ar_rm_sc", P)
-plt.show()
-view.round(3)
+show_figure(fig, "fig-11-ablation-ar-rm-sc")
+
+# %% [markdown]
+# :::{glue:figure} fig-11-ablation-ar-rm-sc
+# :name: fig-11-ablation-ar-rm-sc
+#
+# **AR<sub>RM-SC</sub>(t) of the ORM and of each SP-PRM variant**, with 95% bootstrap bands
+# over the held-out pairs; the dotted line is chance. Look at whether any variant's band
+# separates from the others: bands that overlap everywhere mean this profile cannot tell
+# the variants apart.
+# :::
 
 # %% [markdown]
 # ## The weights: raw $1/H_t$, clamped, normalised
@@ -76,7 +100,9 @@ d = rms.d_partial(models["sp-prm"])
 clamp = P.reward.prm.weight_clamp
 raw = d.raw_weight
 batch = P.reward.prm.batch_size
-normalised = batch_mean_weights(raw, d.pair, batch, P.reward.prm.batch_unit, seed=P.seed)
+normalised = batch_mean_weights(
+    raw, d.pair, batch, P.reward.prm.batch_unit, seed=P.seed
+)
 weights = pd.DataFrame(
     {
         "raw 1/H": raw.describe(),
@@ -85,7 +111,10 @@ weights = pd.DataFrame(
     }
 ).T
 print(f"rows above the clamp: {(raw > clamp).sum()} of {len(raw)}")
-weights.round(3)
+show_table(
+    weights.rename_axis("weights"),
+    caption="Distribution of the Eq. 3 weights over D_partial rows",
+)
 
 # %% [markdown]
 # ## Paper vs ours
@@ -97,13 +126,19 @@ summary = pd.DataFrame(
     [
         {
             "variant": v,
-            "mean AR_RM-SC over t": round(float(ar[(ar.rm == v) & ar.t.notna()].value.mean()), 3),
-            "full-pair accuracy": round(float(analysis.value_at(table, "ar_rm_sc", None, v).value), 3),
+            "mean AR_RM-SC over t": round(
+                float(ar[(ar.rm == v) & ar.t.notna()].value.mean()), 3
+            ),
+            "full-pair accuracy": round(
+                float(analysis.value_at(table, "ar_rm_sc", None, v).value), 3
+            ),
         }
         for v in ["orm", *variants]
     ]
 )
-summary
+show_table(
+    summary, caption="Each variant's mean AR_RM-SC over t and its full-pair accuracy"
+)
 
 # %% [markdown]
 # ## TLT vs SST in decoding (Table 5)
@@ -114,11 +149,18 @@ summary
 # notebook 07's SP-PRM runs, read from the cache.
 
 # %%
-from sp_prm_lib.experiments.decoding import claim_estimates, ensure_decoding_table, order_rows, reward_metric
+from sp_prm_lib.experiments.decoding import (
+    claim_estimates,
+    ensure_decoding_table,
+    order_rows,
+    reward_metric,
+)
 from sp_prm_lib.experiments.prefix_analysis import judge_is_independent
 
 tlt_in = "sp-prm-tlt" in P.ablation.variants
-decoded = ensure_decoding_table(P, "hh-rlhf", variants=["sp-prm", "sp-prm-tlt"] if tlt_in else ["sp-prm"])
+decoded = ensure_decoding_table(
+    P, "hh-rlhf", variants=["sp-prm", "sp-prm-tlt"] if tlt_in else ["sp-prm"]
+)
 ours5 = decoded.table[decoded.table.variant != "none"].copy()
 ours5["truncation"] = ours5.variant.map({"sp-prm": "sst", "sp-prm-tlt": "tlt"})
 ours5["variant"] = "sp-prm"
@@ -131,7 +173,10 @@ side5 = order_rows(
         paper_where={"model": "Llama-3-8B-Instruct"},
     )
 )
-side5.round(3)
+show_table(
+    side5,
+    caption="Table 5: SST and TLT, the paper's values and ours, each on its own scale",
+)
 
 # %%
 if tlt_in:
@@ -144,23 +189,26 @@ if tlt_in:
         n_boot=P.analysis.bootstrap,
         seed=P.seed,
     )
-    display(claim_table)
+    display(show_table(claim_table))
     display(
         comparison.record(
             P,
             "table5",
             ref="Table 5",
             notebook="11_ablations",
-            claim="SST is at least as good as TLT at comparable data size (higher reward for 5 of 6 methods).",
+            claim="SST is at least as good as TLT at comparable data size (higher "
+            "reward for 5 of 6 methods).",
             verdict=sst_verdict,
-            evidence=f"per prompt, the {metric.replace('_', ' ')} with the SST-trained SP-PRM minus with the "
-            f"TLT-trained one, pooled over methods: {claim_table.estimate.iloc[-1]}; ORM reward higher with SST "
-            f"for {int((by.sst > by.tlt).sum())} of {len(by)} methods; mean AR_RM-SC over t: SST "
-            f"{ar[(ar.rm == 'sp-prm') & ar.t.notna()].value.mean():.3f}, TLT "
+            evidence=f"per prompt, the {metric.replace('_', ' ')} with the SST-trained "
+            "SP-PRM minus with the TLT-trained one, pooled over methods: "
+            f"{claim_table.estimate.iloc[-1]}; ORM reward higher with SST for "
+            f"{int((by.sst > by.tlt).sum())} of {len(by)} methods; mean AR_RM-SC over "
+            f"t: SST {ar[(ar.rm == 'sp-prm') & ar.t.notna()].value.mean():.3f}, TLT "
             f"{ar[(ar.rm == 'sp-prm-tlt') & ar.t.notna()].value.mean():.3f}.",
-            setting=f"profile {P.name}: both PRMs from the same ORM on {P.reward.prm.train_pairs} pairs "
-            f"(SST K={P.reward.prm.K}; TLT at most {P.reward.prm.tlt_max_cuts} evenly spaced cuts); "
-            f"{P.decoding.prompts} HH-RLHF prompts, {P.decoding.max_new_tokens} new tokens",
+            setting=f"profile {P.name}: both PRMs from the same ORM on "
+            f"{P.reward.prm.train_pairs} pairs (SST K={P.reward.prm.K}; TLT at most "
+            f"{P.reward.prm.tlt_max_cuts} evenly spaced cuts); {P.decoding.prompts} "
+            f"HH-RLHF prompts, {P.decoding.max_new_tokens} new tokens",
             table=by.reset_index(),
             estimates=claim_table,
         )
@@ -183,10 +231,100 @@ rows = ar[(ar.rm == "sp-prm") & ar.t.notna()]
 half_width = float(((rows.ci_high - rows.ci_low) / 2).mean())
 print(
     f"mean AR_RM-SC over t across variants: {spread.min():.3f} to {spread.max():.3f} "
-    f"(spread {spread.max() - spread.min():.3f}); mean 95% CI half-width of one variant: {half_width:.3f}"
+    f"(spread {spread.max() - spread.min():.3f}); mean 95% CI half-width of one "
+    f"variant: {half_width:.3f}"
 )
 print(
     "the variants differ by more than one CI half-width"
     if spread.max() - spread.min() > half_width
     else "the variants differ by less than one CI half-width: not distinguishable here"
 )
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-11-tlt-rows
+# Take the training pairs' lengths from the SC model's $\mathcal{D}_{partial}$ (its full rows, before
+# any filter) and build TLT data with `build_partial_pairs(..., method="tlt")`, once capped at
+# `P.reward.prm.tlt_max_cuts` cuts per pair and once uncapped, and SST data with the profile's $K$.
+# Predict both TLT row counts exactly from $T = \max(|y^w|, |y^l|)$ first. Why does the paper compare
+# TLT and SST "at equal data size", and how does this profile make the sizes comparable?
+# ::::
+#
+# ::::{solution} ex-11-tlt-rows
+# :class: dropdown
+#
+# TLT cuts a pair at every $t = 1..T-1$, so it has $\sum_i (T_i - 1)$ prefix rows (plus one full row per
+# pair): it grows with response length, while SST draws about $K$ cuts per pair whatever the length.
+# The cap keeps $\min(T_i - 1, m)$ evenly spaced cuts, which puts TLT at about SST's size.
+#
+# ```python
+# import numpy as np
+# from sp_prm_lib.training.truncation import build_partial_pairs
+#
+# full = rms.d_partial(rms.ensure_prm(P, "sc")).query("full").sort_values("pair")
+# Lw, Ll = full.chosen_len.tolist(), full.rejected_len.tolist()
+# T = np.maximum(Lw, Ll)
+# m = P.reward.prm.tlt_max_cuts
+# capped = build_partial_pairs(Lw, Ll, method="tlt", max_cuts=m)
+# uncapped = build_partial_pairs(Lw, Ll, method="tlt")
+# sst = build_partial_pairs(Lw, Ll, method="sst", K=P.reward.prm.K, seed=P.seed)
+# print(f"{len(T)} pairs: TLT {len(uncapped)} rows, TLT capped at {m} cuts {len(capped)}")
+# print(f"SST (K={P.reward.prm.K}) {len(sst)} rows")
+# assert len(uncapped) == len(T) + np.clip(T - 1, 0, None).sum()
+# assert len(capped) == len(T) + np.minimum(np.clip(T - 1, 0, None), m).sum()
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-11-batch-mean
+# The `batch-mean` weighting divides each raw weight $1/H_t$ by the mean weight of its batch. Using
+# `batch_mean_weights` on SP-PRM's raw weights `raw` with batches of `batch` preference pairs
+# (`batch_unit="pairs"`), predict (a) the mean of the new weights inside each batch and (b) what
+# happens if every raw weight is multiplied by 1000. What does (b) say about the size of $1/H_t$?
+# ::::
+#
+# ::::{solution} ex-11-batch-mean
+# :class: dropdown
+#
+# Each batch averages to exactly 1, and the result is scale-free: multiplying all weights by a
+# constant changes nothing, so only the relative confidence of the reference RM within a batch
+# matters, not how large $1/H_t$ gets. A batch here is `batch` consecutive pairs with all their cuts.
+#
+# ```python
+# import numpy as np
+# from sp_prm_lib.training.trainer import batch_mean_weights
+#
+# normalised_pairs = batch_mean_weights(raw, d.pair, batch, "pairs")
+# batch_of_row = (d.pair.rank(method="dense").astype(int) - 1) // batch
+# means = normalised_pairs.groupby(batch_of_row).mean()
+# print(f"{len(means)} batches; mean weight per batch: {means.round(6).tolist()}")
+# assert np.allclose(means, 1.0)
+# assert np.allclose(batch_mean_weights(raw * 1000, d.pair, batch, "pairs"), normalised_pairs)
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-11-released
+# The released code's variant `sp-prm-released` uses the same reference RM and seed as SP-PRM but
+# never reads the weights. Before looking, predict how its $\mathcal{D}_{partial}$ compares with
+# SP-PRM's: the same rows or not, and which weights.
+# ::::
+#
+# ::::{solution} ex-11-released
+# :class: dropdown
+#
+# The cuts (same seed) and the reference filter are the same, so the rows are the same; only the
+# `weight` column differs: 1 everywhere instead of $\min(1/H_t, \text{clamp})$.
+#
+# ```python
+# import numpy as np
+#
+# released = rms.d_partial(rms.ensure_prm(P, "sp-prm-released"))
+# ours = rms.d_partial(models["sp-prm"])
+# print(f"rows: released {len(released)}, SP-PRM {len(ours)}; released weights {sorted(set(released.weight))}")
+# assert released[["pair", "t", "chosen_len", "rejected_len"]].equals(ours[["pair", "t", "chosen_len", "rejected_len"]])
+# assert np.all(released.weight == 1.0)
+# ```
+# ::::

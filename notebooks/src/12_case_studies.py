@@ -1,6 +1,11 @@
 # %% [markdown]
 # # 12 · Case studies (Fig. 4 and Fig. 8)
 #
+# :::{note}
+# Content note: this page prints HH-RLHF prompts, some written by red-teamers to draw
+# out harmful answers, and the models' unfiltered answers to them.
+# :::
+#
 # The paper shows what the numbers of Table 1 look like as text: one HH-RLHF
 # prompt answered by every method with and without SP-PRM (Fig. 8, scored by
 # GPT-4), and ARGS-G guided by SP-PRM next to its ablation without the
@@ -13,7 +18,9 @@
 # judge) and the judge's verdict against the base answer.
 
 # %% tags=["parameters"]
-profile = "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+profile = (
+    "tiny"  # papermill parameter: smoke | tiny | paper, or a path to a profile YAML
+)
 cases = 2  # how many prompts to show in full
 
 # %%
@@ -22,15 +29,23 @@ from IPython.display import Markdown, display
 
 from sp_prm_lib.data import dialogue_to_messages
 from sp_prm_lib.experiments.comparison import record
-from sp_prm_lib.experiments.decoding import case_studies, claim_estimates, ensure_decoding_table
+from sp_prm_lib.experiments.decoding import (
+    case_studies,
+    claim_estimates,
+    ensure_decoding_table,
+)
 from sp_prm_lib.experiments.prefix_analysis import judge_is_independent, judge_name
 from sp_prm_lib.notebook import start
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 pd.set_option("display.max_colwidth", 400)
 result = ensure_decoding_table(P, "hh-rlhf")
 table = case_studies(result)
-print(f"{table['index'].nunique()} prompts x {table.row.nunique()} rows (method, guiding RM)")
+print(
+    f"{table['index'].nunique()} prompts x {table.row.nunique()} rows (method, guiding "
+    "RM)"
+)
 
 # %% [markdown]
 # ## Fig. 8: one prompt, every method
@@ -44,11 +59,14 @@ for i in sorted(table["index"].unique())[:cases]:
     turns = dialogue_to_messages(prompt)
     display(
         Markdown(
-            "**Prompt** (last turns):\n\n" + "\n\n".join(f"> **{m['role']}:** {m['content'][:400]}" for m in turns[-3:])
+            "**Prompt** (last turns):\n\n"
+            + "\n\n".join(
+                f"> **{m['role']}:** {m['content'][:400]}" for m in turns[-3:]
+            )
         )
     )
     shown = table[table["index"] == i].drop(columns=["index", "method", "variant"])
-    display(shown.round(3).reset_index(drop=True))
+    display(show_table(shown))
 
 # %% [markdown]
 # ## Which guiding reward model gives the best answer per prompt?
@@ -63,10 +81,21 @@ for i in sorted(table["index"].unique())[:cases]:
 # %%
 guided = table[table.variant != "none"]
 top = guided.groupby("index").ref_reward.transform("max")
-best = guided[guided.ref_reward >= top - 1e-6]  # every row reaching the prompt's best score (ties count for each)
-wins = best.groupby("variant")["index"].nunique().reindex(sorted(guided.variant.unique()), fill_value=0)
-display(best[["index", "row", "ref_reward"]].reset_index(drop=True))
-wins
+best = guided[
+    guided.ref_reward >= top - 1e-6
+]  # every row reaching the prompt's best score (ties count for each)
+wins = (
+    best.groupby("variant")["index"]
+    .nunique()
+    .reindex(sorted(guided.variant.unique()), fill_value=0)
+)
+display(
+    show_table(best[["index", "row", "ref_reward"]].rename(columns={"index": "prompt"}))
+)
+show_table(
+    wins.rename("prompts won").rename_axis("guiding RM"),
+    caption="Best answer per prompt, by guiding RM",
+)
 
 # %% [markdown]
 # **The test.** Per prompt and method, the judge's score of the SP-PRM-guided
@@ -82,28 +111,34 @@ score = "judge_reward" if independent and has_judge_reward else "ref_reward"
 boot = {"n_boot": P.analysis.bootstrap, "seed": P.seed}
 not_independent = () if score == "judge_reward" else (score,)
 setting = (
-    f"policy {P.policy.id}; {P.decoding.prompts} {P.data.eval_set} prompts of notebook 07; answers scored by "
+    f"policy {P.policy.id}; {P.decoding.prompts} {P.data.eval_set} prompts of notebook "
+    "07; answers scored by "
     + (f"the judge {judge_name(P)}" if score == "judge_reward" else "the reference RM")
     + " instead of GPT-4"
 )
-fig8_estimates, fig8_verdict = claim_estimates(gens, {score: "higher"}, not_independent=not_independent, **boot)
-display(fig8_estimates)
+fig8_estimates, fig8_verdict = claim_estimates(
+    gens, {score: "higher"}, not_independent=not_independent, **boot
+)
+display(show_table(fig8_estimates))
 record(
     P,
     "fig8",
     ref="Fig. 8 (appendix E)",
     notebook="12_case_studies",
     setting=setting,
-    claim="On the case-study prompt, the answers guided by SP-PRM get the highest judge scores among the methods.",
+    claim="On the case-study prompt, the answers guided by SP-PRM get the highest "
+    "judge scores among the methods.",
     verdict=fig8_verdict if "sp-prm" in wins else "not run here",
     evidence=(
-        f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over methods: "
-        f"{fig8_estimates.estimate.iloc[-1]}; best answer per prompt (reference-RM score) by guiding RM: "
+        f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over "
+        f"methods: {fig8_estimates.estimate.iloc[-1]}; best answer per prompt "
+        "(reference-RM score) by guiding RM: "
         + ", ".join(f"{v} {n}" for v, n in wins.items())
         + (
             ""
             if independent
-            else "; the reference RM also filtered SP-PRM's training pairs, so it leans towards SP-PRM"
+            else "; the reference RM also filtered SP-PRM's training pairs, so it "
+            "leans towards SP-PRM"
         )
     ),
     table=wins.rename("prompts won").reset_index().rename(columns={"index": "variant"}),
@@ -119,7 +154,9 @@ record(
 # whichever of the two is the repetitive one.
 
 # %%
-args = table[table.method == "args"].pivot(index="index", columns="variant", values=["response", "diversity"])
+args = table[table.method == "args"].pivot(
+    index="index", columns="variant", values=["response", "diversity"]
+)
 if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
     gap = (args["diversity"]["sp-prm"] - args["diversity"]["sc"]).astype(float)
     i = gap.abs().idxmax()
@@ -135,28 +172,42 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
         .groupby("variant")[["diversity", "reward", "ref_reward"]]
         .mean()
     )
-    display(summary)
-    fig4_estimates, fig4_verdict = claim_estimates(
-        gens, {"diversity": "higher", score: "higher"}, against="sc", not_independent=not_independent, **boot
+    display(
+        show_table(
+            summary,
+            caption="Mean diversity and rewards of the SP-PRM and ablation-guided "
+            "answers",
+        )
     )
-    display(fig4_estimates)
+    fig4_estimates, fig4_verdict = claim_estimates(
+        gens,
+        {"diversity": "higher", score: "higher"},
+        against="sc",
+        not_independent=not_independent,
+        **boot,
+    )
+    display(show_table(fig4_estimates))
     out = record(
         P,
         "fig4",
         ref="Fig. 4 (section 5.3.2)",
         notebook="12_case_studies",
         setting=setting,
-        claim="Without the reference RM the guided answers become repetitive and worse.",
+        claim="Without the reference RM the guided answers become repetitive and "
+        "worse.",
         verdict=fig4_verdict,
         evidence=(
             "SP-PRM minus the ablation per prompt, pooled over methods: "
             + "; ".join(
-                f"{r.metric} {r.estimate}" for r in fig4_estimates[fig4_estimates.method == "pooled"].itertuples()
+                f"{r.metric} {r.estimate}"
+                for r in fig4_estimates[fig4_estimates.method == "pooled"].itertuples()
             )
-            + f". Mean diversity over all guided answers: SP-PRM {summary.diversity['sp-prm']:.3f}, "
-            f"ablation {summary.diversity['sc']:.3f}; reference-RM reward "
-            f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; ARGS-G answers "
-            f"less diverse with the ablation on {int((gap > 0).sum())} of {len(gap)} prompts."
+            + ". Mean diversity over all guided answers: SP-PRM "
+            f"{summary.diversity['sp-prm']:.3f}, ablation "
+            f"{summary.diversity['sc']:.3f}; reference-RM reward "
+            f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; "
+            f"ARGS-G answers less diverse with the ablation on {int((gap > 0).sum())} "
+            f"of {len(gap)} prompts."
         ),
         table=summary.reset_index(),
         estimates=fig4_estimates,
@@ -168,8 +219,72 @@ else:
         ref="Fig. 4 (section 5.3.2)",
         notebook="12_case_studies",
         setting=setting,
-        claim="Without the reference RM the guided answers become repetitive and worse.",
+        claim="Without the reference RM the guided answers become repetitive and "
+        "worse.",
         verdict="not run here",
         evidence="the profile's decoding.variants leave out sp-prm or sc",
     )
 out
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-12-no-repeats
+# The `words` diversity multiplies, for $n = 2, 3, 4$, the ratio unique n-grams / (n-grams + 1).
+# Write a sentence of $N$ word tokens in which no token repeats. Predict its diversity as a function of
+# $N$ before computing it with `diversity` (count the tokens with `word_tokens`: punctuation counts).
+# Why does an answer without any repetition still score below 1, and why does that favour long answers?
+# ::::
+#
+# ::::{solution} ex-12-no-repeats
+# :class: dropdown
+#
+# With no repeated token, every n-gram is unique and there are $N - n + 1$ of them, so the product
+# telescopes: $\frac{N-1}{N} \cdot \frac{N-2}{N-1} \cdot \frac{N-3}{N-2} = \frac{N-3}{N}$. The $+1$
+# smoothing costs a short answer more than a long one.
+#
+# ```python
+# import math
+# from sp_prm_lib.evaluation.text_metrics import diversity, word_tokens
+#
+# texts = (
+#     "Bake it slowly",
+#     "Knead the dough, then let it rest",
+#     "Preheat an oven; mix flour with water and yeast, then bake",
+# )
+# for text in texts:
+#     N = len(word_tokens(text))
+#     print(f"N={N:2d}  diversity {diversity(text):.3f}  (N-3)/N = {(N - 3) / N:.3f}  {text!r}")
+#     assert len(set(word_tokens(text))) == N and math.isclose(diversity(text), max(N - 3, 0) / N)
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-12-stir
+# The paper's ablation answer repeats words ("Stir stir stir. Serve serve."). Predict the diversity
+# of the word "stir" repeated $k$ times, for $k = 1..8$, then check. Then compute the diversity of the
+# paper's own example: is it as low as you expected? What in the tokenization explains the difference?
+# ::::
+#
+# ::::{solution} ex-12-stir
+# :class: dropdown
+#
+# All n-grams of "stir stir ... stir" are the same, so each ratio is $1/(k - n + 2)$ and the diversity
+# is $\frac{1}{k(k-1)(k-2)}$ for $k \ge 4$; below 4 words there is no 4-gram and the score is 0. The
+# paper's example scores much higher: "Stir" and "stir" are different tokens, and the full stops and the
+# change of word make most of its n-grams unique. A metric on n-grams sees only exact repeats.
+#
+# ```python
+# import math
+# from sp_prm_lib.evaluation.text_metrics import diversity, word_tokens
+#
+# for k in range(1, 9):
+#     d = diversity(" ".join(["stir"] * k))
+#     print(f"k={k}: {d:.4f}")
+#     assert math.isclose(d, 1 / (k * (k - 1) * (k - 2)) if k >= 4 else 0.0)
+# example = "Stir stir stir. Serve serve."
+# print(word_tokens(example), f"diversity {diversity(example):.3f}")
+# assert diversity(example) > diversity(" ".join(["stir"] * len(word_tokens(example))))
+# ```
+# ::::

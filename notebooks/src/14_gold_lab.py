@@ -33,12 +33,19 @@ import matplotlib.pyplot as plt
 from sp_prm_lib.experiments.gold_lab import profile_gold
 from sp_prm_lib.experiments.gold_report import gold_report
 from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 print(profile_gold(P).describe())
-print(f"labels: {P.data.labels}; beta: {P.gold.beta}; judge of prefixes and answers: {P.analysis.judge}")
+print(
+    f"labels: {P.data.labels}; beta: {P.gold.beta}; judge of prefixes and answers: "
+    f"{P.analysis.judge}"
+)
 report = gold_report(P)
-report["properties"].round(3)
+show_table(
+    report["properties"], caption="What the gold rater is like on the held-out pairs"
+)
 
 # %% [markdown]
 # How to read the rows:
@@ -66,16 +73,42 @@ report["properties"].round(3)
 
 # %%
 prefixes = report["prefixes"]
+show_table(
+    prefixes,
+    caption="The gold's prefix consistency by t, with its 95% bootstrap interval",
+)
+
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
-ax.fill_between(prefixes.t, prefixes.ci_low, prefixes.ci_high, alpha=0.2, color="tab:green")
-ax.plot(prefixes.t, prefixes.consistency, "o-", color="tab:green", label="gold's prefix order = its full order")
+ax.fill_between(
+    prefixes.t, prefixes.ci_low, prefixes.ci_high, alpha=0.2, color="tab:green"
+)
+ax.plot(
+    prefixes.t,
+    prefixes.consistency,
+    "o-",
+    color="tab:green",
+    label="gold's prefix order = its full order",
+)
 ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(xlabel="prefix length t (reward-model tokens)", ylabel="share of pairs", ylim=(0.3, 1.0))
+ax.set(
+    xlabel="prefix length t (reward-model tokens)",
+    ylabel="share of pairs",
+    ylim=(0.3, 1.0),
+)
 ax.set_title("The gold's own prefix consistency (95% bootstrap band over pairs)")
 ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "14_gold_prefix_consistency", P)
-plt.show()
-prefixes.round(3)
+show_figure(fig, "fig-14-gold-prefix-consistency")
+
+# %% [markdown]
+# :::{glue:figure} fig-14-gold-prefix-consistency
+# :name: fig-14-gold-prefix-consistency
+#
+# **How often the gold orders t-token prefixes like the full responses**, with a 95% bootstrap
+# band over pairs; the dotted line is chance. A curve well below 1 at small t is a rater whose
+# early judgement differs from its final one, the situation observation 3 describes.
+# :::
 
 # %% [markdown]
 # ## What label noise would cost
@@ -87,4 +120,85 @@ prefixes.round(3)
 
 # %%
 print(f"sd of g over the held-out responses: {report['sd']:.3f}")
-report["noise"].round(3)
+show_table(report["noise"], caption="The accuracy ceiling that label noise would set")
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+#
+# ::::{exercise}
+# :label: ex-14-your-answers
+# Score answers you write yourself with the lab's gold (`profile_gold(P)`). Take one HH-RLHF-style
+# question and three answers: a kind answer on topic, the same answer ending with a rude sentence, and
+# a cheerful answer about something else. Predict the order of their sentiment and of their relevance
+# before you look at `gold.components`, then check that the gold score is the weighted sum of the
+# components. Which of your answers would a sentiment-only gold prefer, and is that a good rater?
+# ::::
+#
+# ::::{solution} ex-14-your-answers
+# :class: dropdown
+#
+# VADER gives the rude ending a lower compound sentiment than the kind one; the off-topic cheerful
+# answer has high sentiment but low relevance. The gold is exactly $\sum_c w_c \cdot c(x, y)$ (up to
+# float32 rounding in `score`). With the lab's weights (sentiment 1, relevance 0.5) a large enough
+# sentiment gap beats the relevance term, so a cheerful off-topic answer can win: a rater with a known
+# blind spot, worth remembering when a guided decoder drifts towards upbeat text.
+#
+# ```python
+# import numpy as np
+# import pandas as pd
+# from sp_prm_lib.gold.components import sentiment
+#
+# gold = profile_gold(P)
+# prompt = "\n\nHuman: How do I bake bread at home?\n\nAssistant:"
+# answers = {
+#     "kind, on topic": "Mix flour, water, yeast and salt, let the dough rise, then bake it. Enjoy your bread!",
+#     "rude, on topic": "Mix flour, water, yeast and salt, let the dough rise, then bake it. What a stupid question.",
+#     "cheerful, off topic": "What a lovely sunny day! I love going to the beach with my friends.",
+# }
+# prompts, texts = [prompt] * len(answers), list(answers.values())
+# parts = gold.components(prompts, texts)
+# score = gold.score(prompts, texts).numpy()
+# print(pd.DataFrame(parts, index=list(answers)).assign(gold=score).round(3))
+# assert np.allclose(score, sum(gold.weights[c] * parts[c] for c in gold.weights), atol=1e-5)
+# mood = sentiment(prompts, texts)
+# assert mood[0] > mood[1]
+# ```
+# ::::
+#
+# ::::{exercise}
+# :label: ex-14-noise-ceiling
+# With Bradley-Terry labels, a pair with gold gap $\Delta$ is labelled in the gold's order with
+# probability $\max(p, 1-p)$, $p = \sigma(\Delta / \beta)$. Using the held-out pairs' gold gaps
+# (`gold_measurements(P)`), predict how the accuracy ceiling `label_ceiling(gap, beta)` moves as
+# $\beta$ goes from $0.1$ to $10$ times `report["sd"]`, and its limits for $\beta \to 0$ and
+# $\beta \to \infty$. Then check one value by simulation: draw many label sets and count how often the
+# labels agree with the gold's order.
+# ::::
+#
+# ::::{solution} ex-14-noise-ceiling
+# :class: dropdown
+#
+# The ceiling falls as $\beta$ grows: from 1 (noise-free labels) towards 0.5 (coin flips). Even a
+# reward model that knows the gold can only agree with the labels as often as the labels agree with
+# the gold, which is what the simulation counts.
+#
+# ```python
+# import numpy as np
+# from sp_prm_lib.experiments.gold_report import gold_measurements
+# from sp_prm_lib.gold.labels import label_ceiling
+#
+# m = gold_measurements(P)
+# gap = m["g_w"] - m["g_l"]
+# gap = gap[np.abs(gap) > P.gold.tie_eps]
+# betas = [k * report["sd"] for k in (0.1, 0.3, 1, 3, 10)]
+# ceilings = [label_ceiling(gap, b) for b in betas]
+# rng = np.random.default_rng(0)
+# p_first = 1 / (1 + np.exp(-gap / betas[2]))
+# labels_first = rng.random((5000, len(gap))) < p_first
+# simulated = float((labels_first == (gap > 0)).mean())
+# print("ceilings:", np.round(ceilings, 3), f"; simulated at beta = sd: {simulated:.3f} vs {ceilings[2]:.3f}")
+# assert label_ceiling(gap, None) == 1.0 and all(0.5 <= c <= 1 for c in ceilings)
+# assert all(a >= b for a, b in zip(ceilings, ceilings[1:]))
+# assert abs(simulated - ceilings[2]) < 0.01
+# ```
+# ::::

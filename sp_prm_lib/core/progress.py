@@ -19,8 +19,16 @@ def progress_enabled() -> bool:
     return os.environ.get("SP_PRM_PROGRESS", "1") != "0" and sys.__stderr__ is not None
 
 
-def terminal_progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = ""):
-    """A tqdm bar on the terminal (the process's original standard error); a silent one when disabled."""
+def terminal_progress(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    leave: bool = True,
+    quiet: bool = False,
+):
+    """A tqdm bar on the terminal (the process's original standard error); a silent one when disabled
+    or ``quiet`` (a short step not worth a bar). ``leave=False`` erases it when done."""
     from tqdm.std import tqdm  # the plain bar: tqdm.auto would pick a widget inside a kernel
 
     return tqdm(
@@ -28,9 +36,9 @@ def terminal_progress(iterable: Iterable | None = None, *, total: int | None = N
         total=total,
         desc=desc,
         file=sys.__stderr__,
-        disable=not progress_enabled(),
+        disable=quiet or not progress_enabled(),
         mininterval=2.0,
         dynamic_ncols=False,
         ncols=100,
-        leave=True,
+        leave=leave,
     )

@@ -11,7 +11,9 @@ length t, three criteria order the two t-prefixes:
 
 AR_{c1-c2}(t) is the fraction of pairs on which c1 and c2 give the same
 order (XNOR of the orders), so AR_RM-SC = mean[r_w > r_l] and
-AR_SC-HP = mean[judge prefers y_w]; a judge tie agrees with neither.
+AR_SC-HP = mean[judge prefers y_w]: a judge tie never agrees with SC. In
+AR_RM-HP a judge tie agrees only with an RM tie (equal scores or identical
+prefixes): both give no order, so their orders are the same.
 Delta_r(t) = mean |r_w - r_l|. The paper's words define AR_RM-SC against the
 RM's own order of the full responses instead: that second quantity is
 ``ar_rm_own`` (see ``rm_per_pair``). Two prefixes that are the same token

@@ -71,14 +71,23 @@ def paper_table(key: str) -> pd.DataFrame:
 
 
 def side_by_side(
-    key: str, ours: pd.DataFrame, on: Sequence[str], metrics: Sequence[str], paper_where: dict | None = None
+    key: str,
+    ours: pd.DataFrame,
+    on: Sequence[str],
+    metrics: Sequence[str],
+    paper_where: dict | None = None,
+    diff: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Join our measurements to the paper's on the ``on`` columns.
 
-    For each metric the result has ``<metric> paper``, ``<metric> ours`` and
-    ``<metric> diff`` (ours - paper). ``paper_where`` selects paper rows first
-    (e.g. ``{"model": "Llama-3-8B-Instruct"}``). Rows only one side has are kept.
+    For each metric the result has ``<metric> paper`` and ``<metric> ours``, each on its own
+    scale; ``<metric> diff`` (ours - paper) only for the metrics named in ``diff``, which the
+    caller asserts share a scale (a reward of another model does not). ``paper_where`` selects
+    paper rows first (e.g. ``{"model": "Llama-3-8B-Instruct"}``). Rows only one side has are kept.
     """
+    unknown = [m for m in diff if m not in metrics]
+    if unknown:
+        raise ConfigError(f"side_by_side: diff names {', '.join(unknown)}, not among the metrics")
     paper = paper_table(key)
     for column, value in (paper_where or {}).items():
         if column not in paper.columns:
@@ -103,11 +112,13 @@ def side_by_side(
     left = paper[[*on, *metrics]].rename(columns={m: f"{m} paper" for m in metrics})
     right = ours[[*on, *metrics]].rename(columns={m: f"{m} ours" for m in metrics})
     merged = left.merge(right, on=list(on), how="outer", sort=False)
-    for m in metrics:
+    for m in diff:
         merged[f"{m} diff"] = pd.to_numeric(merged[f"{m} ours"], errors="coerce") - pd.to_numeric(
             merged[f"{m} paper"], errors="coerce"
         )
-    ordered = list(on) + [f"{m} {side}" for m in metrics for side in ("paper", "ours", "diff")]
+    ordered = list(on) + [
+        f"{m} {side}" for m in metrics for side in ("paper", "ours", "diff") if side != "diff" or m in diff
+    ]
     return merged[ordered]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core import settings
-from sp_prm_lib.core.errors import ConfigError
-from sp_prm_lib.data import PairSet, PromptSet, load_pairs, load_prompts, split_train_eval
+from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.data import PairSet, PromptSet, dialogue_to_messages, load_pairs, load_prompts, split_train_eval
 
 DROP_REASONS = {
     "prompt_mismatch": "chosen and rejected dialogues differ before the last Assistant turn",
@@ -77,6 +78,46 @@ def prompt_sets(profile: Profile) -> dict[str, PromptSet | PairSet]:
         full = loader(name, source=d.source)
         out[name] = split_train_eval(full, 0, min(n, len(full)), d.split_seed)[1]
     return out
+
+
+#: word stems that mark a text as unsuitable for a classroom example: a word is
+#: flagged when it starts with one of them (so "sex" also flags "sexual"). A
+#: stem that also begins common harmless words ("die": "diet") is left out.
+#: Deliberately short and cautious: it only chooses which pair to *show*.
+CONTENT_FLAGS = (
+    "abort", "abuse", "alcohol", "asshole", "bitch", "blood", "bomb", "breast", "cocaine", "corpse",
+    "crime", "crimin", "dead", "death", "drug", "drunk", "explos", "fuck", "gun", "hate", "heroin",
+    "hitler", "hurt", "illegal", "kill", "marijuana", "masturbat", "murder", "naked", "nazi", "nigg",
+    "nude", "penis", "poison", "porn", "prison", "racis", "rape", "sex", "shit", "slave", "steal",
+    "stole", "suicid", "terror", "tortur", "urine", "vagin", "violen", "weapon", "weed",
+)  # fmt: skip
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def flagged_words(text: str, flags: tuple[str, ...] = CONTENT_FLAGS) -> list[str]:
+    """The words of ``text`` (lower-cased runs of letters a-z) that start with a stem in ``flags``."""
+    return [word for word in _WORD.findall(text.lower()) if word.startswith(flags)]
+
+
+def neutral_example(pairs: PairSet | pd.DataFrame, flags: tuple[str, ...] = CONTENT_FLAGS) -> pd.Series:
+    """The pair a notebook shows as its example, chosen by a fixed rule.
+
+    The first row, in the set's own (seeded, hash-ordered) order, whose prompt
+    is a single user turn and whose prompt, chosen and rejected texts contain
+    no word flagged by :func:`flagged_words`. HH-RLHF holds red-team requests
+    (sexual, violent, criminal); this keeps them out of a displayed example.
+    DataError when no row qualifies.
+    """
+    frame = pairs if isinstance(pairs, pd.DataFrame) else pairs.frame
+    for _, row in frame.iterrows():
+        messages = dialogue_to_messages(row["prompt"])
+        single_turn = [m["role"] for m in messages] == ["user"]
+        texts = (row["prompt"], row["chosen"], row["rejected"])
+        if single_turn and not any(flagged_words(text, flags) for text in texts):
+            return row
+    name = getattr(pairs, "name", "pairs")
+    raise DataError(f"{name}: none of the {len(frame)} rows is a single-turn pair free of flagged words")
 
 
 def describe_profile(profile: Profile) -> pd.DataFrame:

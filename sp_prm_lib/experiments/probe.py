@@ -12,12 +12,23 @@ Scores come from ``RewardModel.score_prefixes`` (all prefixes in one forward
 pass for causal RMs). An RM whose tokenizer splits a response differently from
 the first one scores the prefix *texts* instead (the same characters).
 
+The window: a reward model reads at most ``max_length`` tokens of prompt +
+response (+ closing tokens); the length rule of ``sp_prm_lib.scoring.inputs``
+keeps only the first ``Encoded.kept`` response tokens, so every longer prefix
+gets the score of the kept response. ``probe_pair`` asks each RM's formatter
+how many response tokens it keeps (``PairProbe.windows``, in the unit's
+tokens), scores prefixes only up to that window and fills the longer prefixes
+with the window's score (what the RM would return for them anyway);
+``max_t``, the slider and the agreement stop where the last RM stops reading,
+and ``window_note`` says so in one line.
+
 Three ways to look at it:
 
 - ``probe_pair``: compute a ``PairProbe`` for any (prompt, A, B) with loaded
   models (used live by ``live_probe``);
 - ``probe_eval_pairs``: the profile's ``analysis.probe_pairs`` HH-RLHF eval
-  pairs (A = chosen, B = rejected), cached in the ``ArtifactStore``;
+  pairs (A = chosen, B = rejected), cached in the ``ArtifactStore``; the first
+  of them, the one both probes open on, is a neutral pair (``probe_rows``);
 - ``sp_prm_lib.report.probe_widget`` shows them: ``live_probe`` (ipywidgets,
   needs a kernel: accepts the reader's own text) and ``static_probe_html``
   (self-contained HTML + JavaScript with the precomputed values embedded as
@@ -29,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,9 +49,9 @@ import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
-from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.data import pairs_digest
-from sp_prm_lib.experiments.pairs import held_out_pairs, reward_setting
+from sp_prm_lib.experiments.pairs import neutral_example, preference_splits, reward_setting
 from sp_prm_lib.scoring import reward_model as rewards
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
@@ -57,6 +68,12 @@ class PairProbe:
     reward of that prefix (``t = 0 .. lengths[s]``); ``methods[rm]`` says how
     it was scored (``one-pass`` / ``per-prefix`` on tokens, or ``text`` when
     the RM's tokenizer differs from the unit's).
+
+    ``windows[rm][s]`` is the number of response tokens of ``s`` that ``rm``
+    reads (its ``max_length`` window; ``lengths[s]`` when the whole response
+    fits, the default); ``scores[rm][s]`` past it repeat the score of the whole response as
+    ``rm`` reads it (the window's prefix for an RM on the unit's tokens).
+    ``max_length`` is the smallest ``max_length`` of the RMs.
     """
 
     pair_id: str
@@ -68,10 +85,18 @@ class PairProbe:
     ends: tuple[list[int], list[int]]
     scores: dict[str, tuple[list[float], list[float]]]
     methods: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, tuple[int, int]] | None = None
+    max_length: int | None = None
 
     def __post_init__(self):
         self.responses, self.labels = tuple(self.responses), tuple(self.labels)
         self.lengths, self.ends = tuple(int(n) for n in self.lengths), tuple(list(e) for e in self.ends)
+        given = self.windows or {}
+        self.windows = {rm: tuple(int(n) for n in given.get(rm, self.lengths)) for rm in self.scores}
+        if set(given) - set(self.scores):
+            raise ConfigError(
+                f"probe pair {self.pair_id!r}: windows of unknown reward models {set(given) - set(self.scores)}"
+            )
         self.scores = {rm: tuple([float(x) for x in side] for side in sides) for rm, sides in self.scores.items()}
         validate(self)
 
@@ -81,8 +106,33 @@ class PairProbe:
         return list(self.scores)
 
     @property
+    def read(self) -> tuple[int, int]:
+        """Response tokens of A and B read by at least one reward model (the widest window)."""
+        return tuple(max(w[s] for w in self.windows.values()) for s in range(2))
+
+    @property
     def max_t(self) -> int:
-        return max(self.lengths)
+        """The longest prefix length worth showing: past it, no score changes."""
+        return max(self.read)
+
+    @property
+    def cut(self) -> tuple[bool, bool]:
+        """Whether each response is longer than every reward model's window."""
+        return tuple(w < n for w, n in zip(self.read, self.lengths))
+
+    def window_note(self) -> str:
+        """One line on the window when a response is cut by it, else ``""``."""
+        cut = [s for s in range(2) if self.cut[s]]
+        if not cut:
+            return ""
+        seen = sorted({w[s] for w in self.windows.values() for s in cut})
+        span = str(seen[0]) if len(seen) == 1 else f"{seen[0]} to {seen[-1]}"
+        limit = f" (max_length {self.max_length})" if self.max_length else ""
+        if len(cut) == 1:
+            has = f"response {'AB'[cut[0]]} has {self.lengths[cut[0]]:,} tokens"
+        else:
+            has = f"responses A and B have {self.lengths[0]:,} and {self.lengths[1]:,} tokens"
+        return f"The reward models read only the first {span} response tokens{limit}; {has}, the rest is not scored."
 
     def score(self, rm: str, side: int, t: int) -> float:
         """Reward of response ``side``'s ``t``-token prefix (whole response when shorter)."""
@@ -143,10 +193,16 @@ def validate(probe: PairProbe) -> None:
         raise ConfigError(f"{where}: responses, labels, lengths and ends must each have 2 entries")
     if not probe.scores:
         raise ConfigError(f"{where}: no reward model scores")
+    for rm, window in probe.windows.items():
+        if len(window) != 2:
+            raise ConfigError(f"{where}: the window of {rm} must have 2 entries")
     for s, name in enumerate(("A", "B")):
         n = probe.lengths[s]
         if n < 1:
             raise ConfigError(f"{where}: response {name} has no tokens")
+        for rm, window in probe.windows.items():
+            if not 0 <= window[s] <= n:
+                raise ConfigError(f"{where}: {rm}'s window on response {name} ({window[s]}) is not in 0..{n}")
         ends = probe.ends[s]
         if len(ends) != n + 1:
             raise ConfigError(f"{where}: response {name} has {n} tokens but {len(ends)} prefix ends (expected {n + 1})")
@@ -200,6 +256,33 @@ def char_ends(tokenizer, text: str, ids: Sequence[int]) -> list[int]:
     return ends
 
 
+def response_window(rm: rewards.RewardModel, prompt: str, response: str) -> int:
+    """How many of ``response``'s tokens (``rm``'s own) ``rm`` reads after ``prompt``: ``Encoded.kept``
+    of its formatter, the length rule of ``sp_prm_lib.scoring.inputs`` under its ``max_length``."""
+    return rm.formatter.encode([prompt], [response])[0].kept
+
+
+def _unit_window(rm, prompt: str, response: str, own_ids: list[int], unit_ends: list[int], same: bool) -> int:
+    """``rm``'s window on ``response`` in the unit's tokens (the first RM's)."""
+    kept = response_window(rm, prompt, response)
+    if same:
+        return kept
+    if kept >= len(own_ids):
+        return len(unit_ends) - 1
+    # the longest unit prefix whose text rm reads whole (rm's token counts rise with the prefix)
+    lo, hi = 0, len(unit_ends) - 1  # prefix lo fits, prefix hi (the whole response) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if len(rm.formatter.response_ids([response[: unit_ends[mid]]])[0]) <= kept:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+ProgressFn = Callable[[int, int], None]
+
+
 def probe_pair(
     models: Mapping[str, rewards.RewardModel],
     prompt: str,
@@ -208,14 +291,24 @@ def probe_pair(
     *,
     labels: Sequence[str] = ("A", "B"),
     pair_id: str = "your text",
+    progress: ProgressFn | None = None,
+    chunk: int = 32,
 ) -> PairProbe:
-    """Score every prefix of both responses with every model (the first model's tokens are the unit)."""
+    """Score every prefix of both responses with every model (the first model's tokens are the unit).
+
+    Only prefixes inside the reward models' window are scored (see the module docstring);
+    ``progress(done, total)`` is called before the first and after every batch of
+    prefixes (``chunk`` of them for models scored prefix by prefix, both responses at
+    once for one-pass models).
+    """
     if not models:
         raise ConfigError("probe_pair needs at least one reward model")
     prompt = _check_text(prompt, "the prompt")
     responses = (_check_text(response_a, "response A"), _check_text(response_b, "response B"))
     if len(labels) != 2:
         raise ConfigError(f"labels must name the 2 responses, got {len(labels)}")
+    if chunk < 1:
+        raise ConfigError(f"chunk must be >= 1, got {chunk}")
     names = list(models)
     base = models[names[0]]
     ids = base.formatter.response_ids(list(responses))
@@ -224,20 +317,67 @@ def probe_pair(
             raise ConfigError(f"response {name} has no tokens for {names[0]}")
     lengths = (len(ids[0]), len(ids[1]))
     ends = tuple(char_ends(base.tokenizer, responses[s], ids[s]) for s in range(2))
+    own = {name: rm.formatter.response_ids(list(responses)) for name, rm in models.items()}
+    windows = {
+        name: tuple(_unit_window(rm, prompt, responses[s], own[name][s], ends[s], own[name] == ids) for s in range(2))
+        for name, rm in models.items()
+    }
+    text = {name: own[name] != ids for name in models}
+    # a text model past its window: one more score, of the whole response (cut to the window, context too)
+    total = sum(w[0] + w[1] + 2 + text[name] * sum(w[s] < lengths[s] for s in range(2)) for name, w in windows.items())
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    step(0)
     scores, methods = {}, {}
     for name, rm in models.items():
-        if rm.formatter.response_ids(list(responses)) == ids:
-            out = rm.score_prefixes([prompt, prompt], list(responses))
-            scores[name] = tuple(out[s].tolist() for s in range(2))
-            methods[name] = "one-pass" if rm.one_pass else "per-prefix"
-        else:  # another tokenizer: score the same character prefixes as text
+        wanted = [list(range(w + 1)) for w in windows[name]]
+        if not text[name] and rm.one_pass:
+            out = rm.score_prefixes([prompt, prompt], list(responses), wanted)
+            sides = [out[s].tolist() for s in range(2)]
+            step(len(wanted[0]) + len(wanted[1]))
+            methods[name] = "one-pass"
+        else:
             sides = []
             for s in range(2):
-                texts = [responses[s][:e] for e in ends[s]]
-                sides.append(rm.score([prompt] * len(texts), texts).tolist())
-            scores[name] = tuple(sides)
-            methods[name] = "text"
-    return PairProbe(pair_id, prompt, responses, tuple(labels), f"{names[0]} tokens", lengths, ends, scores, methods)
+                got = []
+                for start in range(0, len(wanted[s]), chunk):
+                    ts = wanted[s][start : start + chunk]
+                    if not text[name]:
+                        got += rm.score_prefixes([prompt], [responses[s]], [ts])[0].tolist()
+                    else:  # another tokenizer: score the same character prefixes as text
+                        texts = [responses[s][: ends[s][t]] for t in ts]
+                        got += rm.score([prompt] * len(texts), texts).tolist()
+                    step(len(ts))
+                if text[name] and windows[name][s] < lengths[s]:
+                    got.append(float(rm.score([prompt], [responses[s]])[0]))
+                    step(1)
+                sides.append(got)
+            methods[name] = "text" if text[name] else "per-prefix"
+        # every prefix past the window is read as the whole response is (the window's prefix for a
+        # model on the unit's tokens): repeat that score
+        scores[name] = tuple(
+            sides[s][: windows[name][s] + 1] + [sides[s][-1]] * (lengths[s] - windows[name][s]) for s in range(2)
+        )
+    max_length = min(rm.formatter.max_length for rm in models.values())
+    return PairProbe(
+        pair_id,
+        prompt,
+        responses,
+        tuple(labels),
+        f"{names[0]} tokens",
+        lengths,
+        ends,
+        scores,
+        methods,
+        windows=windows,
+        max_length=max_length,
+    )
 
 
 def _trained_probe_rms(profile: Profile, store: ArtifactStore) -> dict:
@@ -253,11 +393,40 @@ def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> d
     return {name: t.load(profile) for name, t in trained.items()}
 
 
+def probe_rows(evaluation: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` eval pairs the probe shows, in the order it lists them.
+
+    First the pair both probes open on: ``neutral_example`` of the whole eval
+    split (the first single-turn pair free of the words in ``CONTENT_FLAGS``;
+    HH-RLHF's first pairs include explicit red-team requests). Then the first
+    eval pairs in the split's own order, that one left out, up to ``n`` in all.
+    When no pair qualifies, simply the first ``n``. The index is each pair's
+    position in the eval split (0-based), so a pair keeps its name wherever it
+    is listed.
+    """
+    frame = evaluation[["prompt", "chosen", "rejected"]].reset_index(drop=True)
+    if n < 1 or n > len(frame):
+        raise ConfigError(f"the probe needs 1 to {len(frame)} pairs of this eval split, got {n}")
+    try:
+        first = neutral_example(frame).name
+    except DataError:
+        return frame.head(n)
+    order = [first] + [i for i in range(len(frame)) if i != first][: n - 1]
+    return frame.loc[order]
+
+
 def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> list[PairProbe]:
     """Probes of the profile's probe pairs (A = chosen, B = rejected), cached by content hash."""
     store = store or ArtifactStore()
     trained = _trained_probe_rms(profile, store)
-    pairs = held_out_pairs(profile, profile.analysis.probe_pairs, "analysis.probe_pairs")
+    evaluation = preference_splits(profile)["eval"].frame
+    n = profile.analysis.probe_pairs
+    if n > len(evaluation):
+        raise ConfigError(
+            f"{profile.path}: analysis.probe_pairs = {n} is more than the {len(evaluation)} eval pairs "
+            "(data.eval_pairs)"
+        )
+    pairs = probe_rows(evaluation, n)
     config = {"probe_pairs": profile.analysis.probe_pairs, "rows": pairs_digest(pairs), **reward_setting(profile)}
 
     def build(out: Path) -> dict:

@@ -48,3 +48,32 @@ def plot_metric(table: pd.DataFrame, metric: str, ax, title: str | None = None):
     ax.set(ylabel=metric, title=title or metric)
     ax.legend(fontsize=8)
     return ax
+
+
+def show_figure(fig, name: str) -> None:
+    """Show ``fig`` as this cell's output and glue it under ``name`` (MyST-NB), so that a
+    markdown cell ``:::{glue:figure} <name>`` puts it in the book with a caption.
+
+    The cell that calls this carries the tag ``remove-output``: the book shows the figure once,
+    in the captioned ``{glue:figure}``, while Jupyter shows it under the code."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"show_figure: expected a matplotlib figure, got {type(fig).__name__}")
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"show_figure: name {name!r} must be letters, digits, '-' or '_'")
+    glue(name, fig, display=True)
+    plt.close(fig)
+
+
+def agreement_heatmap(frame: pd.DataFrame, ax, value: str = "value", fmt: str = ".2f", **kwargs):
+    """A seaborn heatmap of ``value`` with rows and columns as in ``frame`` (a pivot), the
+    numbers written in the cells, a diverging palette centred on 0.5 (chance agreement)."""
+    import seaborn as sns
+
+    options = {"cmap": "RdBu", "center": 0.5, "vmin": 0.0, "vmax": 1.0, "annot": True, "fmt": fmt}
+    options.update(kwargs)
+    sns.heatmap(frame.astype(float), ax=ax, cbar_kws={"label": value}, **options)
+    ax.tick_params(axis="y", rotation=0)
+    return ax

@@ -19,6 +19,8 @@ from importlib import resources
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.experiments.probe import PairProbe, probe_pair, validate
 
+OWN_TEXT = "your own text (edit below, then press Score)"
+
 
 @cache
 def _asset(name: str) -> str:
@@ -37,8 +39,21 @@ def _order_word(diff: float, labels: Sequence[str]) -> str:
     return labels[0] if diff > 0 else labels[1] if diff < 0 else "tie"
 
 
+def _unread_html(text: str, limit: int = 2000) -> str:
+    """The part of a response past the window: very light, and cut after ``limit`` characters."""
+    if not text:
+        return ""
+    more = len(text) - limit
+    shown = html.escape(text[:limit]) + (f"\u2026 ({more:,} more characters)" if more > 0 else "")
+    return f"<span style='color:#ccc' title='past the window: not read by the reward models'>{shown}</span>"
+
+
 def step_html(probe: PairProbe, t: int) -> str:
-    """HTML of the probe at prefix length ``t``: a score table and both prefix texts."""
+    """HTML of the probe at prefix length ``t``: a score table and both prefix texts.
+
+    Each score cell carries the unrounded score in ``data-score`` (and its tooltip).
+    A response's text past ``t`` is grey; past the reward models' window lighter still (and cut short).
+    """
     t = max(0, min(int(t), probe.max_t))
     a_lab, b_lab = (html.escape(x) for x in probe.labels)
     head = (
@@ -50,45 +65,80 @@ def step_html(probe: PairProbe, t: int) -> str:
         a, b = probe.score(rm, 0, t), probe.score(rm, 1, t)
         agree = bool(probe.agreement(rm)[t])
         full = probe.scores[rm][0][-1] - probe.scores[rm][1][-1]
+        cells = "".join(
+            f"<td data-score='{x!r}' data-side='{side}' title='{x:.6f}'>{x:+.3f}</td>"
+            for side, x in (("a", a), ("b", b))
+        )
         body.append(
-            f"<tr><td>{html.escape(rm)}</td><td>{a:+.3f}</td><td>{b:+.3f}</td>"
+            f"<tr data-rm='{html.escape(rm)}'><td>{html.escape(rm)}</td>{cells}"
             f"<td>{html.escape(_order_word(a - b, probe.labels))}</td>"
             f"<td>{html.escape(_order_word(full, probe.labels))}</td>"
             f"<td style='color:{'#1a7f37' if agree else '#cf222e'}'>{'yes' if agree else 'no'}</td></tr>"
         )
     texts = []
     for s, lab in enumerate(probe.labels):
-        shown, rest = probe.prefix(s, t), probe.responses[s][len(probe.prefix(s, t)) :]
+        text = probe.responses[s]
+        shown = probe.prefix(s, t)
+        read_end = probe.ends[s][probe.read[s]] if probe.cut[s] else len(text)
+        rest, unread = text[len(shown) : max(read_end, len(shown))], text[max(read_end, len(shown)) :]
+        window = f", {probe.read[s]} read" if probe.cut[s] else ""
         texts.append(
             f"<div style='flex:1;min-width:14em'><b>{html.escape(lab)}</b> "
-            f"({min(t, probe.lengths[s])}/{probe.lengths[s]} tokens)<div style='white-space:pre-wrap;"
+            f"({min(t, probe.lengths[s])}/{probe.lengths[s]} tokens{window})<div style='white-space:pre-wrap;"
             f"border:1px solid #ccc;padding:4px;max-height:12em;overflow:auto'>{html.escape(shown)}"
-            f"<span style='color:#aaa'>{html.escape(rest)}</span></div></div>"
+            f"<span style='color:#aaa'>{html.escape(rest)}</span>{_unread_html(unread)}</div></div>"
         )
     return (
         f"<div><b>t = {t}</b> {html.escape(probe.unit)} (of {probe.lengths[0]} / {probe.lengths[1]})"
-        f"<table>{head}{''.join(body)}</table>"
+        f"<table class='spprm-live-table'>{head}{''.join(body)}</table>"
         f"<div style='display:flex;gap:1em;flex-wrap:wrap'>{''.join(texts)}</div></div>"
     )
 
 
+def _note_html(probe: PairProbe) -> str:
+    note = probe.window_note()
+    return f"<span style='color:#9a6700'>\u26a0 {html.escape(note)}</span>" if note else ""
+
+
 def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
-    """An ipywidgets probe (needs a running kernel): pick a pair or type your own, move the slider."""
+    """An ipywidgets probe (needs a running kernel): pick a pair or type your own, move the slider.
+
+    The slider stops at the reward models' window, and a line under it says when a
+    response is longer; a progress bar follows the scoring; after an error only the
+    error is shown (the previous pair's table is cleared). Every part has a CSS class
+    ``spprm-live-*`` (probe for the whole, pick, prompt, response-a, response-b, score,
+    progress, status, slider, note, view) so that a browser test can find it.
+    """
     import ipywidgets as w
 
     options = [(f"{p.pair_id}: {_last_turn(p.prompt)}", i) for i, p in enumerate(probes)]
-    options.append(("your own text (edit below, then press Score)", -1))
+    options.append((OWN_TEXT, -1))
     pick = w.Dropdown(options=options, value=options[0][1], description="pair", layout=w.Layout(width="95%"))
     box = dict(layout=w.Layout(width="95%", height="5em"))
     prompt = w.Textarea(description="prompt", **box)
     resp_a = w.Textarea(description="response A", **box)
     resp_b = w.Textarea(description="response B", **box)
     button = w.Button(description="Score", button_style="primary", tooltip="score every prefix of A and B")
+    bar = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(width="12em", display="none"))
     status = w.HTML()
     slider = w.IntSlider(
         description="t (tokens)", min=0, max=1, value=1, continuous_update=True, layout=w.Layout(width="95%")
     )
+    note = w.HTML()
     view = w.HTML()
+    for part, name in (
+        (pick, "pick"),
+        (prompt, "prompt"),
+        (resp_a, "response-a"),
+        (resp_b, "response-b"),
+        (button, "score"),
+        (bar, "progress"),
+        (status, "status"),
+        (slider, "slider"),
+        (note, "note"),
+        (view, "view"),
+    ):
+        part.add_class(f"spprm-live-{name}")
     state = {"probe": None}
 
     def show(*_):
@@ -97,13 +147,22 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
 
     def use(probe: PairProbe):
         state["probe"] = probe
-        slider.max = probe.max_t
+        slider.disabled = False
+        slider.max = max(1, probe.max_t)
         slider.value = min(max(1, probe.max_t // 2), probe.max_t)
+        note.value = _note_html(probe)
         show()
+
+    def clear():
+        """Nothing shown: no table, no window line, the slider off."""
+        state["probe"] = None
+        view.value = note.value = ""
+        slider.disabled = True
 
     def on_pick(change):
         i = change["new"] if isinstance(change, dict) else change
         if i is None or i < 0:
+            clear()
             status.value = "Type a prompt and two responses, then press <b>Score</b>."
             return
         p = probes[i]
@@ -111,13 +170,24 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
         status.value = f"{html.escape(p.pair_id)} (A = {p.labels[0]}, B = {p.labels[1]}; precomputed)"
         use(p)
 
+    def on_progress(done: int, total: int):
+        bar.max, bar.value = max(total, 1), done
+        status.value = f"scoring every prefix\u2026 {done:,} of {total:,}"
+
     def on_score(_):
+        bar.value, bar.layout.display = 0, None
+        button.disabled = True
         status.value = "scoring every prefix\u2026"
         try:
-            probe = probe_pair(models, prompt.value, resp_a.value, resp_b.value)
-        except ConfigError as err:
-            status.value = f"<span style='color:#cf222e'>{html.escape(str(err))}</span>"
+            probe = probe_pair(models, prompt.value, resp_a.value, resp_b.value, progress=on_progress)
+        except Exception as err:  # shown in the widget: a callback's traceback would go to the log only
+            clear()
+            text = str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
+            status.value = f"<span style='color:#cf222e'>{html.escape(text)}</span>"
             return
+        finally:
+            bar.layout.display = "none"
+            button.disabled = False
         pick.value = -1
         status.value = "scored your text live"
         use(probe)
@@ -129,13 +199,21 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
         on_pick(0)
     else:
         on_pick(-1)
-    return w.VBox([pick, prompt, resp_a, resp_b, w.HBox([button, status]), slider, view])
+    ui = w.VBox([pick, prompt, resp_a, resp_b, w.HBox([button, bar, status]), slider, note, view])
+    ui.add_class("spprm-live-probe")
+    return ui
 
 
 def _json_for_script(value) -> str:
     """JSON that is safe inside an HTML <script> element."""
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _static_unit(probe: PairProbe) -> str:
+    """The unit line of the static probe, with the window line when a response is cut by it."""
+    note = probe.window_note()
+    return f"{probe.unit}; {note[0].lower()}{note[1:]}" if note else probe.unit
 
 
 def static_probe_data(probes: Sequence[PairProbe], digits: int = 4) -> dict:
@@ -154,7 +232,7 @@ def static_probe_data(probes: Sequence[PairProbe], digits: int = 4) -> dict:
                 "prompt": p.prompt,
                 "responses": list(p.responses),
                 "labels": list(p.labels),
-                "unit": p.unit,
+                "unit": _static_unit(p),
                 "lengths": list(p.lengths),
                 "max_t": p.max_t,
                 "ends": [list(e) for e in p.ends],

@@ -34,7 +34,11 @@ import numpy as np
 import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
+from sp_prm_lib.core.progress import terminal_progress
 from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
+
+#: scoring calls with at least this many batches show a progress bar on the terminal
+SHOWN_BATCHES = 8
 
 BIDIRECTIONAL_TYPES = {
     "bert",
@@ -381,13 +385,23 @@ class RewardModel:
                 out[i, j] = same_tokens(ew, a, el, b)
         return out
 
+    def _batches(self, n: int):
+        """Batch starts over ``n`` items, with a terminal bar when there are many batches (long scoring)."""
+        starts = range(0, n, self.batch_size)
+        return terminal_progress(
+            starts,
+            desc=f"scoring ({str(self.name).rstrip('/').rsplit('/', 1)[-1]})",
+            leave=False,
+            quiet=len(starts) < SHOWN_BATCHES,
+        )
+
     @torch.inference_mode()
     def _score_encoded(self, encoded: list[Encoded], lengths: list[list[int]]) -> list[torch.Tensor]:
         self.model.eval()
         pad = self.tokenizer.pad_token_id
         results: list[torch.Tensor | None] = [None] * len(encoded)
         if self.one_pass:
-            for start in range(0, len(encoded), self.batch_size):
+            for start in self._batches(len(encoded)):
                 chunk = range(start, min(start + self.batch_size, len(encoded)))
                 encs, ts = [encoded[i] for i in chunk], [lengths[i] for i in chunk]
                 if self.convention == "open":
@@ -400,7 +414,7 @@ class RewardModel:
         else:
             flat = [(i, t) for i, ts in enumerate(lengths) for t in ts]
             per = [[] for _ in encoded]
-            for start in range(0, len(flat), self.batch_size):
+            for start in self._batches(len(flat)):
                 part = flat[start : start + self.batch_size]
                 packed, owners = pack_each(
                     [encoded[i] for i, _ in part],

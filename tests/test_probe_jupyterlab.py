@@ -1,0 +1,195 @@
+"""The live prefix probe where it runs: notebook 13 in JupyterLab, driven in headless Chromium.
+
+A JupyterLab server is started on 127.0.0.1 (random port, random token, its own
+config folders: ``scripts/sitecheck/jupyterlab.py``) over a temporary folder
+holding a copy of ``notebooks/13_prefix_probe.ipynb`` whose ``parameters`` cell
+names the ``smoke`` profile (the reward models ``make test`` trains first).
+Chromium opens the notebook, runs all cells, and then uses the live probe like
+a reader: picks another pair, chooses "your own text", types a prompt and two
+responses (one of them longer than the reward models' window), presses Score.
+The scores shown must be those of ``probe_pair`` computed here on the same
+text and models; the window line must be shown; the page must log no console
+error and make no outside request. Screenshots go to the test's tmp folder and
+the last one also to ``/tmp/probe_jupyterlab.png``.
+"""
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "13_prefix_probe.ipynb"
+SHOT_COPY = Path("/tmp/probe_jupyterlab.png")
+PROFILE = "smoke"
+
+PROMPT = "\n\nHuman: What should I pack for a day of hiking?\n\nAssistant:"
+RESPONSE_A = "Water, a snack, sun cream, a map and a warm layer. " * 40  # far longer than the window
+RESPONSE_B = "Just go, you will be fine."
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from sitecheck import browser, serve  # noqa: E402
+from sitecheck import jupyterlab as jl  # noqa: E402
+
+pytestmark = pytest.mark.slow  # executes a notebook (in JupyterLab)
+
+_READ_JS = """
+(() => {
+  const q = s => document.querySelector(s);
+  const view = q(".spprm-live-view"), status = q(".spprm-live-status"), note = q(".spprm-live-note");
+  const pick = q(".spprm-live-pick select");
+  if (!view || !status || !pick) { return null; }
+  const rows = Array.from(view.querySelectorAll("tr[data-rm]")).map(r => ({
+    rm: r.dataset.rm,
+    a: Number(r.querySelector("td[data-side=a]").dataset.score),
+    b: Number(r.querySelector("td[data-side=b]").dataset.score),
+    shown: r.querySelector("td[data-side=a]").textContent}));
+  const t = (view.textContent.match(/t = (\\d+)/) || [])[1];
+  return {status: status.textContent, note: note ? note.textContent : "", rows: rows,
+          t: t === undefined ? null : Number(t), pick: pick.selectedIndex, options: pick.options.length,
+          prompt: q(".spprm-live-prompt textarea").value};
+})()
+"""
+
+# the notebook's panel (headless Chromium has no focus, so not ``shell.currentWidget``)
+_PANEL_JS = (
+    "(window.jupyterapp && Array.from(jupyterapp.shell.widgets('main'))"
+    f".find(w => w.sessionContext && w.context && w.context.path.endsWith({json.dumps(NOTEBOOK.name)})))"
+)
+_KERNEL_IDLE_JS = f"""
+(() => {{
+  const panel = {_PANEL_JS};
+  const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (!kernel || kernel.status !== "idle") {{ return false; }}
+  jupyterapp.shell.activateById(panel.id);
+  return true;
+}})()
+"""
+
+_NOTEBOOK_DONE_JS = """
+(() => {
+  const panel = __PANEL__;
+  if (!panel || !panel.content || !panel.sessionContext) { return false; }
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.filter(c => c.model.type === "code");
+  const ran = cells.every(c => c.model.executionCount !== null);
+  const errors = cells.flatMap(c => c.model.outputs.toJSON()).filter(o => o.output_type === "error")
+                      .map(o => o.ename + ": " + o.evalue);
+  if (errors.length) { return {errors: errors}; }
+  return !!kernel && kernel.status === "idle" && ran && {errors: []};
+})()
+""".replace("__PANEL__", _PANEL_JS)
+
+
+@pytest.fixture(scope="module")
+def probe_models():
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.experiments.probe import load_probe_models
+
+    return load_probe_models(load_profile(PROFILE))
+
+
+def _notebook_copy(folder: Path) -> Path:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    cell.source = f'profile = "{PROFILE}"  # set by tests/test_probe_jupyterlab.py'
+    out = folder / NOTEBOOK.name
+    nbformat.write(nb, out)
+    return out
+
+
+def _until(dt, condition: str, timeout: float, what: str) -> dict:
+    """The probe's state once ``condition`` (JavaScript over it, named ``s``) holds."""
+    return jl.wait_for(dt, f"(() => {{ const s = {_READ_JS}; return s && ({condition}) && s; }})()", timeout, what)
+
+
+def _check_scores(state: dict, probe, where: str) -> None:
+    assert state["t"] is not None and state["rows"], f"{where}: no table shown ({state})"
+    assert [r["rm"] for r in state["rows"]] == probe.rms, where
+    for row in state["rows"]:
+        want_a, want_b = probe.score(row["rm"], 0, state["t"]), probe.score(row["rm"], 1, state["t"])
+        assert abs(row["a"] - want_a) <= 1e-4 and abs(row["b"] - want_b) <= 1e-4, (where, row, want_a, want_b)
+        assert row["shown"] == f"{want_a:+.3f}", (where, row)
+
+
+def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, probe_models):
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.experiments.probe import probe_eval_pairs, probe_pair
+
+    try:
+        serve.find_chromium()
+    except serve.ChromiumError as err:
+        pytest.skip(f"no Chromium to drive JupyterLab: {err}")
+    started = time.time()
+    work = tmp_path / "lab"
+    work.mkdir()
+    _notebook_copy(work)
+    shots = tmp_path / "shots"
+    # the reference values, computed here on the same models (while the lab starts it has the CPUs)
+    want = probe_pair(probe_models, PROMPT, RESPONSE_A, RESPONSE_B)
+    assert want.cut[0] and want.window_note(), "response A must be longer than the window"
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with jl.lab_server(work, env=env) as lab, serve.site_and_trap(work) as (_, trap):  # trap: no outside request
+        with serve.chromium(trap.server_address[1]) as ws_url:
+            dt = browser.DevTools(ws_url)
+            try:
+                for domain in ("Page", "Network", "Runtime", "Log"):
+                    dt.call(f"{domain}.enable")
+                dt.call(
+                    "Emulation.setDeviceMetricsOverride", width=1280, height=1400, deviceScaleFactor=1, mobile=False
+                )
+                dt.call("Page.navigate", url=lab.page(NOTEBOOK.name))
+                jl.wait_for(dt, _KERNEL_IDLE_JS, 90, "the notebook to open with an idle kernel")
+                # Run > Run All Cells (the menu's command)
+                dt.evaluate("jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+                done = jl.wait_for(dt, _NOTEBOOK_DONE_JS, 150, "all cells to run")
+                assert done["errors"] == [], done
+                state = _until(dt, "s.rows.length", 30, "the live probe")
+                probes = probe_eval_pairs(load_profile(PROFILE))  # cached by the notebook's run
+                assert state["options"] == len(probes) + 1 and state["pick"] == 0
+                _check_scores(state, probes[0], "first pair")
+                jl.element_screenshot(dt, shots / "1_opened.png", ".spprm-live-probe")
+
+                # another pair
+                jl.choose(dt, ".spprm-live-pick select", 1)
+                state = _until(dt, f"s.status.includes({json.dumps(probes[1].pair_id)})", 20, "the second pair")
+                assert state["prompt"] == probes[1].prompt
+                _check_scores(state, probes[1], "second pair")
+
+                # your own text: the table of the pair goes away until Score is pressed
+                jl.choose(dt, ".spprm-live-pick select", state["options"] - 1)
+                state = _until(dt, "!s.rows.length", 20, "an empty view")
+                assert "press Score" in state["status"]
+                for selector, text in (
+                    (".spprm-live-prompt textarea", PROMPT),
+                    (".spprm-live-response-a textarea", RESPONSE_A),
+                    (".spprm-live-response-b textarea", RESPONSE_B),
+                ):
+                    jl.type_into(dt, selector, text)
+                jl.click(dt, ".spprm-live-score")
+                state = _until(dt, "s.status.includes('live') && s.rows.length", 60, "the typed text to be scored")
+                assert state["prompt"] == PROMPT
+                _check_scores(state, want, "your own text")
+                assert state["t"] == min(max(1, want.max_t // 2), want.max_t)
+                assert want.window_note() in state["note"], state["note"]
+                jl.element_screenshot(dt, shots / "2_scored.png", ".spprm-live-probe")
+
+                # an error clears the table
+                jl.type_into(dt, ".spprm-live-response-b textarea", "   ")
+                jl.click(dt, ".spprm-live-score")
+                state = _until(dt, "s.status.includes('empty')", 30, "the error")
+                assert state["rows"] == [] and state["note"] == "" and "response B is empty" in state["status"]
+                jl.element_screenshot(dt, shots / "3_error.png", ".spprm-live-probe")
+                dt.pump(0.5)
+                problems = browser.page_problems(dt.events)
+            finally:
+                dt.close()
+    assert problems == [], problems
+    for name in ("1_opened.png", "2_scored.png", "3_error.png"):
+        assert (shots / name).stat().st_size > 2000, name
+    shutil.copyfile(shots / "2_scored.png", SHOT_COPY)
+    print(f"JupyterLab probe test: {time.time() - started:.0f} s; screenshots in {shots} and {SHOT_COPY}")

@@ -1,0 +1,27 @@
+"""git_commit: the short commit, +changes for a dirty watched path, unknown outside git."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from sp_prm_lib.core.provenance import git_commit
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def _git(root, *args):
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_commit_clean_dirty_and_outside_git(tmp_path):
+    assert git_commit(tmp_path) == "unknown"
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x")
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    assert git_commit(tmp_path) == head.stdout.strip()
+    (tmp_path / "notes.txt").write_text("not watched")
+    assert git_commit(tmp_path, ("lib",)) == head.stdout.strip()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "m.py").write_text("x = 1")
+    assert git_commit(tmp_path, ("lib",)) == head.stdout.strip() + "+changes"
