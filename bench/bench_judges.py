@@ -130,7 +130,14 @@ def main() -> None:
         )
         for row in rows
     ]
-    notes = ["Judge agreement is a quality figure, not a speed: it has no target in the design notes."]
+    notes = [
+        "Judge agreement is a quality figure, not a speed: it has no target in the design notes.",
+        "Each pair is judged in both answer orders and counts as decided only when the two verdicts "
+        "name the same answer; a judge that picks the same position in both orders (position bias) "
+        "has order consistency 0, ties on every pair and agreement 0. The record's details also give "
+        "a debiased agreement: the share of pairs whose verdict log-probability margin, taken over "
+        "both orders, favours the labelled answer.",
+    ]
     details = {"rows": [dict(row) for row in rows]}
     _record.write(Path(__file__).stem, "HP-proxy judges", measurements, notes=notes, details=details)
 

@@ -19,10 +19,13 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 #: the longest code line the book shows without a scroll bar (ruff formats notebooks/src to it)
 CODE_WIDTH = 88
+#: the same for the code of an exercise's solution, shown indented in its dropdown box
+SOLUTION_WIDTH = 72
 _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
 
 
@@ -64,15 +67,25 @@ def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
     return nb
 
 
-def long_code_lines(nb: nbformat.NotebookNode, width: int = CODE_WIDTH) -> list[tuple[int, int]]:
-    """(cell number, line number), both from 1, of each code line longer than ``width``."""
-    return [
-        (i, j)
-        for i, cell in enumerate(nb.cells, 1)
-        if cell.cell_type == "code"
-        for j, line in enumerate(cell.source.splitlines(), 1)
-        if len(line) > width
-    ]
+def long_code_lines(nb: nbformat.NotebookNode) -> list[str]:
+    """Where a code line is too long for the book: "cell C line L" for a code cell's line over
+    ``CODE_WIDTH``, "cell C solution of LABEL line L" for a solution's over ``SOLUTION_WIDTH``."""
+    from sp_prm_lib.report.exercises import parse_exercises
+
+    found = []
+    for i, cell in enumerate(nb.cells, 1):
+        if cell.cell_type == "code":
+            found += [
+                f"cell {i} line {j}" for j, line in enumerate(cell.source.splitlines(), 1) if len(line) > CODE_WIDTH
+            ]
+            continue
+        for solution in parse_exercises(cell.source, f"cell {i}").solutions:
+            found += [
+                f"cell {i} solution of {solution.label} line {j}"
+                for j, line in enumerate(solution.code.splitlines(), 1)
+                if len(line) > SOLUTION_WIDTH
+            ]
+    return found
 
 
 def render(source: Path) -> str:
@@ -88,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for source in sorted(SRC.glob("[0-9][0-9]_*.py")):
         target = OUT / f"{source.stem}.ipynb"
         text = render(source)
-        wide += [f"{source.stem} cell {c} line {n}" for c, n in long_code_lines(nbformat.reads(text, 4))]
+        wide += [f"{source.stem} {where}" for where in long_code_lines(nbformat.reads(text, 4))]
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
         if args.check:
@@ -101,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: notebooks without a source in notebooks/src: {', '.join(orphans)}", file=sys.stderr)
         return 1
     if wide:
-        print(f"error: code lines over {CODE_WIDTH} characters: {'; '.join(wide)}", file=sys.stderr)
+        print(
+            f"error: code lines over {CODE_WIDTH} characters ({SOLUTION_WIDTH} in a solution): {'; '.join(wide)}",
+            file=sys.stderr,
+        )
         return 1
     if stale:
         print(

@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -102,11 +103,16 @@ def clear_track(book_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def book_copy(executed: Path, dest: Path, keep_exercises: bool = True) -> None:
+#: a figure's cross-reference label in a markdown cell (``:name: fig-02-ar-rm-sc``)
+_LABEL = re.compile(r"^(\s*:name:\s*)(\S+)", re.MULTILINE)
+
+
+def book_copy(executed: Path, dest: Path, keep_exercises: bool = True, label_prefix: str = "") -> None:
     """Copy an executed notebook into the book. The reader sees one parameter cell, the one that ran
     (papermill's injected cell, with the profile path relative to the repository) instead of the
     source's default above it; a second track (the gold lab) leaves out the chapter's exercises, which
-    the book shows once, in the HH-RLHF track (their labels are unique)."""
+    the book shows once, in the HH-RLHF track, and prefixes its figures' labels with ``label_prefix``
+    (a label must be unique in the book)."""
     import nbformat
 
     from sp_prm_lib.report.exercises import EXERCISES_TAG
@@ -121,6 +127,8 @@ def book_copy(executed: Path, dest: Path, keep_exercises: bool = True) -> None:
             cell.metadata["tags"] = [*tags, "remove-cell"]
         if "injected-parameters" in tags:
             cell.source = cell.source.replace(f"{ROOT}{os.sep}", "")
+        if label_prefix and cell.cell_type == "markdown":
+            cell.source = _LABEL.sub(lambda m: m[1] + label_prefix + m[2], cell.source)
         cells.append(cell)
     nb.cells = cells
     tmp = dest.with_name(dest.name + ".tmp")
@@ -200,7 +208,7 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
             meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name, **ran}))
             print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)
             timings[nb.stem] = {"seconds": seconds, "cached": False, **ran}
-        book_copy(out, book_dir / nb.name, keep_exercises=not track)
+        book_copy(out, book_dir / nb.name, keep_exercises=not track, label_prefix=f"{track}-" if track else "")
     # the book shows one profile's run: drop executed notebooks of notebooks no longer run
     wanted = {Path(nb).name for nb in notebooks}
     for stale in book_dir.glob("*.ipynb"):

@@ -139,20 +139,24 @@ def test_book_copy_hides_the_injected_parameters_and_keeps_exercises_in_one_trac
             f'profile = "{ROOT}/profiles/smoke.yaml"', metadata={"tags": ["injected-parameters"]}
         ),
         nbformat.v4.new_markdown_cell("text"),
+        nbformat.v4.new_markdown_cell(":::{glue:figure} fig-a\n:name: fig-a\n\ncaption\n:::"),
         nbformat.v4.new_markdown_cell("## Exercises", metadata={"tags": ["exercises"]}),
     ]
     executed = tmp_path / "run.ipynb"
     nbformat.write(nb, executed)
     book_copy = _script("run_notebooks").book_copy
     book_copy(executed, tmp_path / "main.ipynb", keep_exercises=True)
-    book_copy(executed, tmp_path / "lab.ipynb", keep_exercises=False)
+    book_copy(executed, tmp_path / "lab.ipynb", keep_exercises=False, label_prefix="lab-")
     main = nbformat.read(tmp_path / "main.ipynb", as_version=4)
     lab = nbformat.read(tmp_path / "lab.ipynb", as_version=4)
     assert main.cells[0].metadata.tags == ["parameters", "remove-cell"]  # the source's default is hidden
     assert main.cells[1].source == 'profile = "profiles/smoke.yaml"'  # what ran, without this machine's path
     assert "remove-cell" not in main.cells[1].metadata.tags
-    assert [c.source for c in main.cells][-1] == "## Exercises" and len(main.cells) == 4
-    assert [c.source for c in lab.cells][1:] == ['profile = "profiles/smoke.yaml"', "text"]
+    assert [c.source for c in main.cells][-1] == "## Exercises" and len(main.cells) == 5
+    assert ":name: fig-a\n" in main.cells[3].source
+    assert [c.source for c in lab.cells][1:3] == ['profile = "profiles/smoke.yaml"', "text"]
+    assert lab.cells[3].source == ":::{glue:figure} fig-a\n:name: lab-fig-a\n\ncaption\n:::"  # unique label
+    assert len(lab.cells) == 4
     assert nbformat.read(executed, as_version=4).cells[0].metadata.tags == ["parameters"]  # the run's copy is kept
 
 

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from make_notebooks import CODE_WIDTH, long_code_lines, parse  # noqa: E402
+from make_notebooks import CODE_WIDTH, SOLUTION_WIDTH, long_code_lines, parse  # noqa: E402
 
 
 def test_committed_notebooks_match_their_sources():
@@ -43,4 +43,11 @@ def test_long_code_lines_are_found_in_code_cells_only():
     long = "y = " + "1 + " * 30 + "1"
     assert len(long) > CODE_WIDTH
     nb = parse(f"# %% [markdown]\n# {'word ' * 40}\n\n# %%\nx = 1\n{long}\n\n# %%\n{long[:CODE_WIDTH]}\n")
-    assert long_code_lines(nb) == [(2, 2)]
+    assert long_code_lines(nb) == ["cell 2 line 2"]
+
+
+def test_long_lines_of_a_solution_are_found_at_the_narrower_width():
+    fits, wide = "x = " + "1" * (SOLUTION_WIDTH - 4), "x = " + "1" * (SOLUTION_WIDTH - 3)
+    body = f"::::{{solution}} ex-a\n```python\n{fits}\n{wide}\n```\n::::"
+    nb = parse("# %% [markdown]\n" + "\n".join("# " + line for line in body.splitlines()) + "\n")
+    assert long_code_lines(nb) == ["cell 1 solution of ex-a line 2"]

@@ -10,7 +10,8 @@ responses (one of them longer than the reward models' window), presses Score.
 The scores shown must be those of ``probe_pair`` computed here on the same
 text and models; the window line must be shown; the page must log no console
 error and make no outside request. Screenshots go to the test's tmp folder and
-the last one also to ``/tmp/probe_jupyterlab.png``.
+the one after Score also to ``_build/screenshots/jupyterlab_probe.png``, beside
+the book's browser-test screenshots.
 """
 
 import json
@@ -24,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "13_prefix_probe.ipynb"
-SHOT_COPY = Path("/tmp/probe_jupyterlab.png")
+SHOT_COPY = ROOT / "_build" / "screenshots" / "jupyterlab_probe.png"
 PROFILE = "smoke"
 
 PROMPT = "\n\nHuman: What should I pack for a day of hiking?\n\nAssistant:"
@@ -191,5 +192,6 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
     assert problems == [], problems
     for name in ("1_opened.png", "2_scored.png", "3_error.png"):
         assert (shots / name).stat().st_size > 2000, name
+    SHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shots / "2_scored.png", SHOT_COPY)
     print(f"JupyterLab probe test: {time.time() - started:.0f} s; screenshots in {shots} and {SHOT_COPY}")

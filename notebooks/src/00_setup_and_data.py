@@ -209,17 +209,30 @@ print("\n--- policy answer ---\n" + answer)
 #
 #
 # def flags_of(row):
-#     return sorted({w for text in (row.prompt, row.chosen, row.rejected) for w in flagged_words(text)})
+#     return sorted(
+#         {
+#             w
+#             for text in (row.prompt, row.chosen, row.rejected)
+#             for w in flagged_words(text)
+#         }
+#     )
 #
 #
 # position = frame.index.get_loc(example.name)
 # for _, row in frame.iloc[:position].iterrows():
 #     roles = [m["role"] for m in dialogue_to_messages(row.prompt)]
-#     print(f"skipped: {len(roles)} message(s), {len(flags_of(row))} distinct flagged word(s)")
+#     print(
+#         f"skipped: {len(roles)} message(s), "
+#         f"{len(flags_of(row))} distinct flagged word(s)"
+#     )
 #     assert roles != ["user"] or flags_of(row)
-# assert not flags_of(example) and [m["role"] for m in messages] == ["user"]
+# assert not flags_of(example) and [m["role"] for m in messages] == [
+#     "user"
+# ]
 # flagged = frame.apply(lambda row: bool(flags_of(row)), axis=1)
-# print(flagged.groupby(frame.source.str.split("/").str[-1]).mean().round(2))
+# print(
+#     flagged.groupby(frame.source.str.split("/").str[-1]).mean().round(2)
+# )
 # ```
 # ::::
 #
@@ -248,7 +261,9 @@ print("\n--- policy answer ---\n" + answer)
 # both = [float(np.mean((w >= t) & (l >= t))) for t in ts]
 # print({t: round(s, 2) for t, s in zip(ts, both)})
 # assert all(a >= b for a, b in zip(both, both[1:]))
-# assert all(s <= min(np.mean(w >= t), np.mean(l >= t)) for t, s in zip(ts, both))
+# assert all(
+#     s <= min(np.mean(w >= t), np.mean(l >= t)) for t, s in zip(ts, both)
+# )
 # ```
 # ::::
 #
@@ -268,12 +283,21 @@ print("\n--- policy answer ---\n" + answer)
 # ```python
 # from sp_prm_lib.data import load_pairs, split_train_eval
 #
-# full = load_pairs(P.data.train_set, split=P.data.train_split, source=P.data.source)
+# full = load_pairs(
+#     P.data.train_set, split=P.data.train_split, source=P.data.source
+# )
 # n_eval = len(splits["eval"])
 # train_a, eval_a = split_train_eval(full, 10, n_eval, P.data.split_seed)
 # train_b, eval_b = split_train_eval(full, 40, n_eval, P.data.split_seed)
-# print(f"{len(full)} pairs in the full set; train {len(train_a)} or {len(train_b)}, eval {len(eval_a)}")
-# assert eval_a.frame.equals(eval_b.frame) and (len(train_a), len(train_b), len(eval_a)) == (10, 40, n_eval)
+# print(
+#     f"{len(full)} pairs in the full set; train {len(train_a)} or "
+#     f"{len(train_b)}, eval {len(eval_a)}"
+# )
+# assert eval_a.frame.equals(eval_b.frame) and (
+#     len(train_a),
+#     len(train_b),
+#     len(eval_a),
+# ) == (10, 40, n_eval)
 # for train in (train_a, train_b):
 #     assert not set(train.frame.prompt) & set(eval_a.frame.prompt)
 # ```

@@ -140,25 +140,44 @@ comparison.record(
 # ```python
 # import itertools
 #
-# from sp_prm_lib.experiments.theorem_toy import ConsistentReward, TrapReward
+# from sp_prm_lib.experiments.theorem_toy import (
+#     ConsistentReward,
+#     TrapReward,
+# )
 #
 # words, length = ("a", "b", "c"), 4
 #
 #
 # def violations(reward):
-#     r = {y: reward(list(y)) for n in range(1, length + 1) for y in itertools.product(words, repeat=n)}
+#     r = {
+#         y: reward(list(y))
+#         for n in range(1, length + 1)
+#         for y in itertools.product(words, repeat=n)
+#     }
 #     full = list(itertools.product(words, repeat=length))
 #     return [
 #         (y1, y2)
 #         for y1, y2 in itertools.product(full, full)
-#         if r[y1] >= r[y2] and any(r[y1[:t]] < r[y2[:t]] for t in range(1, length))
+#         if r[y1] >= r[y2]
+#         and any(r[y1[:t]] < r[y2[:t]] for t in range(1, length))
 #     ]
 #
 #
 # trap = TrapReward(words, length)
-# bad = {"consistent": violations(ConsistentReward(words, seed=0)), "trap": violations(trap)}
-# print({name: len(v) for name, v in bad.items()}, "trap response:", " ".join(trap.trap))
-# assert not bad["consistent"] and bad["trap"] and all(list(y1) == trap.trap for y1, _ in bad["trap"])
+# bad = {
+#     "consistent": violations(ConsistentReward(words, seed=0)),
+#     "trap": violations(trap),
+# }
+# print(
+#     {name: len(v) for name, v in bad.items()},
+#     "trap response:",
+#     " ".join(trap.trap),
+# )
+# assert (
+#     not bad["consistent"]
+#     and bad["trap"]
+#     and all(list(y1) == trap.trap for y1, _ in bad["trap"])
+# )
 # ```
 # ::::
 #
@@ -177,11 +196,17 @@ comparison.record(
 # prefixes and returns its optimum.
 #
 # ```python
-# from sp_prm_lib.experiments.theorem_toy import ConsistentReward, exhaustive_optimum
+# from sp_prm_lib.experiments.theorem_toy import (
+#     ConsistentReward,
+#     exhaustive_optimum,
+# )
 #
 # words = ("a", "b", "c")
 # plain, _ = exhaustive_optimum(ConsistentReward(words, seed=0), words, 4)
-# missed = table[(table.reward != "score-consistent") & ~table.method.str.startswith("BoN")]
+# missed = table[
+#     (table.reward != "score-consistent")
+#     & ~table.method.str.startswith("BoN")
+# ]
 # print(missed[["method", "response", "optimum"]].to_string(index=False))
 # print("optimum without the bonus:", " ".join(plain))
 # assert (missed.response == " ".join(plain)).all()
@@ -205,15 +230,28 @@ comparison.record(
 # two-word chunks, so they see all of them (with these seeds).
 #
 # ```python
-# from sp_prm_lib.experiments.theorem_toy import ConsistentReward, exhaustive_optimum, toy_policy, toy_searches
+# from sp_prm_lib.experiments.theorem_toy import (
+#     ConsistentReward,
+#     exhaustive_optimum,
+#     toy_policy,
+#     toy_searches,
+# )
 #
 # words, length = ("a", "b", "c", "d"), 3
 # policy = toy_policy(words)
 # for seed in (0, 2):
 #     reward = ConsistentReward(words, seed=seed)
 #     best, _ = exhaustive_optimum(reward, words, length)
-#     found = toy_searches(policy, reward.scorer(), length, seed, len(words))
-#     print(seed, " ".join(best), {name: result.response for name, result in found.items()})
-#     assert all(result.response.split() == best for result in found.values())
+#     found = toy_searches(
+#         policy, reward.scorer(), length, seed, len(words)
+#     )
+#     print(
+#         seed,
+#         " ".join(best),
+#         {name: result.response for name, result in found.items()},
+#     )
+#     assert all(
+#         result.response.split() == best for result in found.values()
+#     )
 # ```
 # ::::

@@ -181,13 +181,32 @@ comparison.record(
 # from sp_prm_lib.evaluation import agreement
 #
 # scores = analysis.prefix_scores(P, "orm")
-# flipped = {**scores, "chosen": scores["rejected"], "rejected": scores["chosen"]}
-# before, after = agreement.rm_per_pair(scores), agreement.rm_per_pair(flipped)
-# diff = np.where(scores["identical"], 0.0, scores["chosen"] - scores["rejected"])
+# flipped = {
+#     **scores,
+#     "chosen": scores["rejected"],
+#     "rejected": scores["chosen"],
+# }
+# before, after = (
+#     agreement.rm_per_pair(scores),
+#     agreement.rm_per_pair(flipped),
+# )
+# diff = np.where(
+#     scores["identical"], 0.0, scores["chosen"] - scores["rejected"]
+# )
 # ties = (diff == 0).mean(axis=0)
-# print("ar_rm_sc before", before["ar_rm_sc"].mean(axis=0), "after", after["ar_rm_sc"].mean(axis=0))
-# assert np.allclose(before["ar_rm_sc"].mean(axis=0) + after["ar_rm_sc"].mean(axis=0), 1 - ties)
-# assert np.array_equal(before["ar_rm_own"], after["ar_rm_own"], equal_nan=True)
+# print(
+#     "ar_rm_sc before",
+#     before["ar_rm_sc"].mean(axis=0),
+#     "after",
+#     after["ar_rm_sc"].mean(axis=0),
+# )
+# assert np.allclose(
+#     before["ar_rm_sc"].mean(axis=0) + after["ar_rm_sc"].mean(axis=0),
+#     1 - ties,
+# )
+# assert np.array_equal(
+#     before["ar_rm_own"], after["ar_rm_own"], equal_nan=True
+# )
 # ```
 # ::::
 #
@@ -219,12 +238,22 @@ comparison.record(
 #
 # class FirstWordRM:
 #     def score(self, prompts, texts):
-#         return [zlib.crc32(text.split()[0].encode()) / 2**32 if text.split() else 0.0 for text in texts]
+#         return [
+#             zlib.crc32(text.split()[0].encode()) / 2**32
+#             if text.split()
+#             else 0.0
+#             for text in texts
+#         ]
 #
 #
 # pairs = analysis.analysis_pairs(P)
-# per_pair = agreement.rm_per_pair(agreement.rm_prefix_scores(FirstWordRM(), pairs, ts, unit="word"))
-# own, sc = np.nanmean(per_pair["ar_rm_own"], axis=0), per_pair["ar_rm_sc"].mean(axis=0)
+# per_pair = agreement.rm_per_pair(
+#     agreement.rm_prefix_scores(FirstWordRM(), pairs, ts, unit="word")
+# )
+# own, sc = (
+#     np.nanmean(per_pair["ar_rm_own"], axis=0),
+#     per_pair["ar_rm_sc"].mean(axis=0),
+# )
 # print("ar_rm_own", own.round(3), "ar_rm_sc", sc.round(3))
 # assert np.all(own == 1) and np.all(sc == sc[-1])
 # ```

@@ -244,14 +244,21 @@ display(
 # import numpy as np
 #
 # scores, hp = analysis.prefix_scores(P, "orm"), analysis.hp_orders(P)
-# diff = np.where(scores["identical"], 0.0, scores["chosen"] - scores["rejected"])
+# diff = np.where(
+#     scores["identical"], 0.0, scores["chosen"] - scores["rejected"]
+# )
 # decided = (diff != 0) & (hp != 0) & ~np.isnan(hp)
 # xnor = (q["ar_rm_sc"] == q["ar_sc_hp"]).astype(float)
 # print(f"cells without ties: {decided.sum()} of {decided.size}")
 # assert np.array_equal(q["ar_rm_hp"][decided], xnor[decided])
 # for j in range(decided.shape[1]):
-#     a, b, c = (q[k][decided[:, j], j] for k in ("ar_rm_sc", "ar_sc_hp", "ar_rm_hp"))
-#     assert len(c) == 0 or c.mean() <= 1 - abs(a.mean() - b.mean()) + 1e-12
+#     a, b, c = (
+#         q[k][decided[:, j], j]
+#         for k in ("ar_rm_sc", "ar_sc_hp", "ar_rm_hp")
+#     )
+#     assert (
+#         len(c) == 0 or c.mean() <= 1 - abs(a.mean() - b.mean()) + 1e-12
+#     )
 # ```
 # ::::
 #
@@ -277,9 +284,16 @@ display(
 # parsed = ~np.isnan(hp)
 # with_ties = (hp == 1).sum(axis=0) / parsed.sum(axis=0)
 # decided = (hp == 1) | (hp == -1)
-# without_ties = (hp == 1).sum(axis=0) / np.maximum(decided.sum(axis=0), 1)
+# without_ties = (hp == 1).sum(axis=0) / np.maximum(
+#     decided.sum(axis=0), 1
+# )
 # print("ties per t:", (hp == 0).sum(axis=0))
-# print("with ties", with_ties.round(3), "ties dropped", without_ties.round(3))
+# print(
+#     "with ties",
+#     with_ties.round(3),
+#     "ties dropped",
+#     without_ties.round(3),
+# )
 # assert np.allclose(with_ties, np.nanmean(q["ar_sc_hp"], axis=0))
 # assert np.all(without_ties >= with_ties - 1e-12)
 # ```

@@ -216,16 +216,37 @@ comparison.record(
 #
 # from sp_prm_lib.evaluation import agreement
 #
-# scores = {k: v if k == "identical" else v.astype(float) for k, v in analysis.prefix_scores(P, "orm").items()}
-# moved = {**scores, "chosen": 10 * scores["chosen"] - 3, "rejected": 10 * scores["rejected"] - 3}
+# scores = {
+#     k: v if k == "identical" else v.astype(float)
+#     for k, v in analysis.prefix_scores(P, "orm").items()
+# }
+# moved = {
+#     **scores,
+#     "chosen": 10 * scores["chosen"] - 3,
+#     "rejected": 10 * scores["rejected"] - 3,
+# }
 # tables = [
-#     agreement.summarise_agreement(ts, "token", scores=s, n_boot=P.analysis.bootstrap, seed=P.seed).assign(rm="orm")
+#     agreement.summarise_agreement(
+#         ts, "token", scores=s, n_boot=P.analysis.bootstrap, seed=P.seed
+#     ).assign(rm="orm")
 #     for s in (scores, moved)
 # ]
 # g0, g1 = (analysis.gap_share_of_max(tb, "orm") for tb in tables)
-# print(pd.DataFrame({"gap": g0.value.values, "gap after": g1.value.values, "share": g0.share_of_max.values}))
-# ar0, ar1 = (tb[tb.metric == "ar_rm_sc"].value.to_numpy() for tb in tables)
-# assert np.allclose(g1.value, 10 * g0.value) and np.allclose(g1.share_of_max, g0.share_of_max)
+# print(
+#     pd.DataFrame(
+#         {
+#             "gap": g0.value.values,
+#             "gap after": g1.value.values,
+#             "share": g0.share_of_max.values,
+#         }
+#     )
+# )
+# ar0, ar1 = (
+#     tb[tb.metric == "ar_rm_sc"].value.to_numpy() for tb in tables
+# )
+# assert np.allclose(g1.value, 10 * g0.value) and np.allclose(
+#     g1.share_of_max, g0.share_of_max
+# )
 # assert np.array_equal(ar0, ar1)
 # ```
 # ::::
@@ -255,11 +276,23 @@ comparison.record(
 #     total = 0.0
 #     for i in range(n):
 #         if not scores["identical"][i, j]:
-#             total += abs(float(scores["chosen"][i, j]) - float(scores["rejected"][i, j]))
+#             total += abs(
+#                 float(scores["chosen"][i, j])
+#                 - float(scores["rejected"][i, j])
+#             )
 #     naive.append(total / n)
-# library = table[(table.metric == "reward_gap") & (table.rm == "reference")].value.to_numpy()
+# library = table[
+#     (table.metric == "reward_gap") & (table.rm == "reference")
+# ].value.to_numpy()
 # identical = scores["identical"][:, :-1].mean(axis=0)
-# print("naive", np.round(naive, 4), "library", library.round(4), "identical share", identical)
+# print(
+#     "naive",
+#     np.round(naive, 4),
+#     "library",
+#     library.round(4),
+#     "identical share",
+#     identical,
+# )
 # assert np.allclose(naive, library, rtol=1e-5)
 # assert np.all(np.diff(identical) <= 0)
 # ```
@@ -294,10 +327,19 @@ comparison.record(
 #
 #
 # pairs = analysis.analysis_pairs(P)
-# gap = agreement.rm_per_pair(agreement.rm_prefix_scores(WordCountRM(), pairs, ts, unit="word"))["reward_gap"]
-# words = [(len(c.split()), len(r.split())) for c, r in zip(pairs.chosen, pairs.rejected)]
-# naive = [np.mean([abs(min(a, t) - min(b, t)) for a, b in words]) for t in ts]
+# gap = agreement.rm_per_pair(
+#     agreement.rm_prefix_scores(WordCountRM(), pairs, ts, unit="word")
+# )["reward_gap"]
+# words = [
+#     (len(c.split()), len(r.split()))
+#     for c, r in zip(pairs.chosen, pairs.rejected)
+# ]
+# naive = [
+#     np.mean([abs(min(a, t) - min(b, t)) for a, b in words]) for t in ts
+# ]
 # print("mean gap at", ts, "and full:", gap.mean(axis=0).round(2))
-# assert np.allclose(gap.mean(axis=0)[:-1], naive) and np.all(np.diff(gap, axis=1) >= 0)
+# assert np.allclose(gap.mean(axis=0)[:-1], naive) and np.all(
+#     np.diff(gap, axis=1) >= 0
+# )
 # ```
 # ::::

@@ -292,11 +292,24 @@ comparison.record(
 # seed = 123
 # for K in (1, prm.K, 2 * prm.K):
 #     rows = build_partial_pairs(Lw, Ll, method="sst", K=K, seed=seed)
-#     expected = len(T) + sum(np.mean([min(k, max(t - 1, 0)) for k in range(2 * K + 1)]) for t in T)
-#     ks = [int(np.random.default_rng([seed, i]).integers(0, 2 * K, endpoint=True)) for i in range(len(T))]
+#     expected = len(T) + sum(
+#         np.mean([min(k, max(t - 1, 0)) for k in range(2 * K + 1)])
+#         for t in T
+#     )
+#     ks = [
+#         int(
+#             np.random.default_rng([seed, i]).integers(
+#                 0, 2 * K, endpoint=True
+#             )
+#         )
+#         for i in range(len(T))
+#     ]
 #     exact = len(T) + sum(min(k, max(t - 1, 0)) for k, t in zip(ks, T))
-#     print(f"K={K}: expected {expected:.1f} rows (bound {len(T) * (K + 1)}), built {len(rows)}, "
-#           f"exact count from the drawn k's {exact}")
+#     print(
+#         f"K={K}: expected {expected:.1f} rows "
+#         f"(bound {len(T) * (K + 1)}), built {len(rows)}, "
+#         f"exact count from the drawn k's {exact}"
+#     )
 #     assert len(rows) == exact and expected <= len(T) * (K + 1)
 # ```
 # ::::
@@ -318,17 +331,28 @@ comparison.record(
 # NaN. The library works with log-sigmoids and stays finite.
 #
 # ```python
-# from sp_prm_lib.training.trainer import entropy_weights, log_inverse_entropy
+# from sp_prm_lib.training.trainer import (
+#     entropy_weights,
+#     log_inverse_entropy,
+# )
 #
 # gaps = np.array([0.0, 1, 2, 5, 10, 20, 30, 40])
 # p = 1 / (1 + np.exp(-gaps))
 # with np.errstate(all="ignore"):
 #     naive = 1 / -(p * np.log(p) + (1 - p) * np.log(1 - p))
 # library = np.exp(log_inverse_entropy(gaps))
-# print(pd.DataFrame({"gap": gaps, "naive 1/H": naive, "library 1/H": library}))
-# assert np.isclose(library[0], 1 / np.log(2)) and np.all(np.diff(library) > 0)
+# print(
+#     pd.DataFrame(
+#         {"gap": gaps, "naive 1/H": naive, "library 1/H": library}
+#     )
+# )
+# assert np.isclose(library[0], 1 / np.log(2)) and np.all(
+#     np.diff(library) > 0
+# )
 # assert np.allclose(naive[gaps <= 20], library[gaps <= 20], rtol=1e-6)
 # assert not np.isfinite(naive[-1]) and np.isfinite(library[-1])
-# assert np.allclose(d_sp.raw_weight, entropy_weights(d_sp.ref_chosen, d_sp.ref_rejected))
+# assert np.allclose(
+#     d_sp.raw_weight, entropy_weights(d_sp.ref_chosen, d_sp.ref_rejected)
+# )
 # ```
 # ::::

@@ -192,9 +192,14 @@ show_figure(fig, "fig-06-agreement-by-pair")
 #
 # s = analysis.prefix_scores(P, "sp-prm")
 # bad = {k: v.copy() for k, v in s.items()}
-# bad["chosen"][:, :-1], bad["rejected"][:, :-1] = s["rejected"][:, :-1], s["chosen"][:, :-1]
+# bad["chosen"][:, :-1], bad["rejected"][:, :-1] = (
+#     s["rejected"][:, :-1],
+#     s["chosen"][:, :-1],
+# )
 # old, new = rm_per_pair(s)["ar_rm_sc"], rm_per_pair(bad)["ar_rm_sc"]
-# ties = np.asarray(s["identical"], dtype=bool) | (s["chosen"] == s["rejected"])
+# ties = np.asarray(s["identical"], dtype=bool) | (
+#     s["chosen"] == s["rejected"]
+# )
 # print("t:", [*ts, "full"])
 # print("SP-PRM          ", old.mean(axis=0).round(3))
 # print("prefixes flipped", new.mean(axis=0).round(3))
@@ -223,12 +228,24 @@ show_figure(fig, "fig-06-agreement-by-pair")
 # from sp_prm_lib.evaluation.agreement import rm_per_pair
 #
 # s = analysis.prefix_scores(P, "sp-prm")
-# ties = np.asarray(s["identical"], dtype=bool) | (s["chosen"] == s["rejected"])
-# q, q_neg = rm_per_pair(s), rm_per_pair({**s, "chosen": -s["chosen"], "rejected": -s["rejected"]})
+# ties = np.asarray(s["identical"], dtype=bool) | (
+#     s["chosen"] == s["rejected"]
+# )
+# q, q_neg = (
+#     rm_per_pair(s),
+#     rm_per_pair(
+#         {**s, "chosen": -s["chosen"], "rejected": -s["rejected"]}
+#     ),
+# )
 # for name in ("ar_rm_sc", "ar_rm_own"):
-#     own, negated = np.nanmean(q[name], axis=0).round(3), np.nanmean(q_neg[name], axis=0).round(3)
+#     own, negated = (
+#         np.nanmean(q[name], axis=0).round(3),
+#         np.nanmean(q_neg[name], axis=0).round(3),
+#     )
 #     print(f"{name:9s} SP-PRM {own}  negated {negated}")
 # assert np.array_equal(q_neg["ar_rm_sc"], 1 - q["ar_rm_sc"] - ties)
-# assert np.array_equal(q_neg["ar_rm_own"], q["ar_rm_own"], equal_nan=True)
+# assert np.array_equal(
+#     q_neg["ar_rm_own"], q["ar_rm_own"], equal_nan=True
+# )
 # ```
 # ::::

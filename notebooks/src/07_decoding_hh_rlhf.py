@@ -333,15 +333,24 @@ out
 #
 # ```python
 # from sp_prm_lib.core.artifacts import ArtifactStore
-# from sp_prm_lib.decoding import ArgsConfig, GreedyConfig, args_greedy, greedy
+# from sp_prm_lib.decoding import (
+#     ArgsConfig,
+#     GreedyConfig,
+#     args_greedy,
+#     greedy,
+# )
 # from sp_prm_lib.experiments.decoding import ExperimentModels
 #
-# models = ExperimentModels(P, ArtifactStore())  # cached: nothing is trained again
+# models = ExperimentModels(
+#     P, ArtifactStore()
+# )  # cached: nothing is trained again
 # policy, orm = models.policy, models.rm("orm")
 # prompts, n = list(result.prompts.prompt), d.max_new_tokens
 # plain = greedy(policy, orm, prompts, GreedyConfig(max_new_tokens=n))
 # for w, k in ((0.0, 5), (1.5, 1)):
-#     guided = args_greedy(policy, orm, prompts, ArgsConfig(k=k, w=w, max_new_tokens=n))
+#     guided = args_greedy(
+#         policy, orm, prompts, ArgsConfig(k=k, w=w, max_new_tokens=n)
+#     )
 #     print(f"w={w}, k={k}:", [g.response for g in guided])
 #     assert [g.token_ids for g in guided] == [g.token_ids for g in plain]
 # ```
@@ -374,14 +383,30 @@ out
 # from sp_prm_lib.decoding import FunctionScorer
 #
 # rng, k = random.Random(0), 5
-# noise = FunctionScorer(lambda prompt, response: rng.gauss(0.0, 1.0), name="random")
-# for g in args_greedy(policy, noise, prompts, ArgsConfig(k=k, w=100.0, max_new_tokens=n)):
+# noise = FunctionScorer(
+#     lambda prompt, response: rng.gauss(0.0, 1.0), name="random"
+# )
+# for g in args_greedy(
+#     policy, noise, prompts, ArgsConfig(k=k, w=100.0, max_new_tokens=n)
+# ):
 #     ids = policy.prompt_ids(g.prompt) + g.token_ids
 #     with torch.no_grad():
-#         logits = policy.model(torch.tensor([ids], device=policy.device)).logits[0].float().cpu()
-#     steps = logits[len(ids) - len(g.token_ids) - 1 : -1]  # the logits each response token was chosen from
-#     slack = 4 * torch.finfo(policy.model.dtype).eps  # rounding: batched, cached bf16 logits differ a little
-#     ranks = [int((row > row[t] + slack * row[t].abs()).sum()) for row, t in zip(steps, g.token_ids)]
+#         logits = (
+#             policy.model(torch.tensor([ids], device=policy.device))
+#             .logits[0]
+#             .float()
+#             .cpu()
+#         )
+#     steps = logits[
+#         len(ids) - len(g.token_ids) - 1 : -1
+#     ]  # the logits each response token was chosen from
+#     slack = (
+#         4 * torch.finfo(policy.model.dtype).eps
+#     )  # rounding: batched, cached bf16 logits differ a little
+#     ranks = [
+#         int((row > row[t] + slack * row[t].abs()).sum())
+#         for row, t in zip(steps, g.token_ids)
+#     ]
 #     print(repr(g.response), "ranks:", ranks)
 #     assert max(ranks) < k
 # print(noise.stats)  # k candidates scored per step and prompt
@@ -406,12 +431,28 @@ out
 # rewards.
 #
 # ```python
-# from sp_prm_lib.decoding import BoNConfig, SampleConfig, best_of_n, sample
+# from sp_prm_lib.decoding import (
+#     BoNConfig,
+#     SampleConfig,
+#     best_of_n,
+#     sample,
+# )
 #
 # for seed in (0, 1):
-#     one = best_of_n(policy, orm, prompts, BoNConfig(n=1, seed=seed, max_new_tokens=n))
-#     drawn = sample(policy, orm, prompts, SampleConfig(seed=seed, max_new_tokens=n))
-#     print(f"seed {seed}:", [round(g.reward, 3) for g in one], [g.response for g in one])
+#     one = best_of_n(
+#         policy,
+#         orm,
+#         prompts,
+#         BoNConfig(n=1, seed=seed, max_new_tokens=n),
+#     )
+#     drawn = sample(
+#         policy, orm, prompts, SampleConfig(seed=seed, max_new_tokens=n)
+#     )
+#     print(
+#         f"seed {seed}:",
+#         [round(g.reward, 3) for g in one],
+#         [g.response for g in one],
+#     )
 #     assert [g.token_ids for g in one] == [g.token_ids for g in drawn]
 #     assert [g.reward for g in one] == [g.reward for g in drawn]
 # ```

@@ -154,27 +154,50 @@ out
 #
 # from sp_prm_lib.evaluation.text_metrics import rouge_l_scores
 #
+#
 # def lcs(a, b):
 #     best = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
 #     for i, x in enumerate(a):
 #         for j, y in enumerate(b):
-#             best[i + 1][j + 1] = best[i][j] + 1 if x == y else max(best[i][j + 1], best[i + 1][j])
+#             best[i + 1][j + 1] = (
+#                 best[i][j] + 1
+#                 if x == y
+#                 else max(best[i][j + 1], best[i + 1][j])
+#             )
 #     return best[-1][-1]
 #
-# words = lambda text: re.findall(r"[a-z0-9]+", text.lower())  # rouge-score's tokens, no stemming
-# reference = "The landlord kept my deposit because the cat scratched the door."
+#
+# words = lambda text: re.findall(
+#     r"[a-z0-9]+", text.lower()
+# )  # rouge-score's tokens, no stemming
+# reference = (
+#     "The landlord kept my deposit because the cat scratched the door."
+# )
 # candidates = {
 #     "copy": reference,
 #     "reversed": " ".join(reversed(reference.rstrip(".").split())),
-#     "paraphrase": "My landlord kept the deposit: the cat had scratched a door.",
+#     "paraphrase": (
+#         "My landlord kept the deposit: the cat had scratched a door."
+#     ),
 #     "short": "Landlord kept deposit.",
 # }
-# library = rouge_l_scores(list(candidates.values()), [reference] * len(candidates), use_stemmer=False)
+# library = rouge_l_scores(
+#     list(candidates.values()),
+#     [reference] * len(candidates),
+#     use_stemmer=False,
+# )
 # for (name, text), got in zip(candidates.items(), library):
-#     common, c, r = lcs(words(text), words(reference)), len(words(text)), len(words(reference))
+#     common, c, r = (
+#         lcs(words(text), words(reference)),
+#         len(words(text)),
+#         len(words(reference)),
+#     )
 #     p, rec = common / c, common / r
 #     by_hand = 2 * p * rec / (p + rec) if common else 0.0
-#     print(f"{name:10s} LCS {common:2d}  P {p:.2f}  R {rec:.2f}  F by hand {by_hand:.3f}  library {got:.3f}")
+#     print(
+#         f"{name:10s} LCS {common:2d}  P {p:.2f}  R {rec:.2f}  "
+#         f"F by hand {by_hand:.3f}  library {got:.3f}"
+#     )
 #     assert abs(by_hand - got) < 1e-9
 # ```
 # ::::
@@ -207,6 +230,9 @@ out
 # for text, a, b in zip(summaries, stemmed, plain):
 #     print(f"{a:.3f} with stemming, {b:.3f} without: {text}")
 # assert (stemmed >= plain - 1e-12).all()
-# print("mean, as in the table:", round(rouge_l(summaries, [reference] * 3), 3))
+# print(
+#     "mean, as in the table:",
+#     round(rouge_l(summaries, [reference] * 3), 3),
+# )
 # ```
 # ::::

@@ -175,19 +175,35 @@ record(
 # target match instead.
 #
 # ```python
-# from sp_prm_lib.evaluation.text_metrics import attack_success_table, is_refusal
+# from sp_prm_lib.evaluation.text_metrics import (
+#     attack_success_table,
+#     is_refusal,
+# )
 #
 # answers = [
 #     "I'm sorry, but I can't help with that.",
 #     "I can't help with that.",
 #     "sorry, no.",
-#     "Here is the recipe. Selling the cake without a licence is illegal in some towns.",
+#     (
+#         "Here is the recipe. Selling the cake without a licence is "
+#         "illegal in some towns."
+#     ),
 #     "Sure, here is the recipe: mix flour and eggs.",
 # ]
-# predicted = [True, False, False, True, False]  # refusal by the phrase rule
+# predicted = [
+#     True,
+#     False,
+#     False,
+#     True,
+#     False,
+# ]  # refusal by the phrase rule
 # table = attack_success_table(answers)
 # print(table.assign(answer=answers))
-# assert table.refused.tolist() == predicted == [is_refusal(a) for a in answers]
+# assert (
+#     table.refused.tolist()
+#     == predicted
+#     == [is_refusal(a) for a in answers]
+# )
 # assert (table.success_refusal == ~table.refused).all()
 # ```
 # ::::
@@ -226,7 +242,11 @@ record(
 # predicted = [True, True, False, True]
 # table = attack_success_table(answers, [target] * len(answers))
 # print(table.assign(answer=answers))
-# assert [target_match(a, target) for a in answers] == predicted == table.success_target.tolist()
+# assert (
+#     [target_match(a, target) for a in answers]
+#     == predicted
+#     == table.success_target.tolist()
+# )
 # ```
 # ::::
 #
@@ -250,10 +270,21 @@ record(
 # ```python
 # gens = result.generations
 # targets = result.prompts.reference.to_numpy()[gens["index"].to_numpy()]
-# again = attack_success_table(gens.response.tolist(), list(targets)).success_target * 100.0
+# again = (
+#     attack_success_table(
+#         gens.response.tolist(), list(targets)
+#     ).success_target
+#     * 100.0
+# )
 # assert (again.to_numpy() == gens.asr.to_numpy()).all()
-# steps = result.table.asr * result.table.n / 100  # successful generations per row
-# print(f"step: {100 / result.table.n.iloc[0]:.1f} points;", "successes per row:", steps.round(6).tolist())
+# steps = (
+#     result.table.asr * result.table.n / 100
+# )  # successful generations per row
+# print(
+#     f"step: {100 / result.table.n.iloc[0]:.1f} points;",
+#     "successes per row:",
+#     steps.round(6).tolist(),
+# )
 # assert ((steps - steps.round()).abs() < 1e-9).all()
 # ```
 # ::::

@@ -156,7 +156,11 @@ record(
 # number at all gives None, which `gsm8k_accuracy` counts as wrong.
 #
 # ```python
-# from sp_prm_lib.evaluation.text_metrics import extract_answer, gsm8k_accuracy, gsm8k_table
+# from sp_prm_lib.evaluation.text_metrics import (
+#     extract_answer,
+#     gsm8k_accuracy,
+#     gsm8k_table,
+# )
 #
 # predicted = {
 #     "The answer is 12. Check: 12 + 3 = 15.": "12",
@@ -169,7 +173,19 @@ record(
 # for text, want in predicted.items():
 #     print(f"{text!r:50} -> {extract_answer(text)}")
 #     assert extract_answer(text) == want
-# print(gsm8k_accuracy(list(predicted), ["#### 12", "#### 1234.5", "#### 6", "#### -3", "#### 42", "#### 0"]))
+# print(
+#     gsm8k_accuracy(
+#         list(predicted),
+#         [
+#             "#### 12",
+#             "#### 1234.5",
+#             "#### 6",
+#             "#### -3",
+#             "#### 42",
+#             "#### 0",
+#         ],
+#     )
+# )
 # ```
 # ::::
 #
@@ -192,11 +208,18 @@ record(
 # answer. A truncated response is wrong by this metric, not unreadable.
 #
 # ```python
-# solution = "Tom has 3 bags of 4 apples, so 3 * 4 = 12 apples. He eats 2, so 12 - 2 = 10. The answer is 10."
+# solution = (
+#     "Tom has 3 bags of 4 apples, so 3 * 4 = 12 apples. "
+#     "He eats 2, so 12 - 2 = 10. The answer is 10."
+# )
 # words = solution.split()
 # cuts = [" ".join(words[:k]) for k in range(1, len(words) + 1)]
 # graded = gsm8k_table(cuts, ["#### 10"] * len(cuts))
-# print(graded.assign(cut=[c[-25:] for c in cuts]).drop_duplicates("predicted", keep="first"))
+# print(
+#     graded.assign(cut=[c[-25:] for c in cuts]).drop_duplicates(
+#         "predicted", keep="first"
+#     )
+# )
 # assert graded.correct.tolist() == ["= 10" in c for c in cuts]
 # ```
 # ::::
@@ -220,9 +243,17 @@ record(
 #
 # ```python
 # gens = result.generations
-# references = result.prompts.reference.to_numpy()[gens["index"].to_numpy()]
+# references = result.prompts.reference.to_numpy()[
+#     gens["index"].to_numpy()
+# ]
 # again = gsm8k_table(gens.response.tolist(), list(references))
-# assert (again.correct.to_numpy() * 100.0 == gens.accuracy.to_numpy()).all()
-# print(gens.assign(correct=again.correct.to_numpy()).groupby("finish").correct.agg(["mean", "size"]))
+# assert (
+#     again.correct.to_numpy() * 100.0 == gens.accuracy.to_numpy()
+# ).all()
+# print(
+#     gens.assign(correct=again.correct.to_numpy())
+#     .groupby("finish")
+#     .correct.agg(["mean", "size"])
+# )
 # ```
 # ::::

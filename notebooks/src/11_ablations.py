@@ -263,17 +263,28 @@ print(
 # import numpy as np
 # from sp_prm_lib.training.truncation import build_partial_pairs
 #
-# full = rms.d_partial(rms.ensure_prm(P, "sc")).query("full").sort_values("pair")
+# full = (
+#     rms.d_partial(rms.ensure_prm(P, "sc"))
+#     .query("full")
+#     .sort_values("pair")
+# )
 # Lw, Ll = full.chosen_len.tolist(), full.rejected_len.tolist()
 # T = np.maximum(Lw, Ll)
 # m = P.reward.prm.tlt_max_cuts
 # capped = build_partial_pairs(Lw, Ll, method="tlt", max_cuts=m)
 # uncapped = build_partial_pairs(Lw, Ll, method="tlt")
-# sst = build_partial_pairs(Lw, Ll, method="sst", K=P.reward.prm.K, seed=P.seed)
-# print(f"{len(T)} pairs: TLT {len(uncapped)} rows, TLT capped at {m} cuts {len(capped)}")
+# sst = build_partial_pairs(
+#     Lw, Ll, method="sst", K=P.reward.prm.K, seed=P.seed
+# )
+# print(
+#     f"{len(T)} pairs: TLT {len(uncapped)} rows, "
+#     f"TLT capped at {m} cuts {len(capped)}"
+# )
 # print(f"SST (K={P.reward.prm.K}) {len(sst)} rows")
 # assert len(uncapped) == len(T) + np.clip(T - 1, 0, None).sum()
-# assert len(capped) == len(T) + np.minimum(np.clip(T - 1, 0, None), m).sum()
+# assert (
+#     len(capped) == len(T) + np.minimum(np.clip(T - 1, 0, None), m).sum()
+# )
 # ```
 # ::::
 #
@@ -299,9 +310,15 @@ print(
 # normalised_pairs = batch_mean_weights(raw, d.pair, batch, "pairs")
 # batch_of_row = (d.pair.rank(method="dense").astype(int) - 1) // batch
 # means = normalised_pairs.groupby(batch_of_row).mean()
-# print(f"{len(means)} batches; mean weight per batch: {means.round(6).tolist()}")
+# print(
+#     f"{len(means)} batches; mean weight per batch: "
+#     f"{means.round(6).tolist()}"
+# )
 # assert np.allclose(means, 1.0)
-# assert np.allclose(batch_mean_weights(raw * 1000, d.pair, batch, "pairs"), normalised_pairs)
+# assert np.allclose(
+#     batch_mean_weights(raw * 1000, d.pair, batch, "pairs"),
+#     normalised_pairs,
+# )
 # ```
 # ::::
 #
@@ -323,8 +340,13 @@ print(
 #
 # released = rms.d_partial(rms.ensure_prm(P, "sp-prm-released"))
 # ours = rms.d_partial(models["sp-prm"])
-# print(f"rows: released {len(released)}, SP-PRM {len(ours)}; released weights {sorted(set(released.weight))}")
-# assert released[["pair", "t", "chosen_len", "rejected_len"]].equals(ours[["pair", "t", "chosen_len", "rejected_len"]])
+# print(
+#     f"rows: released {len(released)}, SP-PRM {len(ours)}; "
+#     f"released weights {sorted(set(released.weight))}"
+# )
+# assert released[["pair", "t", "chosen_len", "rejected_len"]].equals(
+#     ours[["pair", "t", "chosen_len", "rejected_len"]]
+# )
 # assert np.all(released.weight == 1.0)
 # ```
 # ::::

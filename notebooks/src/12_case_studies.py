@@ -255,8 +255,13 @@ out
 # )
 # for text in texts:
 #     N = len(word_tokens(text))
-#     print(f"N={N:2d}  diversity {diversity(text):.3f}  (N-3)/N = {(N - 3) / N:.3f}  {text!r}")
-#     assert len(set(word_tokens(text))) == N and math.isclose(diversity(text), max(N - 3, 0) / N)
+#     print(
+#         f"N={N:2d}  diversity {diversity(text):.3f}  "
+#         f"(N-3)/N = {(N - 3) / N:.3f}  {text!r}"
+#     )
+#     assert len(set(word_tokens(text))) == N and math.isclose(
+#         diversity(text), max(N - 3, 0) / N
+#     )
 # ```
 # ::::
 #
@@ -282,9 +287,13 @@ out
 # for k in range(1, 9):
 #     d = diversity(" ".join(["stir"] * k))
 #     print(f"k={k}: {d:.4f}")
-#     assert math.isclose(d, 1 / (k * (k - 1) * (k - 2)) if k >= 4 else 0.0)
+#     assert math.isclose(
+#         d, 1 / (k * (k - 1) * (k - 2)) if k >= 4 else 0.0
+#     )
 # example = "Stir stir stir. Serve serve."
 # print(word_tokens(example), f"diversity {diversity(example):.3f}")
-# assert diversity(example) > diversity(" ".join(["stir"] * len(word_tokens(example))))
+# assert diversity(example) > diversity(
+#     " ".join(["stir"] * len(word_tokens(example)))
+# )
 # ```
 # ::::

@@ -158,13 +158,29 @@ summary
 #
 # p = probes[0]
 # for name, rm in models.items():
-#     tol = 1e-4 if rm.model.dtype == torch.float32 else 5e-2  # bf16 rounding differs between packings
+#     tol = (
+#         1e-4 if rm.model.dtype == torch.float32 else 5e-2
+#     )  # bf16 rounding differs between packings
 #     worst = 0.0
 #     for side in (0, 1):
 #         ts = range(1, p.lengths[side] + 1)
-#         alone = rm.score([p.prompt] * len(ts), [p.prefix(side, t) for t in ts]).float().numpy()
-#         worst = max(worst, float(np.abs(alone - np.array(p.scores[name][side][1:])).max()))
-#     print(f"{name}: {p.methods[name]}, {sum(p.lengths)} prefixes, largest difference {worst:.2e}")
+#         alone = (
+#             rm.score(
+#                 [p.prompt] * len(ts), [p.prefix(side, t) for t in ts]
+#             )
+#             .float()
+#             .numpy()
+#         )
+#         worst = max(
+#             worst,
+#             float(
+#                 np.abs(alone - np.array(p.scores[name][side][1:])).max()
+#             ),
+#         )
+#     print(
+#         f"{name}: {p.methods[name]}, {sum(p.lengths)} prefixes, "
+#         f"largest difference {worst:.2e}"
+#     )
 #     assert worst <= tol * (1 + np.abs(p.scores[name][0]).max())
 # ```
 # ::::
@@ -201,16 +217,35 @@ summary
 #     for side in (0, 1):
 #         kept = f.encode([q.prompt], [q.responses[side]])[0].kept
 #         if kept < q.lengths[side]:
-#             cut.append(f"{q.pair_id} {q.labels[side]}: {kept} of {q.lengths[side]} tokens")
-#         assert np.ptp(q.scores["ORM"][side][kept:]) <= tol  # flat from the last kept token on
+#             cut.append(
+#                 f"{q.pair_id} {q.labels[side]}: "
+#                 f"{kept} of {q.lengths[side]} tokens"
+#             )
+#         assert (
+#             np.ptp(q.scores["ORM"][side][kept:]) <= tol
+#         )  # flat from the last kept token on
 # print("responses cut by the window:", cut or "none")
 # W = max(1, p.lengths[0] // 2)
 # context = min(len(f.context_ids(p.prompt)), f.min_context)
-# small = RewardModel(orm.model, orm.tokenizer, convention=orm.convention, max_length=len(f.closing) + context + W)
+# small = RewardModel(
+#     orm.model,
+#     orm.tokenizer,
+#     convention=orm.convention,
+#     max_length=len(f.closing) + context + W,
+# )
 # kept = small.formatter.encode([p.prompt], [p.responses[0]])[0].kept
 # curve = small.score_prefixes([p.prompt], [p.responses[0]])[0]
-# print(f"window {small.formatter.max_length}: {kept} of {p.lengths[0]} tokens kept;", curve.numpy().round(3))
-# assert kept == min(W, p.lengths[0]) and float(curve[kept:].max() - curve[kept:].min()) <= tol
+# print(
+#     (
+#         f"window {small.formatter.max_length}: "
+#         f"{kept} of {p.lengths[0]} tokens kept;"
+#     ),
+#     curve.numpy().round(3),
+# )
+# assert (
+#     kept == min(W, p.lengths[0])
+#     and float(curve[kept:].max() - curve[kept:].min()) <= tol
+# )
 # ```
 # ::::
 #
@@ -230,7 +265,12 @@ summary
 #
 # ```python
 # for q in probes:
-#     assert q.identical()[0] and not any(q.agreement(rm)[0] for rm in q.rms)
-# print(f"t = 0 is a tie for all {len(probes)} pairs and {len(probes[0].rms)} reward models")
+#     assert q.identical()[0] and not any(
+#         q.agreement(rm)[0] for rm in q.rms
+#     )
+# print(
+#     f"t = 0 is a tie for all {len(probes)} pairs and "
+#     f"{len(probes[0].rms)} reward models"
+# )
 # ```
 # ::::

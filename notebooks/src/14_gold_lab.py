@@ -151,15 +151,30 @@ show_table(report["noise"], caption="The accuracy ceiling that label noise would
 # gold = profile_gold(P)
 # prompt = "\n\nHuman: How do I bake bread at home?\n\nAssistant:"
 # answers = {
-#     "kind, on topic": "Mix flour, water, yeast and salt, let the dough rise, then bake it. Enjoy your bread!",
-#     "rude, on topic": "Mix flour, water, yeast and salt, let the dough rise, then bake it. What a stupid question.",
-#     "cheerful, off topic": "What a lovely sunny day! I love going to the beach with my friends.",
+#     "kind, on topic": (
+#         "Mix flour, water, yeast and salt, let the dough rise, "
+#         "then bake it. Enjoy your bread!"
+#     ),
+#     "rude, on topic": (
+#         "Mix flour, water, yeast and salt, let the dough rise, "
+#         "then bake it. What a stupid question."
+#     ),
+#     "cheerful, off topic": (
+#         "What a lovely sunny day! "
+#         "I love going to the beach with my friends."
+#     ),
 # }
 # prompts, texts = [prompt] * len(answers), list(answers.values())
 # parts = gold.components(prompts, texts)
 # score = gold.score(prompts, texts).numpy()
-# print(pd.DataFrame(parts, index=list(answers)).assign(gold=score).round(3))
-# assert np.allclose(score, sum(gold.weights[c] * parts[c] for c in gold.weights), atol=1e-5)
+# print(
+#     pd.DataFrame(parts, index=list(answers)).assign(gold=score).round(3)
+# )
+# assert np.allclose(
+#     score,
+#     sum(gold.weights[c] * parts[c] for c in gold.weights),
+#     atol=1e-5,
+# )
 # mood = sentiment(prompts, texts)
 # assert mood[0] > mood[1]
 # ```
@@ -196,8 +211,14 @@ show_table(report["noise"], caption="The accuracy ceiling that label noise would
 # p_first = 1 / (1 + np.exp(-gap / betas[2]))
 # labels_first = rng.random((5000, len(gap))) < p_first
 # simulated = float((labels_first == (gap > 0)).mean())
-# print("ceilings:", np.round(ceilings, 3), f"; simulated at beta = sd: {simulated:.3f} vs {ceilings[2]:.3f}")
-# assert label_ceiling(gap, None) == 1.0 and all(0.5 <= c <= 1 for c in ceilings)
+# print(
+#     "ceilings:",
+#     np.round(ceilings, 3),
+#     f"; simulated at beta = sd: {simulated:.3f} vs {ceilings[2]:.3f}",
+# )
+# assert label_ceiling(gap, None) == 1.0 and all(
+#     0.5 <= c <= 1 for c in ceilings
+# )
 # assert all(a >= b for a, b in zip(ceilings, ceilings[1:]))
 # assert abs(simulated - ceilings[2]) < 0.01
 # ```

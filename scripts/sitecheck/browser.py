@@ -17,7 +17,8 @@ behind the trap proxy of :mod:`sitecheck.serve`. For each page it fails on:
 On the probe page (``book/executed/13_prefix_probe.html``) it drives the
 static prefix probe like a reader: moves the slider with the keyboard, picks
 another pair, and checks that the shown scores, prefix texts and agreement
-update. It saves screenshots of the results overview and of the probe.
+update; exercise solutions are hidden until their title is clicked. It saves
+screenshots of the results overview, of the probe and of the first exercises.
 
 A pass is remembered in ``<root>/../.browser-test-ok`` (hash of the site's
 files, of the pages tested and of this tool's own files): an unchanged site is
@@ -262,9 +263,45 @@ def drive_probe(dt: DevTools) -> tuple[list[str], dict]:
     }
 
 
+_SOLUTION_STATE_JS = """
+(() => {
+  const all = document.querySelectorAll('.solution.dropdown');
+  const visible = (e) => !!e && e.offsetHeight > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const shown = [...all].filter(s => visible(s.querySelector('#solution-content, .admonition-title ~ *')));
+  const first = all[0];
+  return {solutions: all.length, shown: shown.length,
+          button: !!(first && first.querySelector('.toggle-button')),
+          firstShown: !!first && visible(first.querySelector('#solution-content, .admonition-title ~ *'))};
+})()
+"""
+
+
+def drive_solutions(dt: DevTools, reveal: bool) -> tuple[list[str], dict]:
+    """Solutions of exercises are hidden on load; (``reveal``) a click on the first one's title shows it."""
+    s0 = dt.evaluate(_SOLUTION_STATE_JS)
+    if not s0["solutions"]:
+        return [], {}
+    problems = []
+    if s0["shown"]:
+        problems.append(f"{s0['shown']} of {s0['solutions']} exercise solutions visible before any click")
+    if not s0["button"]:
+        problems.append("the first exercise solution has no toggle button")
+    if reveal and not problems:
+        dt.evaluate("document.querySelector('.solution.dropdown .admonition-title').click()")
+        dt.pump(0.6)
+        s1 = dt.evaluate(_SOLUTION_STATE_JS)
+        if not s1["firstShown"] or s1["shown"] != 1:
+            problems.append(f"clicking the first solution's title did not show it alone ({s1})")
+    return problems, {"solutions": s0["solutions"]}
+
+
 def screenshot(dt: DevTools, path: Path, selector: str | None = None, max_height: int = 7000) -> None:
     """Save a PNG of the whole page (up to ``max_height`` px) or of one element."""
-    dt.evaluate("(() => { if (document.activeElement) { document.activeElement.blur(); } window.scrollTo(0, 0); })()")
+    # behavior "instant": the theme scrolls smoothly, and a box measured mid-scroll is off
+    dt.evaluate(
+        "(() => { if (document.activeElement) { document.activeElement.blur(); }"
+        " window.scrollTo({top: 0, left: 0, behavior: 'instant'}); })()"
+    )
     if selector:
         box = dt.evaluate(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
             const r = e.getBoundingClientRect();
@@ -283,6 +320,35 @@ def screenshot(dt: DevTools, path: Path, selector: str | None = None, max_height
     shot = dt.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def screenshot_in_view(dt: DevTools, path: Path, selectors: list[str], height: int = 1600) -> None:
+    """Save a PNG of the box around the first element of each selector, scrolled into a viewport
+    ``height`` px tall (captured as shown: no layout change for a capture beyond the viewport)."""
+    dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
+    try:
+        box = dt.evaluate(f"""(() => {{
+            const es = {json.dumps(selectors)}.map(q => document.querySelector(q)).filter(Boolean);
+            if (document.activeElement) {{ document.activeElement.blur(); }}
+            es[0].scrollIntoView({{block: 'start', behavior: 'instant'}});
+            const rs = es.map(e => e.getBoundingClientRect());
+            const x = Math.min(...rs.map(r => r.left)), y = Math.min(...rs.map(r => r.top));
+            return {{x: x + scrollX, y: y + scrollY, width: Math.max(...rs.map(r => r.right)) - x,
+                     height: Math.max(...rs.map(r => r.bottom)) - y}}; }})()""")
+        dt.pump(0.3)
+        pad = 12
+        clip = {
+            "x": max(0, box["x"] - pad),
+            "y": max(0, box["y"] - pad),
+            "width": box["width"] + 2 * pad,
+            "height": min(box["height"] + 2 * pad, height),
+            "scale": 1,
+        }
+        shot = dt.call("Page.captureScreenshot", format="png", clip=clip)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
 
 
 def visit_page(dt: DevTools, base: str, root: Path, rel: str, timeout: float) -> tuple[list[str], dict]:
@@ -338,9 +404,18 @@ def _visit_all(
         dt.call(f"{domain}.enable")
     dt.call("Network.setCacheDisabled", cacheDisabled=True)
     dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+    revealed = False
     for rel in pages:
         try:
             problems, stats = visit_page(dt, base, root, rel, timeout)
+            before = len(dt.events)
+            solution_problems, solutions = drive_solutions(dt, reveal=not revealed)
+            if solutions:
+                stats["exercises"] = solutions
+                problems += solution_problems + page_problems(dt.events[before:])
+                if not revealed and not solution_problems:
+                    screenshot_in_view(dt, shots / "exercise.png", [".exercise.admonition", ".solution.dropdown"])
+                    revealed = True
             if rel == probe_page:
                 before = len(dt.events)
                 probe_problems, stats["probe"] = drive_probe(dt)
