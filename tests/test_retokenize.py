@@ -84,6 +84,8 @@ def test_candidate_scorer_picks_the_retokenizing_cache_only_for_another_tokenize
     cands = candidate_scorer(scorer, policy, PROMPTS, 8)
     assert isinstance(cands, CrossTokenizerCandidateScorer)
     assert cands.kind == "rm-cache-retokenize" and cands.text_exact
+    # token guidance has no meaning across vocabularies: rewards stay those of the text
+    assert candidate_scorer(scorer, policy, PROMPTS, 8, guidance="token").text_exact
     # kv_cache=False forces the text path (the reference)
     plain = candidate_scorer(RewardScorer(rm, kv_cache=False), policy, PROMPTS, 8)
     assert type(plain) is CandidateScorer and plain.kind == "text"
@@ -276,3 +278,26 @@ def test_plan_open_convention_keeps_the_read_token_and_drops_what_does_not_fit()
     assert plan.tails[1] is None and plan.tails[0] is not None
     plan = plan_row(C, 2, [C + [3, 4, 5]], C, closing=[9], max_length=5, margin=0)
     assert plan == RowPlan(keep=2, extend=[], tails=[None])
+
+
+@pytest.mark.slow
+def test_real_smollm2_policy_with_a_wordpiece_rm_equals_full_text_rescoring(tokenizers):
+    """The real policy (2-layer slice, real text: spaces, punctuation, words that grow)
+    guided by a tiny RM on the MiniLM WordPiece tokenizer."""
+    from sp_prm_lib.config.profile import ModelSpec
+    from sp_prm_lib.models.loading import load_policy
+
+    try:
+        model, tok = load_policy(ModelSpec(id="HuggingFaceTB/SmolLM2-135M-Instruct", source="package", num_layers=2))
+    except Exception as exc:  # the offline package is not installed
+        pytest.skip(f"SmolLM2 not available: {exc}")
+    policy = Policy(model.double(), tok)
+    rm_model, rtok = tiny_model("llama-reward", tokenizers["minilm"], seed=2)
+    rm = RewardModel(rm_model.double(), rtok, convention="closed")
+    for method, cfg in [(args_greedy, ArgsConfig(k=10, max_new_tokens=24)), (cards, METHODS[3][2])]:
+        scorer = RewardScorer(rm)
+        fast = method(policy, scorer, PROMPTS, cfg)
+        ref = method(policy, RewardScorer(rm, kv_cache=False), PROMPTS, cfg)
+        assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
+        assert all(math.isclose(a.reward, b.reward, abs_tol=1e-5) for a, b in zip(fast, ref))
+        assert scorer.stats.rm_tokens > 0
