@@ -25,6 +25,7 @@ RESULTS = ROOT / "bench" / "results"
 #: shortened runs of the slow benchmarks (the full ones take many minutes on a loaded 2-core CPU)
 QUICK = {
     "bench_decoding": ["--max-new-tokens", "32", "--methods", "greedy,args,bon,cbs"],
+    "bench_cross_tokenizer": ["--quick"],
     "bench_training": ["--pairs", "32"],
     "bench_judges": ["--pairs", "40"],
 }

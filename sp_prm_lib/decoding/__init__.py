@@ -13,7 +13,8 @@ text. CARDS thresholds are calibrated per policy and RM (``calibrate_cards``).
 
 Modules: ``config`` (argument dataclasses), ``policy`` (prompt rendering,
 batched KV-cache state, sampling), ``scorers`` (scorer protocol, the
-reward model's KV cache), ``beam`` (the chunk-level beam driver: CBS, TBS,
+reward model's KV cache), ``retokenize`` (that cache for a reward model with
+its own tokenizer), ``beam`` (the chunk-level beam driver: CBS, TBS,
 BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS), ``baselines``
 (greedy), ``registry`` (method names), ``runs`` (JSONL runs, resume,
 sharding, merge), ``naive`` (reference loops for tests and benchmarks).

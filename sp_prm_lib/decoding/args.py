@@ -11,8 +11,9 @@ The k candidate rewards of all prompts come from one batched call per step:
 with the reward model's KV cache (k one-token continuations, plus closing
 tokens in the ``closed`` convention, over the cached prefix) when the RM
 shares the policy's vocabulary (``guidance="text"``: candidates whose ids do
-not round-trip are re-scored from their text), else by scoring the k decoded
-texts.
+not round-trip are re-scored from their text); with the RM's cache over its
+own tokens of the decoded text when it does not (only the RM tokens after the
+cached prefix run; ``retokenize``); else by scoring the k decoded texts.
 ``naive.naive_args`` is the loop without any cache, kept for tests and
 benchmarks.
 """

@@ -16,7 +16,8 @@ computed once and fanned out with ``batch_select_indices`` (BoN is then one
 batched sampling pass over N rows that share the prompt's cache). Chunks are
 scored in one call per round, with the reward model's KV cache when it
 shares the policy's vocabulary (``scorers.RMSession``; ``guidance`` in
-``config.decoding``). The reported reward is the reward of the returned text.
+``config.decoding``) or over its own tokens of the decoded text when it does
+not (``retokenize``). The reported reward is the reward of the returned text.
 """
 
 from __future__ import annotations

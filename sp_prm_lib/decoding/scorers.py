@@ -12,11 +12,15 @@ policy token ids with the reward model's KV cache (``RMSession``), or None.
 
 ``RewardScorer`` wraps a ``RewardModel`` and offers the session when the RM
 is causal, shares the policy's vocabulary and every context fits its length
-limit; otherwise decoders fall back to batched text scoring. Scorers count
-their calls (``stats``) so tests can assert how much scoring a method does.
+limit. When only the vocabulary differs, decoders get the re-tokenizing RM
+cache (``CrossTokenizerCandidateScorer``, module ``retokenize``): candidates
+are decoded and re-tokenized as text, and only the RM ids after the cached
+prefix run through the RM. Otherwise decoders fall back to batched text
+scoring. Scorers count their calls (``stats``) so tests can assert how much
+scoring a method does.
 
-Decoders use a ``CandidateScorer`` (text or session) that scores
-``k`` candidate continuations of each decoded row in one batched call.
+Decoders use a ``CandidateScorer`` (text, session or re-tokenizing) that
+scores ``k`` candidate continuations of each decoded row in one batched call.
 With ``guidance="text"`` (``config.decoding``) the session path checks that
 each candidate's ids round-trip (``encode(decode(ids)) == ids`` in the RM's
 tokenizer) and re-scores the ones that do not from their text, so every
@@ -37,6 +41,7 @@ import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
+from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 
@@ -47,15 +52,28 @@ class ScorerError(ModelError):
 @dataclass
 class ScorerStats:
     """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate);
-    ``fallback``: candidates of the RM-cache path re-scored from their text because
-    their ids do not round-trip (``guidance="text"``)."""
+    ``fallback``: candidates of the RM-cache paths re-scored from their text (their ids
+    do not round-trip, ``guidance="text"``; or, re-tokenized, they exceed the RM's
+    ``max_length``).
+
+    The re-tokenizing path (``CrossTokenizerCandidateScorer``) also counts
+    ``rm_tokens`` (RM tokens it ran through the RM), ``cached_tokens`` (RM tokens of
+    scored candidates read from the cache instead), ``forwards`` (its RM forward
+    calls), ``crops`` (rows cut back because a re-tokenization changed ids already
+    cached) and ``rebuilds`` (caches rebuilt to drop the holes crops leave)."""
 
     calls: int = 0
     scored: int = 0
     fallback: int = 0
+    rm_tokens: int = 0
+    cached_tokens: int = 0
+    forwards: int = 0
+    crops: int = 0
+    rebuilds: int = 0
 
     def reset(self) -> None:
         self.calls = self.scored = self.fallback = 0
+        self.rm_tokens = self.cached_tokens = self.forwards = self.crops = self.rebuilds = 0
 
 
 @runtime_checkable
@@ -110,7 +128,16 @@ class RewardScorer:
             return torch.tensor(float("nan"))
 
     def session_reason(self, policy: Policy, prompts: Sequence[str], max_new_tokens: int) -> str | None:
-        """Why the RM-cache path cannot be used (None: it can)."""
+        """Why the RM-cache path over policy tokens cannot be used (None: it can)."""
+        return self._cache_reason(policy, prompts, max_new_tokens, same_tokenizer=True)
+
+    def retokenize_reason(self, policy: Policy, prompts: Sequence[str], max_new_tokens: int) -> str | None:
+        """Why the re-tokenizing RM-cache path (a tokenizer other than the policy's) cannot
+        be used (None: it can). The length check counts ``max_new_tokens`` as RM tokens;
+        candidates that re-tokenize longer than ``max_length`` are scored from their text."""
+        return self._cache_reason(policy, prompts, max_new_tokens, same_tokenizer=False)
+
+    def _cache_reason(self, policy, prompts, max_new_tokens: int, *, same_tokenizer: bool) -> str | None:
         rm = self.rm
         if not self.kv_cache:
             return "disabled"
@@ -119,8 +146,10 @@ class RewardScorer:
         key = id(policy.tokenizer)
         if key not in self._vocab_checked:
             self._vocab_checked[key] = same_vocabulary(rm.tokenizer, policy.tokenizer)
-        if not self._vocab_checked[key]:
+        if same_tokenizer and not self._vocab_checked[key]:
             return "the reward model's tokenizer differs from the policy's"
+        if not same_tokenizer and self._vocab_checked[key]:
+            return "the reward model shares the policy's tokenizer (use the RM-cache session)"
         if any(getattr(layer, "is_sliding", False) for layer in new_cache(rm.model).layers):
             return "the reward model has sliding-window cache layers"
         closing = len(rm.formatter.closing)
@@ -426,6 +455,78 @@ class SessionCandidateScorer(CandidateScorer):
         self.session.advance(list(rows), blocks, lengths)
 
 
+class CrossTokenizerCandidateScorer(CandidateScorer):
+    """The cached path for a reward model with its own tokenizer (``retokenize``).
+
+    Each step the candidates are decoded and re-tokenized exactly as the text path
+    does; per row the RM's cache holds a prefix of those ids (checked against every
+    new tokenization, cut back where it changed) and only the tails run through the
+    RM. Rewards equal ``r(x, decode(ids))`` (``text_exact``); candidates longer than
+    the RM's ``max_length`` are scored from their text. ``margin``: RM tokens at the
+    end of the agreed prefix left out of the cache (the next step may re-merge them).
+    """
+
+    kind = "rm-cache-retokenize"
+    text_exact = True
+
+    def __init__(self, scorer: RewardScorer, policy: Policy, prompts, owners, *, margin: int = 1):
+        super().__init__(scorer, policy, prompts, owners)
+        rm = scorer.rm
+        self.formatter = rm.formatter
+        self.margin = margin
+        self.contexts = [self.formatter.context_ids(p) for p in self.prompts]
+        self.cache = RetokenizedCache(rm, len(self.owners), scorer.stats, scorer.max_query_tokens)
+
+    @torch.inference_mode()
+    def _head(self, hidden):
+        return self.scorer.rm.model.score(hidden).squeeze(-1).float()
+
+    def score(self, prefixes, blocks, lengths):
+        rows, k, _ = blocks.shape
+        ids = self.candidate_ids(prefixes, blocks, lengths)
+        texts = self.policy.decode_many(ids + [list(p) for p in prefixes])
+        resp = self.formatter.response_ids(texts)
+        closing, limit = self.formatter.closing, self.formatter.max_length
+        plans = []
+        for r in range(rows):
+            ctx = self.contexts[self.owners[r]]
+            fulls = [ctx + resp[r * k + j] for j in range(k)]
+            plan = plan_row(
+                self.cache.ids[r],
+                len(ctx),
+                fulls,
+                ctx + resp[rows * k + r],
+                closing=closing,
+                max_length=limit,
+                margin=self.margin,
+            )
+            if plan.keep < len(self.cache.ids[r]):
+                self.cache.crop(r, plan.keep)
+                self.scorer.stats.crops += 1
+            plans.append(plan)
+        self.cache.compact()
+        self.cache.extend([p.extend for p in plans])
+        rewards = self.cache.score([p.tails for p in plans], self._head)
+        self.scorer.stats.calls += 1
+        self.scorer.stats.scored += rows * k
+        bad = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
+        if bad:
+            flat = rewards.reshape(-1).clone()
+            prompts = [self.prompts[self.owners[i // k]] for i in bad]
+            flat[bad] = text_rewards(self.scorer, prompts, [texts[i] for i in bad])
+            self.scorer.stats.fallback += len(bad)
+            rewards = flat.reshape(rows, k)
+        return rewards
+
+    def select(self, rows):
+        super().select(rows)
+        self.cache.select(list(rows))
+
+    def advance(self, rows, blocks, lengths=None):
+        # the cache follows the prefixes ``score`` is given; only the rows move
+        self.select(rows)
+
+
 def candidate_scorer(
     scorer: Scorer,
     policy: Policy,
@@ -435,7 +536,8 @@ def candidate_scorer(
     *,
     guidance: str = "text",
 ) -> CandidateScorer:
-    """The cached path when the scorer offers one for these prompts, else the text path."""
+    """The cached path when the scorer offers one for these prompts: over policy tokens
+    (same tokenizer) or re-tokenized (``CrossTokenizerCandidateScorer``); else the text path."""
     if guidance not in ("text", "token"):
         raise ConfigError(f"guidance must be one of text, token, got {guidance!r}")
     owners = list(range(len(prompts))) if owners is None else list(owners)
@@ -443,6 +545,9 @@ def candidate_scorer(
     session = make(policy, prompts, max_new_tokens) if make is not None else None
     if session is not None:
         return SessionCandidateScorer(scorer, policy, prompts, owners, session, guidance)
+    cross = getattr(scorer, "retokenize_reason", None)
+    if cross is not None and cross(policy, prompts, max_new_tokens) is None:
+        return CrossTokenizerCandidateScorer(scorer, policy, prompts, owners)
     return CandidateScorer(scorer, policy, prompts, owners)
 
 
