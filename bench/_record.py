@@ -137,9 +137,13 @@ def write(
     *,
     notes: list[str] | None = None,
     details: dict | None = None,
+    compute: list[dict] | None = None,
     folder: Path = RESULTS,
 ) -> Path:
-    """Write ``folder/<name>.json`` (atomically) and print where; ``name`` is the benchmark's file stem."""
+    """Write ``folder/<name>.json`` (atomically) and print where; ``name`` is the benchmark's file stem.
+
+    ``compute``: one row per decoding run measured, ``{"run", "seconds", "new_tokens"}`` and the
+    forward counts of ``sp_prm_lib.decoding.ComputeCost``, shown next to the wall times."""
     record = {
         "benchmark": name,
         "title": title,
@@ -151,6 +155,8 @@ def write(
         "notes": notes or [],
         "details": details or {},
     }
+    if compute:
+        record["compute"] = compute
     record = _plain(record)
     check_record(record, name)
     folder = Path(folder)

@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sp_prm_lib.config.profile import ModelSpec, load_profile  # noqa: E402
-from sp_prm_lib.decoding import Policy, RewardScorer, decode  # noqa: E402
+from sp_prm_lib.decoding import Policy, RewardScorer, count_forwards, decode  # noqa: E402
 from sp_prm_lib.decoding.scorers import candidate_scorer  # noqa: E402
 from sp_prm_lib.experiments.pairs import preference_splits  # noqa: E402
 from sp_prm_lib.models.loading import load_policy, package_path  # noqa: E402
@@ -81,25 +81,6 @@ def reward_model(layers: int, convention: str) -> RewardModel:
     return RewardModel(model, tok, convention=convention, name=f"random {layers}-layer Llama RM on MiniLM WordPiece")
 
 
-class Counter:
-    """Forward calls and input tokens (padding included) of a module, from a pre-hook."""
-
-    def __init__(self, module):
-        self.calls = self.tokens = 0
-        module.register_forward_pre_hook(self._hook, with_kwargs=True)
-
-    def _hook(self, module, args, kwargs):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is not None:
-            self.calls += 1
-            self.tokens += ids.numel()
-
-    def take(self) -> dict:
-        out = {"calls": self.calls, "tokens": self.tokens}
-        self.calls = self.tokens = 0
-        return out
-
-
 def stats_dict(stats) -> dict:
     return {
         k: getattr(stats, k)
@@ -131,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     kind = candidate_scorer(RewardScorer(rm), policy, prompts, m).kind
     if kind != "rm-cache-retokenize":
         raise SystemExit(f"error: candidate_scorer chose {kind!r}, not the re-tokenizing cache")
-    pol_count, rm_count = Counter(model), Counter(rm.model.base_model)
     setup = {
         "policy": POLICY,
         "reward_model": rm.name,
@@ -152,24 +132,22 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
+    compute = []
+
     def run(method: str, scorer, **settings) -> dict:
-        pol_count.take(), rm_count.take()
+        path = "" if scorer is None else ("incremental" if scorer.kv_cache else "full text")
         start = time.perf_counter()
-        out = decode(method, policy, scorer, prompts, max_new_tokens=m, **settings)
+        with count_forwards(model, rm.model) as cost:
+            out = decode(method, policy, scorer, prompts, max_new_tokens=m, **settings)
         seconds = time.perf_counter() - start
-        row = {
-            "seconds": round(seconds, 2),
-            "new_tokens": sum(g.tokens for g in out),
-            "policy_forward": pol_count.take(),
-            "rm_forward": rm_count.take(),
-        }
+        row = {"seconds": round(seconds, 2), "new_tokens": sum(g.tokens for g in out), **cost.to_dict()}
+        compute.append({"run": f"{method} {path}".strip(), **row})
         if scorer is not None:
             row["scorer"] = stats_dict(scorer.stats)
         print(
-            f"  {method:6s} {'' if scorer is None else ('incremental' if scorer.kv_cache else 'full text'):11s} "
-            f"{seconds:7.1f}s  {row['new_tokens']:4d} tokens  policy {row['policy_forward']['calls']} calls / "
-            f"{row['policy_forward']['tokens']} tokens  RM {row['rm_forward']['calls']} calls / "
-            f"{row['rm_forward']['tokens']} tokens" + (f"  {row['scorer']}" if scorer is not None else ""),
+            f"  {method:6s} {path:11s} {seconds:7.1f}s  {row['new_tokens']:4d} tokens  policy "
+            f"{cost.policy_calls} calls / {cost.policy_forward_tokens} tokens  RM {cost.rm_calls} calls / "
+            f"{cost.rm_forward_tokens} tokens" + (f"  {row['scorer']}" if scorer is not None else ""),
             flush=True,
         )
         return {"row": row, "out": out, "seconds": seconds}
@@ -257,7 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         "(RewardScorer(kv_cache=False): decode and score all candidates' full texts every step, batched over "
         "prompts).",
     ]
-    _record.write(Path(__file__).stem, "Reward model on another tokenizer", measurements, notes=notes, details=details)
+    _record.write(
+        Path(__file__).stem,
+        "Reward model on another tokenizer",
+        measurements,
+        notes=notes,
+        details=details,
+        compute=compute,
+    )
     return 0
 
 

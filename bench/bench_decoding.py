@@ -310,8 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if measurements:
         notes = [
             "CBS and TBS decode the W*K candidate rows of a chunk as one batch (design notes; no number set). "
-            "On GPUs with the paper profile the policy and the reward models use different tokenizers, so the "
-            "RM key-value cache cannot be reused and ARGS and TBS re-score every candidate's full text."
+            "Here the reward model shares the policy's tokenizer; bench_cross_tokenizer.py measures the case "
+            "of the paper profile, a reward model on another tokenizer."
         ]
         _record.write(Path(__file__).stem, "Reward-guided decoding", measurements, notes=notes, details=report)
     else:

@@ -29,10 +29,11 @@ def setup():
 
 
 def strip_times(records):
-    """Records without timing fields, rewards rounded (batch composition moves the last float bits)."""
+    """Records without timing and compute fields (both depend on how prompts were batched), rewards
+    rounded (batch composition moves the last float bits)."""
     out = []
     for r in records:
-        r = {k: v for k, v in r.items() if k not in ("time_s", "batch_time_s", "batch_size")}
+        r = {k: v for k, v in r.items() if k not in ("time_s", "batch_time_s", "batch_size", "cost", "batch_cost")}
         out.append({**r, "reward": round(r["reward"], 5) if r["reward"] is not None else None})
     return out
 
@@ -51,6 +52,12 @@ def test_run_writes_one_line_per_prompt(setup, tmp_path):
         assert key in first
     assert first["method"] == "args" and first["scorer"] == "tiny-rm" and first["config"]["k"] == 3
     assert all(r["prompt"] == PROMPTS[r["index"]] for r in records)
+    # compute next to the wall time: each prompt carries its share of its batch's forwards
+    for r in records:
+        batch = r["batch_cost"]
+        assert batch["policy_calls"] > 0 and batch["rm_calls"] > 0
+        assert batch["policy_forward_tokens"] > 0 and batch["rm_forward_tokens"] > 0
+        assert r["cost"] == {k: round(v / r["batch_size"], 2) for k, v in batch.items()}
 
 
 def test_resume_after_interruption_redoes_nothing(setup, tmp_path):

@@ -174,3 +174,26 @@ def test_committed_records_parse_and_have_the_required_fields(path):
 def test_every_benchmark_has_a_committed_record():
     names = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
     assert [p.stem for p in COMMITTED if p.stem in names] == names
+
+
+def test_a_records_compute_rows_become_a_table_and_a_bad_row_is_named(tmp_path):
+    row = {
+        "run": "args incremental",
+        "seconds": 29.83,
+        "new_tokens": 256,
+        "policy_calls": 128,
+        "policy_forward_tokens": 656,
+        "rm_calls": 255,
+        "rm_forward_tokens": 24256,
+    }
+    (tmp_path / "bench_alpha.py").write_text("")
+    results = tmp_path / "results"
+    results.mkdir()
+    record = {**_record("bench_alpha", [_timing(39.0)]), "compute": [row]}
+    (results / "bench_alpha.json").write_text(json.dumps(record))
+    page = performance_markdown(results, tmp_path)
+    assert "| args incremental | 29.8 s | 256 | 128 | 656 | 255 | 24,256 |" in page
+    del row["rm_calls"]
+    (results / "bench_alpha.json").write_text(json.dumps(record))
+    with pytest.raises(DataError, match="bench_alpha.json: compute row 0 lacks rm_calls"):
+        performance_markdown(results, tmp_path)

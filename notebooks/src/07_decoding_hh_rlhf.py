@@ -92,7 +92,11 @@ show_decoding(
 # objective there), `win_tie` the percentage of prompts where the judge
 # prefers the method's answer to the base answer or calls a tie (both orders;
 # the base row is 50 by the paper's convention), with `win` and `tie` apart,
-# `decode_s` the decoding time of the run on this machine.
+# `decode_s` the decoding time of the run on this machine, and next to it the
+# compute, which does not depend on the machine: `policy_forward_tokens` and
+# `rm_forward_tokens`, the token positions the policy and the reward model ran
+# per prompt (padding included, cached positions not run again), and
+# `rm_calls`, the reward model's forwards per prompt.
 #
 # ## Next to the paper's Table 1
 #

@@ -35,6 +35,7 @@ from sp_prm_lib.decoding.baselines import greedy
 from sp_prm_lib.decoding.beam import beam_search, best_of_n, cbs, sample, tbs
 from sp_prm_lib.decoding.cards import calibrate_cards, cards
 from sp_prm_lib.decoding.common import Generation
+from sp_prm_lib.decoding.cost import ComputeCost, count_forwards
 from sp_prm_lib.decoding.policy import Policy, as_policy
 from sp_prm_lib.decoding.registry import METHODS, Method, decode, get_method, make_config
 from sp_prm_lib.decoding.runs import generate_run, merge_shards, read_records
@@ -53,6 +54,7 @@ __all__ = [
     "BeamConfig",
     "BoNConfig",
     "CardsConfig",
+    "ComputeCost",
     "DecodeConfig",
     "FunctionScorer",
     "Generation",
@@ -75,6 +77,7 @@ __all__ = [
     "calibrate_cards",
     "cards",
     "cbs",
+    "count_forwards",
     "decode",
     "generate_run",
     "get_method",

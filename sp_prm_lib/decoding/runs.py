@@ -5,10 +5,13 @@ prompts finishes::
 
     {"index", "prompt", "method", "scorer", "seed", "config", "response",
      "reward", "tokens", "finish", "time_s", "batch_time_s", "batch_size",
-     "stats", "policy_id", "scorer_id", "run"}
+     "cost", "batch_cost", "stats", "policy_id", "scorer_id", "run"}
 
 ``time_s`` is the batch's wall time divided by its prompts (prompts decoded
-together share their time); ``reward`` is the scorer's reward of
+together share their time); ``batch_cost`` the compute the batch spent next to
+it (``cost.ComputeCost``: policy and RM forward calls and token positions),
+``cost`` its share per prompt (a run-wide preparation, such as CARDS's
+threshold calibration, is not in it); ``reward`` is the scorer's reward of
 ``response``; ``stats`` the method's counters (CARDS: acceptance rate, mean
 segment length, the thresholds used). ``policy_id`` and ``scorer_id`` name
 the models and fingerprint their contents (``model_fingerprint``: the config
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.decoding.cost import count_forwards
 from sp_prm_lib.decoding.policy import as_policy
 from sp_prm_lib.decoding.registry import decode, get_method, make_config
 from sp_prm_lib.decoding.scorers import as_scorer
@@ -281,6 +285,7 @@ def generate_run(
             raise ConfigError(f"{path}: record for prompt {i} does not match the prompt set given")
         finished.add(i)
     todo = [i for i in shard_indices(len(prompts), process_index, num_processes) if i not in finished]
+    rm_model = getattr(getattr(scorer, "rm", None), "model", None)  # a reward model's forwards are counted
     # run-wide preparation on the whole prompt set (same in every shard, batch and resumption)
     run_config = entry.resolve(policy, scorer, prompts, config) if todo else config
     done = 0
@@ -289,7 +294,8 @@ def generate_run(
             part = todo[start : start + batch_size]
             began = time.perf_counter()
             try:
-                results = decode(method, policy, scorer, [prompts[i] for i in part], run_config, indices=part)
+                with count_forwards(policy.model, rm_model) as cost:
+                    results = decode(method, policy, scorer, [prompts[i] for i in part], run_config, indices=part)
             except RewardNaNError as exc:
                 raise RewardNaNError(f"{exc}; {len(finished) + done} finished prompts are kept in {path}") from exc
             elapsed = time.perf_counter() - began
@@ -308,6 +314,8 @@ def generate_run(
                     "time_s": round(elapsed / len(part), 4),
                     "batch_time_s": round(elapsed, 4),
                     "batch_size": len(part),
+                    "cost": cost.per(len(part)),
+                    "batch_cost": cost.to_dict(),
                     "stats": gen.stats,
                     "policy_id": policy_id,
                     "scorer_id": scorer_id,

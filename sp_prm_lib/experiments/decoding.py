@@ -509,6 +509,7 @@ def ensure_decoding_table(
             columns={"reward": "guide_reward"}
         )
         frame = _with_method_stats(frame, rec)
+        frame = _with_cost(frame, rec)
         frame = frame.merge(ev, on="index")
         frame.insert(0, "seed", run.config.seed)
         frame.insert(0, "variant", variant or "none")
@@ -543,6 +544,20 @@ def _with_method_stats(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: compute per prompt carried from the run records (``decoding.cost``) into the tables
+COST_COLUMNS = ("policy_forward_tokens", "rm_forward_tokens", "rm_calls")
+
+
+def _with_cost(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each prompt's share of its batch's compute (NaN for records written
+    before the runs counted it)."""
+    costs = rec["cost"] if "cost" in rec else pd.Series([{}] * len(rec))
+    costs = [c if isinstance(c, dict) else {} for c in costs]
+    for key in COST_COLUMNS:
+        frame[key] = [float(c[key]) if key in c else np.nan for c in costs]
+    return frame
+
+
 def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
     """One row per (method, variant) of the generations frame, in the paper's row order."""
     t = get_task(task) if isinstance(task, str) else task
@@ -573,6 +588,10 @@ def summarise(generations: pd.DataFrame, task: Task | str) -> pd.DataFrame:
                 row[m] = g[m].mean()
         row["tokens"] = g.tokens.mean()
         row["decode_s"] = g.time_s.sum()
+        # compute next to the wall time: mean forward token positions (and RM calls) per prompt
+        for m in COST_COLUMNS:
+            if m in g:
+                row[m] = g[m].mean()
         # CARDS: mean acceptance rate and segment length, the calibrated thresholds
         for m in STAT_COLUMNS:
             if m in g and g[m].notna().any():

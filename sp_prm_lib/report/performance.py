@@ -87,6 +87,13 @@ def check_record(record: object, where: str) -> dict:
             raise DataError(f"{where}: measurement {i} has a ratio but 'ratio_kind' is not one of {RATIO_KINDS}")
         if m["ratio"] is None and not isinstance(m.get("value"), dict):
             raise DataError(f"{where}: measurement {i} ({m['what']}) has neither a ratio nor a value")
+    compute = record.get("compute", [])
+    if not isinstance(compute, list):
+        raise DataError(f"{where}: 'compute' must be a list of runs")
+    for i, row in enumerate(compute):
+        lacking = [k for k in COMPUTE_FIELDS if not isinstance(row, dict) or k not in row]
+        if lacking:
+            raise DataError(f"{where}: compute row {i} lacks {', '.join(lacking)}")
     return record
 
 
@@ -189,6 +196,36 @@ def format_machine(machine: dict) -> str:
 
 
 # --- the page ----------------------------------------------------------------------------------
+#: a ``compute`` row of a record: one decoding run's wall time next to its forward counts
+COMPUTE_FIELDS = (
+    "run",
+    "seconds",
+    "new_tokens",
+    "policy_calls",
+    "policy_forward_tokens",
+    "rm_calls",
+    "rm_forward_tokens",
+)
+
+
+def compute_table(rows: list[dict]) -> list[str]:
+    """The Markdown table of a record's ``compute`` rows (empty list: none)."""
+    if not rows:
+        return []
+    lines = [
+        "Compute of each run (forward token positions include padding; cached positions are not run again):",
+        "",
+        "| Run | Wall time | New tokens | Policy forwards | Policy tokens run | RM forwards | RM tokens run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {_cell(r['run'])} | {_seconds(r['seconds'])} | {r['new_tokens']:,} | {r['policy_calls']:,} "
+            f"| {r['policy_forward_tokens']:,} | {r['rm_calls']:,} | {r['rm_forward_tokens']:,} |"
+        )
+    return [*lines, ""]
+
+
 def _section(name: str, record: dict) -> list[str]:
     lines = [
         f"### {record['title']}",
@@ -215,6 +252,7 @@ def _section(name: str, record: dict) -> list[str]:
     lines.append("")
     for i, note in enumerate(notes, 1):
         lines += [f"[{i}] {note}", ""]
+    lines += compute_table(record.get("compute", []))
     for note in record.get("notes") or []:
         lines += [note, ""]
     return lines

@@ -125,6 +125,9 @@ DECODING_UNITS = {
     "asr": "%",
     "accuracy": "%",
     "decode_s": "s",
+    "policy_forward_tokens": "per prompt",
+    "rm_forward_tokens": "per prompt",
+    "rm_calls": "per prompt",
 }
 
 
