@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from sp_prm_lib.config.decoding import ArgsConfig, GreedyConfig
-from sp_prm_lib.decoding import Policy, RewardScorer, args_greedy, count_forwards, greedy
+from sp_prm_lib.decoding import RewardScorer, args_greedy, count_forwards, greedy
 from sp_prm_lib.decoding.cost import ComputeCost, trunk
 from sp_prm_lib.decoding.naive import naive_args
-from sp_prm_lib.models.tiny import byte_tokenizer, tiny_model
 from sp_prm_lib.scoring.reward_model import RewardModel
 
 PROMPTS = ["\n\nHuman: hi\n\nAssistant:", "\n\nHuman: a longer question, with more words?\n\nAssistant:"]
@@ -18,11 +17,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def models():
-    tok = byte_tokenizer()
-    policy_model, _ = tiny_model("llama-causal-lm", tok, seed=1)
-    rm_model, _ = tiny_model("llama-reward", tok, seed=2)
-    return Policy(policy_model.double(), tok), RewardModel(rm_model.double(), tok, convention="closed")
+def models(float64_decoding_models):
+    policy, rm_model, tok = float64_decoding_models
+    return policy, RewardModel(rm_model, tok, convention="closed")
 
 
 def test_every_forward_is_counted_with_its_positions_and_only_inside_the_block(models):

@@ -49,13 +49,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def models():
-    tok = byte_tokenizer()
-    policy_model, _ = tiny_model("llama-causal-lm", tok, seed=1)
-    rm_model, _ = tiny_model("llama-reward", tok, seed=2)
-    # float64: the fast paths batch and pad differently from the naive loops, and in float32 the
-    # rounding of that difference flips near-ties between random models' candidates on some CPUs
-    return Policy(policy_model.double(), tok), rm_model.double(), tok
+def models(float64_decoding_models):
+    return float64_decoding_models
 
 
 def reward_model(models, convention):

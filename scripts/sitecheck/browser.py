@@ -295,6 +295,17 @@ def drive_solutions(dt: DevTools, reveal: bool) -> tuple[list[str], dict]:
     return problems, {"solutions": s0["solutions"]}
 
 
+def _padded(box: dict, max_height: int, pad: int = 12) -> dict:
+    """A screenshot clip: ``box`` (page coordinates) with ``pad`` px around it, at most ``max_height`` tall."""
+    return {
+        "x": max(0, box["x"] - pad),
+        "y": max(0, box["y"] - pad),
+        "width": box["width"] + 2 * pad,
+        "height": min(box["height"] + 2 * pad, max_height),
+        "scale": 1,
+    }
+
+
 def screenshot(dt: DevTools, path: Path, selector: str | None = None, max_height: int = 7000) -> None:
     """Save a PNG of the whole page (up to ``max_height`` px) or of one element."""
     # behavior "instant": the theme scrolls smoothly, and a box measured mid-scroll is off
@@ -306,14 +317,7 @@ def screenshot(dt: DevTools, path: Path, selector: str | None = None, max_height
         box = dt.evaluate(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
             const r = e.getBoundingClientRect();
             return {{x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}}; }})()""")
-        pad = 12
-        clip = {
-            "x": max(0, box["x"] - pad),
-            "y": max(0, box["y"] - pad),
-            "width": box["width"] + 2 * pad,
-            "height": min(box["height"] + 2 * pad, max_height),
-            "scale": 1,
-        }
+        clip = _padded(box, max_height)
     else:
         size = dt.call("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
@@ -336,14 +340,7 @@ def screenshot_in_view(dt: DevTools, path: Path, selectors: list[str], height: i
             return {{x: x + scrollX, y: y + scrollY, width: Math.max(...rs.map(r => r.right)) - x,
                      height: Math.max(...rs.map(r => r.bottom)) - y}}; }})()""")
         dt.pump(0.3)
-        pad = 12
-        clip = {
-            "x": max(0, box["x"] - pad),
-            "y": max(0, box["y"] - pad),
-            "width": box["width"] + 2 * pad,
-            "height": min(box["height"] + 2 * pad, height),
-            "scale": 1,
-        }
+        clip = _padded(box, height)
         shot = dt.call("Page.captureScreenshot", format="png", clip=clip)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))

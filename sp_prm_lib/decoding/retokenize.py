@@ -98,9 +98,24 @@ def plan_row(
     return RowPlan(keep, extend, [t or None for t in tails])
 
 
-def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean attention pattern as the additive mask models take (0 or the dtype's minimum)."""
     out = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
     return out.masked_fill_(~allowed, torch.finfo(dtype).min)
+
+
+@torch.inference_mode()
+def trunk_forward(model, cache, ids: torch.Tensor, allowed: torch.Tensor, positions: torch.Tensor):
+    """One forward of a reward model's trunk over ``cache`` with an explicit 4-D attention pattern
+    and positions (the cached RM paths); returns (last hidden states, the updated cache)."""
+    out = model.base_model(
+        input_ids=ids,
+        attention_mask=additive_mask(allowed, model.dtype),
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+    )
+    return out.last_hidden_state, out.past_key_values
 
 
 class RetokenizedCache:
@@ -130,18 +145,10 @@ class RetokenizedCache:
     def rows(self) -> int:
         return len(self.ids)
 
-    @torch.inference_mode()
     def _forward(self, ids: torch.Tensor, allowed: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        out = self.model.base_model(
-            input_ids=ids,
-            attention_mask=_additive(allowed, self.dtype),
-            position_ids=positions,
-            past_key_values=self.cache,
-            use_cache=True,
-        )
-        self.cache = out.past_key_values
+        hidden, self.cache = trunk_forward(self.model, self.cache, ids, allowed, positions)
         self.stats.forwards += 1
-        return out.last_hidden_state
+        return hidden
 
     def select(self, rows: Sequence[int]) -> None:
         """Keep (reorder, duplicate) the given rows."""

@@ -41,7 +41,7 @@ import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
-from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row
+from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row, trunk_forward
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 
@@ -51,10 +51,10 @@ class ScorerError(ModelError):
 
 @dataclass
 class ScorerStats:
-    """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate);
-    ``fallback``: candidates of the RM-cache paths re-scored from their text (their ids
-    do not round-trip, ``guidance="text"``; or, re-tokenized, they exceed the RM's
-    ``max_length``).
+    """``calls``: batched scoring calls; ``scored``: rewards computed (one per candidate,
+    and once more for each fallback); ``fallback``: candidates of the RM-cache paths
+    re-scored from their text in one more call (their ids do not round-trip,
+    ``guidance="text"``; or, re-tokenized, they exceed the RM's ``max_length``).
 
     The re-tokenizing path (``CrossTokenizerCandidateScorer``) also counts
     ``rm_tokens`` (RM tokens it ran through the RM), ``cached_tokens`` (RM tokens of
@@ -221,11 +221,6 @@ def as_scorer(obj) -> Scorer | None:
 
 
 # -- the reward model's KV cache over policy tokens ------------------------------
-def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    out = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
-    return out.masked_fill_(~allowed, torch.finfo(dtype).min)
-
-
 class RMSession:
     """The reward model's cache over ``context + response`` for each decoded row.
 
@@ -261,17 +256,9 @@ class RMSession:
         self.reward = self._head(hidden[:, -1])  # open convention: reward of the empty response
         self.forwards = 1
 
-    @torch.inference_mode()
     def _forward(self, ids, allowed, positions):
-        out = self.model.base_model(
-            input_ids=ids,
-            attention_mask=_additive(allowed, self.dtype),
-            position_ids=positions,
-            past_key_values=self.cache,
-            use_cache=True,
-        )
-        self.cache = out.past_key_values
-        return out.last_hidden_state
+        hidden, self.cache = trunk_forward(self.model, self.cache, ids, allowed, positions)
+        return hidden
 
     @torch.inference_mode()
     def _head(self, hidden):
@@ -393,6 +380,18 @@ class CandidateScorer:
         prompts = [self.prompts[self.owners[r]] for r in range(rows) for _ in range(k)]
         return text_rewards(self.scorer, prompts, self.policy.decode_many(ids)).reshape(rows, k)
 
+    def _from_text(self, rewards: torch.Tensor, bad: Sequence[int], texts: Sequence[str]) -> torch.Tensor:
+        """``rewards`` (rows, k) with the candidates ``bad`` (flat indices) re-scored from their
+        ``texts`` in one call, counted as fallbacks."""
+        if not bad:
+            return rewards
+        k = rewards.shape[1]
+        flat = rewards.reshape(-1).clone()
+        prompts = [self.prompts[self.owners[i // k]] for i in bad]
+        flat[list(bad)] = text_rewards(self.scorer, prompts, [texts[i] for i in bad])
+        self.scorer.stats.fallback += len(bad)
+        return flat.reshape(rewards.shape)
+
     def prefix_rewards(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
         empty = torch.zeros((len(prefixes), 1, 0), dtype=torch.long)
         return self.score(prefixes, empty, torch.zeros((len(prefixes), 1), dtype=torch.long))[:, 0]
@@ -438,13 +437,7 @@ class SessionCandidateScorer(CandidateScorer):
         texts = self.policy.decode_many(ids)
         again = self.session.scorer.rm.formatter.response_ids(texts)
         bad = [i for i in range(len(ids)) if again[i] != ids[i]]
-        if bad:
-            prompts = [self.prompts[self.owners[i // k]] for i in bad]
-            flat = rewards.reshape(-1).clone()
-            flat[bad] = text_rewards(self.scorer, prompts, [texts[i] for i in bad])
-            self.scorer.stats.fallback += len(bad)
-            rewards = flat.reshape(rows, k)
-        return rewards
+        return self._from_text(rewards, bad, texts)
 
     def select(self, rows):
         super().select(rows)
@@ -510,13 +503,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         self.scorer.stats.calls += 1
         self.scorer.stats.scored += rows * k
         bad = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
-        if bad:
-            flat = rewards.reshape(-1).clone()
-            prompts = [self.prompts[self.owners[i // k]] for i in bad]
-            flat[bad] = text_rewards(self.scorer, prompts, [texts[i] for i in bad])
-            self.scorer.stats.fallback += len(bad)
-            rewards = flat.reshape(rows, k)
-        return rewards
+        return self._from_text(rewards, bad, texts)
 
     def select(self, rows):
         super().select(rows)
