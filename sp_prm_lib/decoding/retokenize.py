@@ -104,6 +104,11 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return out.masked_fill_(~allowed, torch.finfo(dtype).min)
 
 
+def reward_head(model, hidden: torch.Tensor) -> torch.Tensor:
+    """A reward model's score head on hidden states, one float32 reward per position."""
+    return model.score(hidden).squeeze(-1).float()
+
+
 @torch.inference_mode()
 def trunk_forward(model, cache, ids: torch.Tensor, allowed: torch.Tensor, positions: torch.Tensor):
     """One forward of a reward model's trunk over ``cache`` with an explicit 4-D attention pattern

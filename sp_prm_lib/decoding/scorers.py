@@ -41,7 +41,7 @@ import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
-from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row, trunk_forward
+from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row, reward_head, trunk_forward
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 
@@ -262,7 +262,7 @@ class RMSession:
 
     @torch.inference_mode()
     def _head(self, hidden):
-        return self.model.score(hidden).squeeze(-1).float()
+        return reward_head(self.model, hidden)
 
     @property
     def rows(self) -> int:
@@ -472,7 +472,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
 
     @torch.inference_mode()
     def _head(self, hidden):
-        return self.scorer.rm.model.score(hidden).squeeze(-1).float()
+        return reward_head(self.scorer.rm.model, hidden)
 
     def score(self, prefixes, blocks, lengths):
         rows, k, _ = blocks.shape
