@@ -54,6 +54,7 @@ def test_checkpoint_problem_names_what_is_incomplete(folder):
         (lambda c: _truncate(c / "optimizer.pt"), "optimizer.pt: not a complete torch archive (BadZipFile)"),
         (lambda c: (c / "optimizer.pt").unlink(), "optimizer.pt is missing"),
         (lambda c: next(c.glob("rng_state*")).unlink(), "rng_state.pth is missing"),
+        (lambda c: (c / "model.safetensors").unlink(), "no model weights"),  # training_args.bin is not weights
         (lambda c: (c / "model.safetensors").write_bytes(b"\x01"), "model.safetensors: shorter than its header"),
         (lambda c: _truncate(c / "trainer_state.json"), "trainer_state.json: unreadable JSON"),
         (lambda c: (c / "trainer_state.json").write_text("{}"), "trainer_state.json has no global_step"),
@@ -68,6 +69,7 @@ def test_checkpoint_problem_names_what_is_incomplete(folder):
         "optimizer-truncated",
         "optimizer-missing",
         "rng-missing",
+        "weights-missing",
         "header-cut",
         "state-cut",
         "no-step",

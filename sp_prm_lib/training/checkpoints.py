@@ -78,7 +78,8 @@ def checkpoint_problem(folder: Path) -> str | None:
         if missing:
             return f"{index.name} names missing shard {missing[0]}"
     deepspeed_state = any(f.parent != folder and f.parent.name.startswith("global_step") for f in files)
-    if not (deepspeed_state or any(f.suffix in (".safetensors", ".bin") for f in files)):
+    weights = [f for f in files if f.suffix in (".safetensors", ".bin") and f.name != "training_args.bin"]
+    if not (deepspeed_state or weights):
         return "no model weights"
     if not (deepspeed_state or "optimizer.pt" in names):
         return "optimizer.pt is missing"
