@@ -17,10 +17,12 @@ import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.config.training import TrainConfig
 from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.notebook import quiet
 from sp_prm_lib.scoring.reward_model import RewardModel
-from sp_prm_lib.training.trainer import TrainConfig, prefix_pairs, reference_scores, train_reward_model
+from sp_prm_lib.training.objective import prefix_pairs, reference_scores
+from sp_prm_lib.training.trainer import train_reward_model
 
 N_PAIRS = 64
 SPEC = ModelSpec(id="HuggingFaceTB/SmolLM2-135M-Instruct", source="package", num_layers=3)

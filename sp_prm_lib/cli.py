@@ -60,7 +60,8 @@ def _cmd_train(args) -> None:
 
     from sp_prm_lib.experiments.reward_models import ensure_orm, ensure_reference, prm_train_config, training_pairs
     from sp_prm_lib.notebook import start
-    from sp_prm_lib.training.trainer import check_deepspeed, check_output, train_reward_model
+    from sp_prm_lib.training.runs import check_deepspeed, check_output
+    from sp_prm_lib.training.trainer import train_reward_model
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():

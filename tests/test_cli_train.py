@@ -44,7 +44,7 @@ def test_missing_deepspeed_config_is_a_one_line_error(tmp_path, capsys, monkeypa
 @pytest.fixture
 def offline_profile(monkeypatch):
     """`sp-prm train` on the smoke profile with tiny random reward models and toy pairs."""
-    from test_training import toy_pairs
+    from training_fixtures import toy_pairs
 
     profile = load_profile("smoke")
 

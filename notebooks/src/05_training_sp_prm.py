@@ -331,7 +331,7 @@ comparison.record(
 # NaN. The library works with log-sigmoids and stays finite.
 #
 # ```python
-# from sp_prm_lib.training.trainer import (
+# from sp_prm_lib.training.objective import (
 #     entropy_weights,
 #     log_inverse_entropy,
 # )

@@ -32,7 +32,7 @@ from sp_prm_lib.experiments import reward_models as rms
 from sp_prm_lib.notebook import save_figure, start
 from sp_prm_lib.report.plots import plot_curve, show_figure
 from sp_prm_lib.report.tables import show_table
-from sp_prm_lib.training.trainer import batch_mean_weights
+from sp_prm_lib.training.batches import batch_mean_weights
 
 P = start(profile)
 variants = ["sp-prm", *P.ablation.variants]
@@ -305,7 +305,7 @@ print(
 #
 # ```python
 # import numpy as np
-# from sp_prm_lib.training.trainer import batch_mean_weights
+# from sp_prm_lib.training.batches import batch_mean_weights
 #
 # normalised_pairs = batch_mean_weights(raw, d.pair, batch, "pairs")
 # batch_of_row = (d.pair.rank(method="dense").astype(int) - 1) // batch
