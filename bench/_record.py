@@ -4,7 +4,7 @@ A record says when (ISO date), where (CPU model, cores, torch threads and versio
 how (the exact command line, the git commit) and what was measured (see
 ``sp_prm_lib.report.performance`` for the fields); the book's performance page is generated
 from these records. Benchmarks import this module by name (``bench/`` is on ``sys.path`` when
-a script in it runs).
+a script in it runs); the library comes from its installation (``make setup``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from sp_prm_lib.core.provenance import git_commit
+from sp_prm_lib.report.performance import RATIO_KINDS, check_record, target_met
 
-from sp_prm_lib.core.provenance import git_commit  # noqa: E402
-from sp_prm_lib.report.performance import RATIO_KINDS, check_record, target_met  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "bench" / "results"
 #: environment variables that change what a benchmark measures, shown in its command

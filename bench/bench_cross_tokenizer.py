@@ -33,18 +33,17 @@ import sys
 import time
 from pathlib import Path
 
-import _record
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.decoding import Policy, RewardScorer, count_forwards, decode
+from sp_prm_lib.decoding.scorers import candidate_scorer
+from sp_prm_lib.experiments.pairs import preference_splits
+from sp_prm_lib.models.loading import load_policy, package_path
+from sp_prm_lib.notebook import quiet
+from sp_prm_lib.scoring.reward_model import RewardModel
 
-from sp_prm_lib.config.profile import ModelSpec, load_profile  # noqa: E402
-from sp_prm_lib.decoding import Policy, RewardScorer, count_forwards, decode  # noqa: E402
-from sp_prm_lib.decoding.scorers import candidate_scorer  # noqa: E402
-from sp_prm_lib.experiments.pairs import preference_splits  # noqa: E402
-from sp_prm_lib.models.loading import load_policy, package_path  # noqa: E402
-from sp_prm_lib.notebook import quiet  # noqa: E402
-from sp_prm_lib.scoring.reward_model import RewardModel  # noqa: E402
+import _record
 
 POLICY = "HuggingFaceTB/SmolLM2-135M-Instruct"
 RM_TOKENIZER = "sentence-transformers/all-MiniLM-L6-v2"

@@ -43,18 +43,17 @@ import sys
 import time
 from pathlib import Path
 
-import _record
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sp_prm_lib.config.profile import ModelSpec, load_profile
+from sp_prm_lib.decoding import Policy, RewardScorer, decode
+from sp_prm_lib.decoding.naive import naive_args
+from sp_prm_lib.experiments.pairs import preference_splits
+from sp_prm_lib.models.loading import load_policy
+from sp_prm_lib.notebook import quiet
+from sp_prm_lib.scoring.reward_model import RewardModel
 
-from sp_prm_lib.config.profile import ModelSpec, load_profile  # noqa: E402
-from sp_prm_lib.decoding import Policy, RewardScorer, decode  # noqa: E402
-from sp_prm_lib.decoding.naive import naive_args  # noqa: E402
-from sp_prm_lib.experiments.pairs import preference_splits  # noqa: E402
-from sp_prm_lib.models.loading import load_policy  # noqa: E402
-from sp_prm_lib.notebook import quiet  # noqa: E402
-from sp_prm_lib.scoring.reward_model import RewardModel  # noqa: E402
+import _record
 
 POLICY = "HuggingFaceTB/SmolLM2-135M-Instruct"
 TARGET_M = 128  # the new-token count the ARGS targets are stated at

@@ -28,7 +28,6 @@ import argparse
 import time
 from pathlib import Path
 
-import _record
 import pandas as pd
 import torch
 
@@ -37,6 +36,8 @@ from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.judge import BACKENDS, judge_agreement, make_judge
 from sp_prm_lib.notebook import quiet
 from sp_prm_lib.scoring.reward_model import RewardModel
+
+import _record
 
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 

@@ -10,13 +10,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec
 from sp_prm_lib.core.artifacts import ArtifactStore
 from sp_prm_lib.models.loading import convert_gguf, load_policy
 from sp_prm_lib.notebook import quiet
+
+import _record
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 

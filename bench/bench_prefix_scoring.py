@@ -11,13 +11,14 @@ recorded in ``bench/results/bench_prefix_scoring.json``.
 import time
 from pathlib import Path
 
-import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec, load_profile
 from sp_prm_lib.experiments.pairs import preference_splits
 from sp_prm_lib.notebook import quiet
 from sp_prm_lib.scoring.reward_model import RewardModel
+
+import _record
 
 N_RESPONSES, LENGTH = 2, 128
 TARGET = {

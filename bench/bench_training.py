@@ -13,7 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import _record
 import torch
 
 from sp_prm_lib.config.profile import ModelSpec, load_profile
@@ -23,6 +22,8 @@ from sp_prm_lib.notebook import quiet
 from sp_prm_lib.scoring.reward_model import RewardModel
 from sp_prm_lib.training.objective import prefix_pairs, reference_scores
 from sp_prm_lib.training.trainer import train_reward_model
+
+import _record
 
 N_PAIRS = 64
 SPEC = ModelSpec(id="HuggingFaceTB/SmolLM2-135M-Instruct", source="package", num_layers=3)

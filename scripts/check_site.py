@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sitecheck import browser, static  # noqa: E402
+from sitecheck import browser, static  # scripts/sitecheck, beside this script
 
 
 def main(argv: list[str] | None = None) -> int:

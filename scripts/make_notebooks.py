@@ -19,7 +19,6 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 #: the longest code line the book shows without a scroll bar (ruff formats notebooks/src to it)

@@ -24,12 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sp_prm_lib.config.profile import load_profile
+from sp_prm_lib.core.errors import SpPrmError
+from sp_prm_lib.core.provenance import git_commit
 
-from sp_prm_lib.config.profile import load_profile  # noqa: E402
-from sp_prm_lib.core.errors import SpPrmError  # noqa: E402
-from sp_prm_lib.core.provenance import git_commit  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _shown(path: Path) -> str:

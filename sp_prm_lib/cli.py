@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from sp_prm_lib.config.decoding import settings_help
 from sp_prm_lib.core.errors import ConfigError, DataError, SpPrmError
 
 
@@ -205,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         "--deepspeed", default=None, help="DeepSpeed config, e.g. configs/deepspeed_zero3.json (needs deepspeed)"
     )
     train.set_defaults(fn=_cmd_train)
-    g = sub.add_parser("generate", help="decode a prompt set (this process's shard) into JSONL")
+    g = sub.add_parser(
+        "generate",
+        help="decode a prompt set (this process's shard) into JSONL",
+        epilog=settings_help(),  # generated from the decoding configs' field help
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     g.add_argument("--method", required=True)
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompts", type=Path)
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a config field of the method (repeatable), e.g. --set max_new_tokens=128",
+        help="a setting of the method (repeatable), e.g. --set max_new_tokens=128; the keys are listed below",
     )
     g.set_defaults(fn=_cmd_generate)
     m = sub.add_parser("merge", help="join the shard files of a sharded generation run")

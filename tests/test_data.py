@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,21 +11,9 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from data_fixtures import (  # noqa: E402, F401
-    data_env,
-    hh,
-    jsonl,
-    snapshot,
-    tiny_files,
-    tiny_mirror,
-    use_dirs,
-    write_mirror,
-)
-
-from sp_prm_lib.core import settings  # noqa: E402
-from sp_prm_lib.core.errors import ConfigError  # noqa: E402
-from sp_prm_lib.data import (  # noqa: E402
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.errors import ConfigError
+from sp_prm_lib.data import (
     PairSet,
     dialogue_to_messages,
     ensure_local_copy,
@@ -39,6 +25,17 @@ from sp_prm_lib.data import (  # noqa: E402
     read_checksums,
     split_last_turn,
     split_train_eval,
+)
+
+from data_fixtures import (  # noqa: F401
+    data_env,
+    hh,
+    jsonl,
+    snapshot,
+    tiny_files,
+    tiny_mirror,
+    use_dirs,
+    write_mirror,
 )
 
 # --- dialogues -------------------------------------------------------------

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from data_fixtures import (  # noqa: E402, F401
+from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.data import (
+    ensure_local_copy,
+    load_pairs,
+    load_prompts,
+    read_checksums,
+    split_train_eval,
+)
+
+from data_fixtures import (  # noqa: F401
     SOLUTIONS,
     data_env,
     go_offline,
@@ -22,15 +29,6 @@ from data_fixtures import (  # noqa: E402, F401
     tiny_files,
     tiny_mirror,
     write_mirror,
-)
-
-from sp_prm_lib.core.errors import ConfigError, DataError  # noqa: E402
-from sp_prm_lib.data import (  # noqa: E402
-    ensure_local_copy,
-    load_pairs,
-    load_prompts,
-    read_checksums,
-    split_train_eval,
 )
 
 HARMLESS = "hh-rlhf/harmless-base-test.jsonl.gz"

@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import re
 import socket
-import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -16,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from data_fixtures import REPO_LIST, go_offline, snapshot, tiny_files, use_repo_list, write_mirror  # noqa: E402
+from sp_prm_lib import cli
+from sp_prm_lib.core import settings
+from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.data import ensure_local_copy, fetch, load_pairs, load_prompts, sources
 
-from sp_prm_lib import cli  # noqa: E402
-from sp_prm_lib.core import settings  # noqa: E402
-from sp_prm_lib.core.errors import ConfigError, DataError  # noqa: E402
-from sp_prm_lib.data import ensure_local_copy, fetch, load_pairs, load_prompts, sources  # noqa: E402
+from data_fixtures import REPO_LIST, go_offline, snapshot, tiny_files, use_repo_list, write_mirror
 
 REPO = Path(__file__).resolve().parent.parent
 

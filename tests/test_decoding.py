@@ -408,7 +408,7 @@ def test_error_messages_name_the_field():
         BeamConfig(width=0)
     with pytest.raises(ConfigError, match="chunk_length"):
         BeamConfig(chunk_length=-1)
-    with pytest.raises(ConfigError, match="w must be a finite number"):
+    with pytest.raises(ConfigError, match="w: must be a finite number"):
         ArgsConfig(w=float("nan"))
     with pytest.raises(ConfigError, match="unknown key.*kk"):
         make_config("args", {"kk": 3})

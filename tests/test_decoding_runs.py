@@ -292,7 +292,7 @@ def test_command_line_generate_resume_and_merge(setup, tmp_path, capsys):
         )
         == 2
     )
-    assert "k must be >= 1" in capsys.readouterr().err
+    assert "k: must be >= 1" in capsys.readouterr().err
     assert cli_main(["merge", "--out", str(tmp_path / "none.jsonl")]) == 2
     assert "no shard files" in capsys.readouterr().err
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from data_fixtures import data_env, go_offline, hh, jsonl  # noqa: E402, F401
+from sp_prm_lib.core.errors import DataError
+from sp_prm_lib.data import REGISTRY, load_pairs, load_prompts
 
-from sp_prm_lib.core.errors import DataError  # noqa: E402
-from sp_prm_lib.data import REGISTRY, load_pairs, load_prompts  # noqa: E402
+from data_fixtures import data_env, go_offline, hh, jsonl  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 

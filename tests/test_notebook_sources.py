@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+from make_notebooks import CODE_WIDTH, SOLUTION_WIDTH, long_code_lines, parse
 
-from make_notebooks import CODE_WIDTH, SOLUTION_WIDTH, long_code_lines, parse  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_committed_notebooks_match_their_sources():

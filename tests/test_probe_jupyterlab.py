@@ -16,12 +16,14 @@ the book's browser-test screenshots.
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from sitecheck import browser, serve
+from sitecheck import jupyterlab as jl
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "13_prefix_probe.ipynb"
@@ -31,10 +33,6 @@ PROFILE = "smoke"
 PROMPT = "\n\nHuman: What should I pack for a day of hiking?\n\nAssistant:"
 RESPONSE_A = "Water, a snack, sun cream, a map and a warm layer. " * 40  # far longer than the window
 RESPONSE_B = "Just go, you will be fine."
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from sitecheck import browser, serve  # noqa: E402
-from sitecheck import jupyterlab as jl  # noqa: E402
 
 pytestmark = pytest.mark.slow  # executes a notebook (in JupyterLab)
 

@@ -1,8 +1,13 @@
 """Argument dataclasses of the decoders; each validates itself on creation.
 
-Every decoder takes one of these. Values outside their range raise a
-``ConfigError`` that names the field, so a bad YAML recipe or keyword fails
-before any model runs.
+Every decoder takes one of these. As in the training configs, each field is a
+``setting(default, help=..., min=...)`` whose rules the one validator of
+``config.schema`` applies (``check_fields``); only rules across fields (a
+minimum above a maximum) are written in ``__post_init__``. Values outside
+their range raise a one-line ``ConfigError`` that names the field, so a bad
+YAML recipe, ``--set`` or keyword fails before any model runs.
+``settings_help`` lists every method's keys with their help (``sp-prm
+generate --help``).
 
 Presets of the chunk-level beam driver (paper Algorithm 3, appendix C.5):
 
@@ -36,71 +41,42 @@ reward of the returned text, ``r(x, response)``.
 
 from __future__ import annotations
 
-import math
+import json
+import textwrap
 from dataclasses import asdict, dataclass, fields
 
+from sp_prm_lib.config.schema import check_fields, field_defaults, field_help, setting
 from sp_prm_lib.core.errors import ConfigError
-
-
-def _int(name: str, value, lo: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an int, got {value!r}")
-    if lo is not None and value < lo:
-        raise ConfigError(f"{name} must be >= {lo}, got {value}")
-
-
-def _float(name: str, value, *, lo: float | None = None, strict: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if lo is not None and (value <= lo if strict else value < lo):
-        raise ConfigError(f"{name} must be {'>' if strict else '>='} {lo}, got {value}")
-
 
 GUIDANCE = ("text", "token")
 AUTO = "auto"
+CARDS_THRESHOLDS = ("schedule", "prefix")
+CARDS_ACCEPTANCE = ("soft", "hard")
 
-
-def _choice(name: str, value, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def _float_or_auto(name: str, value, **bounds) -> None:
-    if isinstance(value, str):
-        if value != AUTO:
-            raise ConfigError(f"{name} must be a number or {AUTO!r}, got {value!r}")
-        return
-    _float(name, value, **bounds)
-
-
-def _fraction(name: str, value) -> None:
-    _float(name, value, lo=0.0)
-    if value > 1:
-        raise ConfigError(f"{name} must be in [0, 1], got {value}")
+_GUIDANCE_HELP = (
+    "text: the RM scores the text the tokens decode to (the paper's r(x, y)); "
+    "token: it reads the policy's token ids (faster; same vocabulary only)"
+)
 
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Settings every decoder shares.
+    """Settings every decoder shares (each field's ``help`` says what it means).
 
-    ``max_new_tokens``: response length limit (policy tokens, EOS not counted);
-    ``min_new_tokens``: EOS is suppressed before this many tokens;
     ``seed``: prompt ``i`` of a run samples from its own generator, seeded from
     ``numpy.random.SeedSequence([seed, i])`` (independent streams: seed s+1 is
     not seed s shifted by one prompt), so results do not depend on how prompts
     are batched.
     """
 
-    max_new_tokens: int = 128
-    min_new_tokens: int = 0
-    seed: int = 0
+    max_new_tokens: int = setting(128, min=1, help="response length limit in policy tokens (EOS not counted)")
+    min_new_tokens: int = setting(0, min=0, help="EOS is suppressed before this many new tokens")
+    seed: int = setting(0, min=0, help="prompt i samples from numpy SeedSequence([seed, i]) (batching-independent)")
 
     def __post_init__(self):
-        _int("max_new_tokens", self.max_new_tokens, 1)
-        _int("min_new_tokens", self.min_new_tokens, 0)
+        check_fields(self)
         if self.min_new_tokens > self.max_new_tokens:
             raise ConfigError(f"min_new_tokens ({self.min_new_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
-        _int("seed", self.seed, 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,34 +101,24 @@ class GreedyConfig(DecodeConfig):
 class SampleConfig(DecodeConfig):
     """Ancestral sampling: ``logits / temperature``, keep the ``top_k`` best (0: all)."""
 
-    temperature: float = 1.0
-    top_k: int = 50
-
-    def __post_init__(self):
-        super().__post_init__()
-        _float("temperature", self.temperature, lo=0.0, strict=True)
-        _int("top_k", self.top_k, 0)
+    temperature: float = setting(1.0, above=0, help="sampling temperature (the logits are divided by it)")
+    top_k: int = setting(50, min=0, help="sample from the top_k most likely tokens (0: all)")
 
 
 @dataclass(frozen=True)
 class BeamConfig(SampleConfig):
-    """The chunk-level beam driver: beam width ``width`` (W), ``successors`` (K)
-    sampled per state, chunks of ``chunk_length`` (L) tokens (None: the whole
-    response in one chunk). Defaults: the paper's CBS (W=8, K=8, L=30, top_k=50, T=1).
+    """The chunk-level beam driver (paper Algorithm 3, appendix C.5): beam width
+    ``width`` (W), ``successors`` (K) sampled per state, chunks of
+    ``chunk_length`` (L) tokens (None: the whole response in one chunk).
+    Defaults: the paper's CBS (W=8, K=8, L=30, top_k=50, T=1).
     ``guidance``: ``text`` or ``token`` (module docstring)."""
 
-    width: int = 8
-    successors: int = 8
-    chunk_length: int | None = 30
-    guidance: str = "text"
-
-    def __post_init__(self):
-        super().__post_init__()
-        _int("width (W)", self.width, 1)
-        _int("successors (K)", self.successors, 1)
-        if self.chunk_length is not None:
-            _int("chunk_length (L)", self.chunk_length, 1)
-        _choice("guidance", self.guidance, GUIDANCE)
+    width: int = setting(8, min=1, help="W, the beam width: states kept after each chunk (paper: 8)")
+    successors: int = setting(8, min=1, help="K, the chunks sampled from each kept state (paper: 8)")
+    chunk_length: int | None = setting(
+        30, min=1, help="L, tokens per chunk (paper CBS: 30; 1: token-level beam search; null: whole response)"
+    )
+    guidance: str = setting("text", choices=GUIDANCE, help=_GUIDANCE_HELP)
 
     def beam(self) -> BeamConfig:
         return self
@@ -162,7 +128,7 @@ class BeamConfig(SampleConfig):
 class TBSConfig(BeamConfig):
     """Token-level beam search: CBS with L=1."""
 
-    chunk_length: int | None = 1
+    chunk_length: int | None = setting(1, min=1, help="L, tokens per chunk (TBS: 1, one token per step)")
 
 
 @dataclass(frozen=True)
@@ -170,13 +136,8 @@ class BoNConfig(SampleConfig):
     """Best-of-N: N whole responses sampled from the prompt, the best kept.
     ``guidance``: ``text`` or ``token`` (module docstring)."""
 
-    n: int = 16
-    guidance: str = "text"
-
-    def __post_init__(self):
-        super().__post_init__()
-        _int("n", self.n, 1)
-        _choice("guidance", self.guidance, GUIDANCE)
+    n: int = setting(16, min=1, help="N, whole responses sampled per prompt; the best one is kept")
+    guidance: str = setting("text", choices=GUIDANCE, help=_GUIDANCE_HELP)
 
     def beam(self) -> BeamConfig:
         return BeamConfig(
@@ -194,26 +155,15 @@ class BoNConfig(SampleConfig):
 
 @dataclass(frozen=True)
 class ArgsConfig(DecodeConfig):
-    """ARGS-greedy (paper Algorithm 2): among the ``k`` most likely tokens pick
-    the argmax of ``logit + w * reward(prefix + token)``. Paper: w=1.5, k=30.
-    ``temperature`` divides the logits first (the released code's warper; 1: off).
-    ``guidance``: ``text`` or ``token`` (module docstring)."""
+    """ARGS-greedy (paper Algorithm 2, appendix C.5): among the ``k`` most likely
+    tokens pick the argmax of ``logit + w * reward(prefix + token)``. Paper:
+    w=1.5, k=30. ``temperature`` divides the logits first (the released code's
+    warper; 1: off). ``guidance``: ``text`` or ``token`` (module docstring)."""
 
-    k: int = 30
-    w: float = 1.5
-    temperature: float = 1.0
-    guidance: str = "text"
-
-    def __post_init__(self):
-        super().__post_init__()
-        _int("k", self.k, 1)
-        _float("w", self.w)
-        _float("temperature", self.temperature, lo=0.0, strict=True)
-        _choice("guidance", self.guidance, GUIDANCE)
-
-
-CARDS_THRESHOLDS = ("schedule", "prefix")
-CARDS_ACCEPTANCE = ("soft", "hard")
+    k: int = setting(30, min=1, help="candidate tokens per step: the k most likely (paper: 30)")
+    w: float = setting(1.5, help="reward weight in logit + w * reward (paper: 1.5)")
+    temperature: float = setting(1.0, above=0, help="divides the logits before the reward is added (1: off)")
+    guidance: str = setting("text", choices=GUIDANCE, help=_GUIDANCE_HELP)
 
 
 @dataclass(frozen=True)
@@ -257,41 +207,59 @@ class CardsConfig(DecodeConfig):
     each ``Generation.stats``.
     """
 
-    tau_u: float | str = AUTO
-    min_segment: int = 4
-    max_segment: int = 64
-    top_k: int = 50
-    temperature: float = 0.7
-    threshold: str = "schedule"
-    reward_threshold: float | str = AUTO
-    alpha: float = 0.5
-    beta: float = 0.7
-    acceptance: str = "soft"
-    max_rejections: int = 10
-    tau_quantile: float = 0.9
-    reward_quantile: float = 0.5
-    calibration_prompts: int = 8
-    guidance: str = "text"
+    tau_u: float | str = setting(
+        AUTO,
+        min=0,
+        words=(AUTO,),
+        help="entropy (nats) of the policy's next token that ends a segment (paper: 7.0); auto: calibrated",
+    )
+    min_segment: int = setting(4, min=1, help="shortest segment in tokens (paper: 4)")
+    max_segment: int = setting(64, min=1, help="longest segment in tokens (paper: 64)")
+    top_k: int = setting(50, min=0, help="sample segment tokens from the top_k most likely (0: all)")
+    temperature: float = setting(0.7, above=0, help="sampling temperature of the segments (paper: 0.7)")
+    threshold: str = setting(
+        "schedule",
+        choices=CARDS_THRESHOLDS,
+        help=(
+            "schedule: grows from r(empty response) to reward_threshold (the released code); "
+            "prefix: the accepted prefix's reward"
+        ),
+    )
+    reward_threshold: float | str = setting(
+        AUTO,
+        words=(AUTO,),
+        help=(
+            "where the schedule ends (released code: 8.5, on another RM's scale); auto: calibrated "
+            "(used with threshold: schedule only)"
+        ),
+    )
+    alpha: float = setting(
+        0.5, min=0, max=1, help="the schedule starts at (1 - alpha) * r(empty) + alpha * reward_threshold"
+    )
+    beta: float = setting(
+        0.7, above=0, help="soft acceptance temperature: accept with min(1, exp((r - threshold) / beta))"
+    )
+    acceptance: str = setting(
+        "soft",
+        choices=CARDS_ACCEPTANCE,
+        help="soft: accept with probability min(1, exp((r - threshold) / beta)); hard: accept when r >= threshold",
+    )
+    max_rejections: int = setting(
+        10, min=0, help="rejections in a row before the best candidate seen is forced (paper: 10; CARDS: 20)"
+    )
+    tau_quantile: float = setting(
+        0.9, min=0, max=1, help="tau_u: auto takes this quantile of the policy's next-token entropies"
+    )
+    reward_quantile: float = setting(
+        0.5, min=0, max=1, help="reward_threshold: auto takes this quantile of the RM's rewards of samples"
+    )
+    calibration_prompts: int = setting(8, min=1, help="prompts (one sample each) the auto values are calibrated on")
+    guidance: str = setting("text", choices=GUIDANCE, help=_GUIDANCE_HELP)
 
     def __post_init__(self):
         super().__post_init__()
-        _float_or_auto("tau_u", self.tau_u, lo=0.0)
-        _int("min_segment", self.min_segment, 1)
-        _int("max_segment", self.max_segment, 1)
         if self.min_segment > self.max_segment:
             raise ConfigError(f"min_segment ({self.min_segment}) exceeds max_segment ({self.max_segment})")
-        _int("top_k", self.top_k, 0)
-        _float("temperature", self.temperature, lo=0.0, strict=True)
-        _choice("threshold", self.threshold, CARDS_THRESHOLDS)
-        _choice("acceptance", self.acceptance, CARDS_ACCEPTANCE)
-        _float_or_auto("reward_threshold", self.reward_threshold)
-        _fraction("alpha", self.alpha)
-        _float("beta", self.beta, lo=0.0, strict=True)
-        _int("max_rejections", self.max_rejections, 0)
-        _fraction("tau_quantile", self.tau_quantile)
-        _fraction("reward_quantile", self.reward_quantile)
-        _int("calibration_prompts", self.calibration_prompts, 1)
-        _choice("guidance", self.guidance, GUIDANCE)
 
     @property
     def calibrates_tau(self) -> bool:
@@ -331,3 +299,57 @@ def method_config_class(method: str) -> type[DecodeConfig]:
 def make_config(method: str, values=None, **overrides) -> DecodeConfig:
     """The method's config from a mapping and keywords (validated; unknown keys are errors)."""
     return method_config_class(method).from_dict(dict(values or {}), **overrides)
+
+
+def _shown(value) -> str:
+    """A default as ``--set`` reads it back (JSON, plain text for words)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def settings_help(width: int = 100) -> str:
+    """The ``--set KEY=VALUE`` keys of every decoding method, one line per key with its default
+    and help, generated from the config fields (``sp-prm generate --help`` shows it)."""
+    names: dict[type, list[str]] = {}
+    for method, cls in METHOD_CONFIGS.items():
+        names.setdefault(cls, []).append(method)
+
+    def rows(cls, parent) -> list[tuple[str, str]]:
+        """The fields ``cls`` adds to ``parent`` or redefines, as (key=default, help)."""
+        inherited = getattr(parent, "__dataclass_fields__", {})
+        defaults, helps = field_defaults(cls), field_help(cls)
+        return [
+            (f"{f.name}={_shown(defaults[f.name])}", helps[f.name])
+            for f in fields(cls)
+            if inherited.get(f.name) is not f
+        ]
+
+    order: list[type] = []
+
+    def add(cls) -> None:  # a method's parent first, so "the keys of" points up
+        if cls in names and cls not in order:
+            add(cls.__mro__[1])
+            order.append(cls)
+
+    for cls in names:
+        add(cls)
+    sections = [("every method", rows(DecodeConfig, None))]
+    for cls in order:
+        parent, title = cls.__mro__[1], ", ".join(names[cls])
+        own = rows(cls, parent)
+        if parent is not DecodeConfig:
+            changed = all(key.split("=")[0] in parent.__dataclass_fields__ for key, _ in own)
+            title += f": the keys of {names[parent][0]} {'but' if changed else 'and'}"
+        sections.append((title, own))
+    key_width = max(len(k) for _, section in sections for k, _ in section) + 2
+    lines = ["decoder settings, --set KEY=VALUE (VALUE read as JSON, else as text), per --method:"]
+    for title, section in sections:
+        lines.append(f"  {title}" + (":" if section else ": no other keys"))
+        for key, text in section:
+            lines += textwrap.wrap(
+                text,
+                width,
+                initial_indent=f"    {key:<{key_width}}",
+                subsequent_indent=" " * (4 + key_width),
+                break_on_hyphens=False,
+            )
+    return "\n".join(lines)

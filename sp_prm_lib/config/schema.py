@@ -23,9 +23,24 @@ from sp_prm_lib.core.errors import ConfigError
 _MISSING = dataclasses.MISSING
 
 
-def setting(default=_MISSING, *, help: str = "", min=None, above=None, choices=None, default_factory=_MISSING):
-    """A dataclass field with its help text and rules (``min`` inclusive, ``above`` exclusive)."""
-    meta = {"help": help, "min": min, "above": above, "choices": choices}
+def setting(
+    default=_MISSING,
+    *,
+    help: str = "",
+    min=None,
+    max=None,
+    above=None,
+    choices=None,
+    words=None,
+    default_factory=_MISSING,
+):
+    """A dataclass field with its help text and rules.
+
+    ``min`` and ``max`` are inclusive bounds, ``above`` an exclusive lower bound,
+    ``choices`` the allowed values; ``words``: strings a number field also
+    accepts (``("auto",)``: a number, or ``"auto"``).
+    """
+    meta = {"help": help, "min": min, "max": max, "above": above, "choices": choices, "words": words}
     if default_factory is not _MISSING:
         return field(default_factory=default_factory, metadata=meta)
     if default is _MISSING:
@@ -36,6 +51,11 @@ def setting(default=_MISSING, *, help: str = "", min=None, above=None, choices=N
 def field_help(cls) -> dict[str, str]:
     """``{field name: help text}`` of a configuration dataclass."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def field_defaults(cls) -> dict[str, Any]:
+    """``{field name: default}`` of a configuration dataclass (fields with a plain default)."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not _MISSING}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -109,6 +129,11 @@ def _value(hint, value, path, key: str, meta) -> Any:
     def fail(message: str):
         raise ConfigError(f"{path}: {key}: {message}" if path is not None else f"{key}: {message}")
 
+    words = meta.get("words") if meta else None
+    if words and isinstance(value, str):
+        if value not in words:
+            fail(f"must be a number or {' or '.join(map(repr, words))}, got {value!r}")
+        return value
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -150,8 +175,13 @@ def _value(hint, value, path, key: str, meta) -> Any:
     if hint is bool and not isinstance(value, bool):
         fail(f"expected true or false, got {value!r}")
     if meta:
-        if meta.get("min") is not None and value < meta["min"]:
-            fail(f"must be >= {meta['min']}, got {value!r}")
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and hi is not None and not lo <= value <= hi:
+            fail(f"must be in [{lo}, {hi}], got {value!r}")
+        if lo is not None and value < lo:
+            fail(f"must be >= {lo}, got {value!r}")
+        if hi is not None and value > hi:
+            fail(f"must be <= {hi}, got {value!r}")
         if meta.get("above") is not None and not value > meta["above"]:
             fail(f"must be > {meta['above']}, got {value!r}")
         if meta.get("choices") is not None and value not in meta["choices"]:

@@ -11,13 +11,19 @@ the default; ``"token"``: the policy's ids as they are, see
 ``config.decoding``); every reported reward is the reward of the returned
 text. CARDS thresholds are calibrated per policy and RM (``calibrate_cards``).
 
-Modules: ``config`` (argument dataclasses), ``policy`` (prompt rendering,
-batched KV-cache state, sampling), ``scorers`` (scorer protocol, the
-reward model's KV cache), ``retokenize`` (that cache for a reward model with
-its own tokenizer), ``beam`` (the chunk-level beam driver: CBS, TBS,
-BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS), ``baselines``
-(greedy), ``registry`` (method names), ``runs`` (JSONL runs, resume,
-sharding, merge), ``naive`` (reference loops for tests and benchmarks).
+The argument dataclasses (``GreedyConfig`` ... ``CardsConfig``, each field
+with its help) live in ``sp_prm_lib.config.decoding`` and are re-exported
+here; the reward model's forward pass (trunk, additive mask, score head) in
+``sp_prm_lib.scoring.forward``.
+
+Modules: ``policy`` (prompt rendering, batched KV-cache state, sampling),
+``scorers`` (scorer protocol, the reward model's KV cache), ``retokenize``
+(that cache for a reward model with its own tokenizer), ``common`` (what
+every decoder returns and checks first), ``beam`` (the chunk-level beam
+driver: CBS, TBS, BoN, sampling), ``args`` (ARGS-greedy), ``cards`` (CARDS),
+``baselines`` (greedy), ``registry`` (method names), ``runs`` (JSONL runs,
+resume, sharding, merge), ``cost`` (forward calls and token positions),
+``naive`` (reference loops for tests and benchmarks).
 """
 
 from sp_prm_lib.config.decoding import (

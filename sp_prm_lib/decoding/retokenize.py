@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from sp_prm_lib.decoding.policy import new_cache
+from sp_prm_lib.scoring.forward import trunk_forward
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -96,31 +97,6 @@ def plan_row(
     extend = list(kept[0][keep:length])
     tails = [list(f[length:]) + list(closing) if ok else None for f, ok in zip(fulls, fits, strict=True)]
     return RowPlan(keep, extend, [t or None for t in tails])
-
-
-def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A boolean attention pattern as the additive mask models take (0 or the dtype's minimum)."""
-    out = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
-    return out.masked_fill_(~allowed, torch.finfo(dtype).min)
-
-
-def reward_head(model, hidden: torch.Tensor) -> torch.Tensor:
-    """A reward model's score head on hidden states, one float32 reward per position."""
-    return model.score(hidden).squeeze(-1).float()
-
-
-@torch.inference_mode()
-def trunk_forward(model, cache, ids: torch.Tensor, allowed: torch.Tensor, positions: torch.Tensor):
-    """One forward of a reward model's trunk over ``cache`` with an explicit 4-D attention pattern
-    and positions (the cached RM paths); returns (last hidden states, the updated cache)."""
-    out = model.base_model(
-        input_ids=ids,
-        attention_mask=additive_mask(allowed, model.dtype),
-        position_ids=positions,
-        past_key_values=cache,
-        use_cache=True,
-    )
-    return out.last_hidden_state, out.past_key_values
 
 
 class RetokenizedCache:

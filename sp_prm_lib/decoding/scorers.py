@@ -41,7 +41,8 @@ import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.decoding.policy import Policy, left_pad, new_cache
-from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row, reward_head, trunk_forward
+from sp_prm_lib.decoding.retokenize import RetokenizedCache, plan_row
+from sp_prm_lib.scoring.forward import reward_head, trunk_forward
 from sp_prm_lib.scoring.reward_model import RewardModel, RewardNaNError
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sp_prm_lib.core.errors import DataError
+from sp_prm_lib.report.markdown import cell
 
 #: keys every record has
 RECORD_FIELDS = ("benchmark", "title", "date", "machine", "command", "commit", "measurements")
@@ -120,10 +121,6 @@ def expected_benchmarks(bench_dir: Path) -> list[str]:
 
 
 # --- formatting --------------------------------------------------------------------------------
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _seconds(s: float) -> str:
     return f"{s:.2f} s" if s < 10 else f"{s:.1f} s"
 
@@ -220,7 +217,7 @@ def compute_table(rows: list[dict]) -> list[str]:
     ]
     for r in rows:
         lines.append(
-            f"| {_cell(r['run'])} | {_seconds(r['seconds'])} | {r['new_tokens']:,} | {r['policy_calls']:,} "
+            f"| {cell(r['run'])} | {_seconds(r['seconds'])} | {r['new_tokens']:,} | {r['policy_calls']:,} "
             f"| {r['policy_forward_tokens']:,} | {r['rm_calls']:,} | {r['rm_forward_tokens']:,} |"
         )
     return [*lines, ""]
@@ -246,8 +243,8 @@ def _section(name: str, record: dict) -> list[str]:
             notes.append(m["note"])
             what += f" [{len(notes)}]"
         lines.append(
-            f"| {_cell(what)} | {_cell(format_measured(m))} | {_cell(format_same(m['same_result']))} "
-            f"| {_cell(target)} | {format_pass(m['passed'])} |"
+            f"| {cell(what)} | {cell(format_measured(m))} | {cell(format_same(m['same_result']))} "
+            f"| {cell(target)} | {format_pass(m['passed'])} |"
         )
     lines.append("")
     for i, note in enumerate(notes, 1):

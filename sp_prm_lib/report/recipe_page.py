@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from sp_prm_lib.report.markdown import cell
+
 LENGTH_RULE = "longer answer wins"
 TRACK_TITLES = {"human": "HH-RLHF, human labels", "gold": "gold lab, labels from the gold reward"}
 
@@ -24,11 +26,10 @@ def _interval(row: dict, key: str, low: str, high: str, signed: bool = False) ->
 
 
 def _cell(value) -> str:
+    """A table value: blank when missing, floats in their shortest form, text escaped (``markdown.cell``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).replace("|", "\\|")
+    return cell(f"{value:g}" if isinstance(value, float) else value)
 
 
 def _best_sentence(record: dict) -> str:

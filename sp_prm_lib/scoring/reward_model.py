@@ -22,62 +22,31 @@ sequence (chosen and rejected sharing their first t tokens): such pairs are
 ties, whatever rounding noise separates their scores.
 
 The formatting of ``sp_prm_lib.scoring.inputs`` is shared with training, so a
-PRM is scored exactly as it was trained.
+PRM is scored exactly as it was trained; the forward pass itself (trunk,
+additive mask, score head) is ``sp_prm_lib.scoring.forward``, shared with
+training and the cached decoding scorers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from sp_prm_lib.core.errors import ConfigError, ModelError
 from sp_prm_lib.core.progress import terminal_progress
+from sp_prm_lib.scoring.forward import Packed, additive_mask, forward_rewards, is_causal_reward_model
 from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
 
 #: scoring calls with at least this many batches show a progress bar on the terminal
 SHOWN_BATCHES = 8
 
-BIDIRECTIONAL_TYPES = {
-    "bert",
-    "roberta",
-    "deberta",
-    "deberta-v2",
-    "distilbert",
-    "electra",
-    "xlm-roberta",
-    "mpnet",
-    "albert",
-    "modernbert",
-}
 STRATEGIES = ("auto", "one-pass", "per-prefix")
 
 
 class RewardNaNError(ModelError):
     """A reward model produced a non-finite score."""
-
-
-@dataclass
-class Packed:
-    """Model inputs plus where to read each requested reward.
-
-    ``read[b, j]`` is the position of the j-th reward of row b; ``valid``
-    marks real (not padding) entries of ``read``.
-    """
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor  # 2-D (B, T) or additive 4-D (B, 1, T, T)
-    position_ids: torch.Tensor
-    read: torch.Tensor
-    valid: torch.Tensor
-    token_type_ids: torch.Tensor | None = None
-
-
-def is_causal_reward_model(model) -> bool:
-    """True for decoder-only sequence classifiers with a per-position ``score`` head."""
-    return model.config.model_type not in BIDIRECTIONAL_TYPES and hasattr(model, "score")
 
 
 def _check_lengths(enc: Encoded, lengths: Sequence[int], where: int) -> list[int]:
@@ -192,18 +161,17 @@ def pack_closed(
         reads.append(read)
     ids, mask2d, offsets = _pad_rows(rows, pad, side)
     width = ids.shape[1]
-    blocked = torch.finfo(dtype).min
-    mask = torch.full((len(rows), 1, width, width), blocked, dtype=dtype)
+    pattern = torch.zeros((len(rows), 1, width, width), dtype=torch.bool)
     position_ids = torch.zeros_like(ids)
     for b, (allowed, pos, off) in enumerate(zip(allowed_lists, positions, offsets)):
         for q, keys in enumerate(allowed):
-            mask[b, 0, off + q, [off + k for k in keys]] = 0.0
+            pattern[b, 0, off + q, [off + k for k in keys]] = True
         position_ids[b, off : off + len(pos)] = torch.tensor(pos, dtype=torch.long)
         # padding rows attend to themselves only, so softmax stays finite
         for q in [q for q in range(width) if not mask2d[b, q]]:
-            mask[b, 0, q, q] = 0.0
+            pattern[b, 0, q, q] = True
     read, valid = _read_matrix([[off + r for r in rd] for off, rd in zip(offsets, reads)])
-    return Packed(ids, mask, position_ids, read, valid)
+    return Packed(ids, additive_mask(pattern, dtype), position_ids, read, valid)
 
 
 def pack_each(
@@ -226,31 +194,6 @@ def pack_each(
     if with_token_types:
         token_type_ids, _, _ = _pad_rows(types, 0, side)
     return Packed(ids, mask, position_ids, read, valid, token_type_ids), owners
-
-
-def forward_rewards(model, packed: Packed) -> torch.Tensor:
-    """Rewards (B, J) at ``packed.read`` (differentiable; padding entries are 0).
-
-    Causal models: the score head on the base model's hidden states. Other
-    models: their own pooled output (one read per row).
-    """
-    device = next(model.parameters()).device
-    if is_causal_reward_model(model):
-        hidden = model.base_model(
-            input_ids=packed.input_ids.to(device),
-            attention_mask=packed.attention_mask.to(device),
-            position_ids=packed.position_ids.to(device),
-        ).last_hidden_state
-        index = packed.read.to(device).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
-        picked = hidden.gather(1, index)
-        rewards = model.score(picked).squeeze(-1).float()
-    else:
-        kwargs = {"token_type_ids": packed.token_type_ids.to(device)} if packed.token_type_ids is not None else {}
-        logits = model(
-            input_ids=packed.input_ids.to(device), attention_mask=packed.attention_mask.to(device), **kwargs
-        ).logits
-        rewards = logits[:, :1].float()
-    return rewards * packed.valid.to(device)
 
 
 class RewardModel:

@@ -1,4 +1,5 @@
-"""ensure_* reward models: trained once, cached, PRMs start from the ORM, metrics attached."""
+"""ensure_* reward models (``experiments/reward_models.py``): trained once, cached, PRMs start
+from the ORM, metrics attached."""
 
 from pathlib import Path
 

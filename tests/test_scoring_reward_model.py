@@ -1,4 +1,5 @@
-"""RewardModel: one-pass prefix scoring equals per-prefix scoring; padding, batching, errors."""
+"""RewardModel (``scoring/reward_model.py``): one-pass prefix scoring equals per-prefix scoring;
+padding, batching, errors."""
 
 import pytest
 import torch

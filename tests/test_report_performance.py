@@ -1,4 +1,4 @@
-"""The performance page is generated from the benchmarks' records, never typed."""
+"""The performance page (``report/performance.py``) is generated from the benchmarks' records, never typed."""
 
 from __future__ import annotations
 

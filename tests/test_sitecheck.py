@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from sitecheck import browser
+from sitecheck import static as cso
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SCRIPT = SCRIPTS / "check_site.py"
-sys.path.insert(0, str(SCRIPTS))
-from sitecheck import browser  # noqa: E402
-from sitecheck import static as cso  # noqa: E402
 
 
 def make_site(root: Path, files: dict[str, str]) -> Path:

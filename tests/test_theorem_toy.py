@@ -1,4 +1,4 @@
-"""Theorem 1 on a toy: with a score-consistent reward, token- and chunk-level search
+"""Theorem 1 on a toy (``experiments/theorem_toy.py``): with a score-consistent reward, token- and chunk-level search
 return the exhaustive-search optimum; with a counter-example reward they do not."""
 
 from __future__ import annotations
