@@ -20,7 +20,8 @@ import torch
 
 from sp_prm_lib.config.training import TrainConfig
 from sp_prm_lib.core.errors import ConfigError, ModelError
-from sp_prm_lib.scoring.reward_model import RewardModel, forward_rewards
+from sp_prm_lib.scoring.forward import forward_rewards
+from sp_prm_lib.scoring.reward_model import RewardModel
 from sp_prm_lib.training.batches import PairCollator, PairExamples
 from sp_prm_lib.training.checkpoints import last_complete_checkpoint
 from sp_prm_lib.training.objective import bradley_terry_loss, encode_pairs, training_rows
