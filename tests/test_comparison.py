@@ -201,9 +201,9 @@ def values_file(tmp_path, monkeypatch):
     """Point the module at a temporary values file (the cache is cleared around the test)."""
     path = tmp_path / "paper_values.yaml"
     monkeypatch.setattr(comparison, "VALUES_FILE", path)
-    comparison._values.cache_clear()
+    comparison._load.cache_clear()
     yield path
-    comparison._values.cache_clear()
+    comparison._load.cache_clear()
 
 
 @pytest.mark.parametrize(

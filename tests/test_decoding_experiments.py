@@ -14,17 +14,9 @@ from sp_prm_lib.config.profile import load_profile
 from sp_prm_lib.core.artifacts import ArtifactStore
 from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.decoding import Policy
-from sp_prm_lib.experiments.decoding import (
-    TASKS,
-    case_studies,
-    compare_with_paper,
-    ensure_decoding_table,
-    improvement_checks,
-    method_runs,
-    resolved_configs,
-    task_available,
-    task_prompts,
-)
+from sp_prm_lib.experiments.decoding import ensure_decoding_table, method_runs, resolved_configs
+from sp_prm_lib.experiments.decoding_tables import case_studies, compare_with_paper, improvement_checks
+from sp_prm_lib.experiments.decoding_tasks import TASKS, task_available, task_prompts
 from sp_prm_lib.judge import make_judge
 from sp_prm_lib.models.tiny import byte_tokenizer, tiny_config
 from sp_prm_lib.report.tables import labelled
@@ -333,7 +325,7 @@ def test_guiding_variant_names_are_checked_with_their_place():
 
 
 def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
-    from sp_prm_lib.experiments.decoding import claim_estimates, paired_differences
+    from sp_prm_lib.experiments.decoding_claims import claim_estimates, paired_differences
 
     _, _, result, _ = hh
     g = result.generations

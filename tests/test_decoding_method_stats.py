@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from sp_prm_lib.experiments.decoding import STAT_COLUMNS, _with_method_stats, summarise
+from sp_prm_lib.experiments.decoding_tables import STAT_COLUMNS, _with_method_stats, summarise
 
 
 def _generations(method: str, stats: list[dict]) -> pd.DataFrame:
