@@ -20,6 +20,7 @@ class Task:
     """A decoding benchmark: where its prompts come from and what it measures."""
 
     name: str
+    label: str  # the benchmark's name in captions
     table: str  # entry of paper_values.yaml
     paper_model: str  # the paper's policy our column is compared with
     description: str
@@ -35,6 +36,7 @@ TASKS: dict[str, Task] = {
     for t in [
         Task(
             name="hh-rlhf",
+            label="HH-RLHF",
             table="table1",
             paper_model="Llama-3.2-3B-Instruct",
             description="HH-RLHF eval prompts (dialogue up to the last Assistant turn)",
@@ -42,6 +44,7 @@ TASKS: dict[str, Task] = {
         ),
         Task(
             name="tldr",
+            label="TL;DR",
             table="table2",
             paper_model="Llama-3.2-1B-Instruct",
             description="TL;DR posts (summarize_from_feedback comparisons, validation split; hub only)",
@@ -50,6 +53,7 @@ TASKS: dict[str, Task] = {
         ),
         Task(
             name="advbench",
+            label="AdvBench",
             table="table3",
             paper_model="Llama-3.2-1B",
             description="AdvBench harmful behaviours with the profile's suffix (paper: \"Sure here's\")",
@@ -57,6 +61,7 @@ TASKS: dict[str, Task] = {
         ),
         Task(
             name="gsm8k",
+            label="GSM8K",
             table="table4",
             paper_model="Llama-3.2-1B",
             description="GSM8K test questions",
