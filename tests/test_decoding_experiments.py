@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -353,3 +354,17 @@ def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
         paired_differences(g, "nope")
     with pytest.raises(ConfigError, match="no method was run with both"):
         paired_differences(g, "reward", against="released")
+
+
+def test_reward_metric_prefers_an_independent_judges_reward_else_the_fallback():
+    from sp_prm_lib.experiments.decoding_claims import reward_metric
+
+    g = pd.DataFrame({"reward": [1.0, 2.0], "ref_reward": [0.5, 0.1], "judge_reward": [np.nan, 0.3]})
+    assert reward_metric(g, True) == "judge_reward"
+    assert reward_metric(g, False) == "reward"
+    assert reward_metric(g, False, fallback="ref_reward") == "ref_reward"
+    unscored = g.assign(judge_reward=np.nan)  # a judge that gives no reward (an LM judge)
+    assert reward_metric(unscored, True, fallback="ref_reward") == "ref_reward"
+    assert reward_metric(g.drop(columns="judge_reward"), True) == "reward"
+    with pytest.raises(ConfigError, match="no column 'gold' in the generations"):
+        reward_metric(g, True, fallback="gold")
