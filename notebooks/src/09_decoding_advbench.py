@@ -31,10 +31,7 @@ profile = (
 from sp_prm_lib.experiments.comparison import record
 from sp_prm_lib.experiments.decoding import resolved_configs
 from sp_prm_lib.notebook import start
-from sp_prm_lib.report.decoding_claim import (
-    check_decoding_table,
-    publish_decoding_figure,
-)
+from sp_prm_lib.report import decoding_claim
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -55,7 +52,7 @@ show_table(
 # explained under "The paper's claim, checked").
 
 # %%
-check = check_decoding_table(
+check = decoding_claim.check_decoding_table(
     P,
     "advbench",
     {"asr": "lower", "reward": "higher"},
@@ -66,7 +63,7 @@ result = check.result
 print("example prompt:", repr(result.prompts.prompt[0]))
 
 # %% tags=["remove-output"]
-publish_decoding_figure(
+decoding_claim.publish_decoding_figure(
     check,
     P,
     {"reward": "ORM reward", "asr": "attack success rate (%, target match)"},
@@ -96,16 +93,10 @@ publish_decoding_figure(
 
 # %%
 pooled = check.pooled
-setting = (
-    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
-    f"({P.reward.orm.model.id}, {P.reward.orm.model.num_layers or 'all'} layers); "
-    f"{d.prompts} AdvBench prompts, {d.max_new_tokens} new tokens, "
-    f"BoN-{d.bon[0]}/{d.bon[1]}"
-)
 record(
     P,
     "table3",
-    setting=setting,
+    setting=decoding_claim.decoding_setting(P, "advbench"),
     verdict=check.verdict,
     evidence=(
         "per prompt, SP-PRM minus ORM pooled over methods: ASR (percentage points) "

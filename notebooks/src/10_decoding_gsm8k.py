@@ -26,10 +26,7 @@ profile = (
 from sp_prm_lib.experiments.comparison import record
 from sp_prm_lib.experiments.decoding import resolved_configs
 from sp_prm_lib.notebook import start
-from sp_prm_lib.report.decoding_claim import (
-    check_decoding_table,
-    publish_decoding_figure,
-)
+from sp_prm_lib.report import decoding_claim
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -48,7 +45,7 @@ show_table(resolved_configs(P, "gsm8k", variants), caption="What each decoding r
 # explained under "The paper's claim, checked").
 
 # %%
-check = check_decoding_table(
+check = decoding_claim.check_decoding_table(
     P,
     "gsm8k",
     {"reward": "higher", "accuracy": "higher"},
@@ -60,7 +57,7 @@ finished = (result.generations.finish == "eos").mean()
 print(f"responses that ended before the token limit: {finished:.0%}")
 
 # %% tags=["remove-output"]
-publish_decoding_figure(
+decoding_claim.publish_decoding_figure(
     check,
     P,
     {"reward": "ORM reward", "accuracy": "accuracy (%, final-number match)"},
@@ -87,16 +84,12 @@ publish_decoding_figure(
 
 # %%
 pooled = check.pooled
-setting = (
-    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
-    f"({P.reward.orm.model.id}, {P.reward.orm.model.num_layers or 'all'} layers); "
-    f"{d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
-    f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match"
-)
 record(
     P,
     "table4",
-    setting=setting,
+    setting=decoding_claim.decoding_setting(
+        P, "gsm8k", "accuracy by final-number match"
+    ),
     verdict=check.verdict,
     evidence=(
         "per question, SP-PRM minus ORM pooled over methods: reward "

@@ -21,6 +21,7 @@ class Task:
 
     name: str
     label: str  # the benchmark's name in captions
+    unit: str = "prompts"  # what its prompts are, in words
     table: str  # entry of paper_values.yaml
     paper_model: str  # the paper's policy our column is compared with
     description: str
@@ -65,6 +66,7 @@ TASKS: dict[str, Task] = {
             table="table4",
             paper_model="Llama-3.2-1B",
             description="GSM8K test questions",
+            unit="questions",
             paper_bon=(8, 16),
             metric="accuracy",
             bon_field="gsm8k_bon",

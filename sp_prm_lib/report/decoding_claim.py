@@ -1,5 +1,6 @@
 """A decoding table and its claim in one call (notebooks 08-10): run or load the table, show it
-next to the paper's and estimate the claim's effects; ``publish_decoding_figure`` draws it."""
+next to the paper's and estimate the claim's effects; ``publish_decoding_figure`` draws it and
+``decoding_setting`` says in words what ran."""
 
 from __future__ import annotations
 
@@ -59,6 +60,22 @@ def check_decoding_table(
     display(show_table(estimates))
     pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
     return TableClaim(result, side, estimates, verdict, pooled)
+
+
+def decoding_setting(profile: Profile, task: str, note: str | None = None) -> str:
+    """A decoding claim's setting in words: the policy, the guiding RMs (the profile's HH-RLHF ORM
+    and the SP-PRM trained from it), the prompts, the response limit and the BoN sizes, then
+    ``note``."""
+    t = get_task(task)
+    d, orm = profile.decoding, profile.reward.orm.model
+    bon = getattr(d, t.bon_field)
+    text = (
+        f"policy {profile.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
+        f"({orm.id}, {orm.num_layers or 'all'} layers); "
+        f"{d.prompts} {t.label} {t.unit}, {getattr(d, t.length_field)} new tokens, "
+        f"BoN-{bon[0]}/{bon[1]}"
+    )
+    return f"{text}; {note}" if note else text
 
 
 def publish_decoding_figure(check: TableClaim, profile: Profile, panels: Mapping[str, str], name: str) -> None:
