@@ -39,7 +39,7 @@ from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure, cod
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.core.progress import terminal_progress
 from sp_prm_lib.evaluation import text_metrics
-from sp_prm_lib.experiments.decoding_tables import _with_cost, _with_method_stats, summarise
+from sp_prm_lib.experiments.decoding_tables import summarise, with_cost, with_method_stats
 from sp_prm_lib.experiments.decoding_tasks import get_task, task_prompts
 from sp_prm_lib.experiments.judges import profile_judge_identity
 from sp_prm_lib.experiments.pairs import reward_setting
@@ -327,19 +327,6 @@ class DecodingResult:
     runs: list[dict]
 
 
-METRICS = (
-    "reward",
-    "ref_reward",
-    "judge_reward",
-    "diversity",
-    "coherence",
-    "asr",
-    "asr_refusal",
-    "accuracy",
-    "rouge_l",
-)
-
-
 def ensure_decoding_table(
     profile: Profile,
     task: str,
@@ -376,8 +363,8 @@ def ensure_decoding_table(
         frame = rec[["index", "prompt", "response", "tokens", "finish", "time_s", "reward"]].rename(
             columns={"reward": "guide_reward"}
         )
-        frame = _with_method_stats(frame, rec)
-        frame = _with_cost(frame, rec)
+        frame = with_method_stats(frame, rec)
+        frame = with_cost(frame, rec)
         frame = frame.merge(ev, on="index")
         frame.insert(0, "seed", run.config.seed)
         frame.insert(0, "variant", variant or "none")

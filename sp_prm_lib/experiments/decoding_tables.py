@@ -30,7 +30,7 @@ VARIANT_LABELS = {"none": "", "orm": "", "sp-prm": "+Ours", "sc": "+Ablation"}
 STAT_COLUMNS = ("acceptance", "segment_tokens", "tau_u", "reward_threshold")
 
 
-def _with_method_stats(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+def with_method_stats(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with a column per ``STAT_COLUMNS`` entry that the records' ``stats`` hold."""
     stats = rec["stats"] if "stats" in rec else pd.Series([{}] * len(rec))
     stats = [s if isinstance(s, dict) else {} for s in stats]
@@ -44,7 +44,7 @@ def _with_method_stats(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
 COST_COLUMNS = ("policy_forward_tokens", "rm_forward_tokens", "rm_calls")
 
 
-def _with_cost(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+def with_cost(frame: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each prompt's share of its batch's compute (NaN for records written
     before the runs counted it)."""
     costs = rec["cost"] if "cost" in rec else pd.Series([{}] * len(rec))
