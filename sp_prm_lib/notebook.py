@@ -1,13 +1,14 @@
-"""What every notebook does first and last: quiet set-up, seeds, figure saving."""
+"""What every notebook does first: quiet set-up, seeds, the book's figure and table style.
+
+Figures are published with ``report.plots.publish_figure``, verdicts filed with
+``experiments.comparison.record``."""
 
 from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 from sp_prm_lib.config.profile import Profile, load_profile
-from sp_prm_lib.core.settings import figures_dir
 from sp_prm_lib.report.style import use_book_style
 
 _QUIET_ENV = {
@@ -47,11 +48,3 @@ def start(profile_name: str) -> Profile:
     np.random.seed(profile.seed)
     torch.manual_seed(profile.seed)
     return profile
-
-
-def save_figure(fig, name: str, profile: Profile) -> Path:
-    """Save a matplotlib figure as ``figures/<profile>/<name>.png`` and return the path."""
-    out = figures_dir() / profile.name / f"{name}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120, bbox_inches="tight")
-    return out

@@ -175,3 +175,11 @@ def test_terminal_progress_writes_to_the_process_stream_not_the_captured_one(mon
     quiet = io.StringIO()
     monkeypatch.setattr(sys, "__stderr__", quiet)
     assert list(progress.terminal_progress(range(2))) == [0, 1] and quiet.getvalue() == ""
+
+
+def test_the_experiments_docstring_names_every_module():
+    import sp_prm_lib.experiments as experiments
+
+    names = sorted(p.stem for p in (PACKAGE / "experiments").glob("*.py") if p.stem != "__init__")
+    missing = [n for n in names if f"``{n}``" not in experiments.__doc__]
+    assert not missing, f"sp_prm_lib/experiments/__init__.py does not describe {', '.join(missing)}"

@@ -30,6 +30,7 @@ def _cell(key, column, **where):
 # --- the typed-in values --------------------------------------------------------
 def test_every_entry_loads_with_rows_matching_columns():
     raw = yaml.safe_load(comparison.VALUES_FILE.read_text(encoding="utf-8"))
+    raw.pop(comparison.CLAIMS)
     for key in raw:
         entry = comparison.paper_entry(key)
         assert entry["ref"] and entry["setting"] and entry.get("claim"), key
@@ -201,9 +202,9 @@ def values_file(tmp_path, monkeypatch):
     """Point the module at a temporary values file (the cache is cleared around the test)."""
     path = tmp_path / "paper_values.yaml"
     monkeypatch.setattr(comparison, "VALUES_FILE", path)
-    comparison._values.cache_clear()
+    comparison._load.cache_clear()
     yield path
-    comparison._values.cache_clear()
+    comparison._load.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -235,28 +236,44 @@ def test_good_values_file(values_file):
 
 
 # --- verdicts and records -------------------------------------------------------------
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SP_PRM_HOME", str(tmp_path))
-    return tmp_path
-
-
 def _profile(name="smoke"):
     return types.SimpleNamespace(name=name)  # record() only reads the name
 
 
-def _record(profile, claim_id="t1", verdict="inconclusive", notebook="07_decoding_hh_rlhf", **kw):
-    return comparison.record(
-        profile,
-        claim_id,
-        ref="Table 1",
-        claim="SP-PRM helps.",
-        verdict=verdict,
-        evidence="our numbers",
-        setting="tiny models",
-        notebook=notebook,
-        **kw,
-    )
+# the claims the tests below file: id -> (ref, notebook, words)
+TEST_CLAIMS = {
+    "t1": ("Table 1", "07_decoding_hh_rlhf", "SP-PRM helps."),
+    "other": ("Table 1", "07_decoding_hh_rlhf", "SP-PRM helps."),
+    "a": ("Table 1", "09_decoding_advbench", "SP-PRM helps."),
+    "b": ("Table 1", "09_decoding_advbench", "SP-PRM helps."),
+    "z": ("Table 1", "01_theorem1_toy", "SP-PRM helps."),
+    "theorem1": ("Table 1", "01_theorem1_toy", "SP-PRM helps."),
+    "obs1": ("Table 1", "02_obs1_score_consistency", "SP-PRM helps."),
+    "table3": ("Table 3", "09_decoding_advbench", "ASR | drops $5"),
+    "table4": ("Table 1", "10_decoding_gsm8k", "SP-PRM helps."),
+    "gold-only": ("Table 1", "14_gold_lab", "SP-PRM helps."),
+}
+
+
+@pytest.fixture
+def claims(values_file):
+    """A values file with one entry (``t``, whose claim ``from-entry`` borrows) and TEST_CLAIMS."""
+    lines = ["t:", "  ref: T", "  setting: s", "  claim: The entry's   words.", "  columns: [a]", "  rows: []"]
+    lines += ["claims:", "  from-entry:", "    ref: T", "    notebook: 03_obs2_3_human_preference", "    values: t"]
+    for key, (ref, notebook, words) in TEST_CLAIMS.items():
+        lines += [f"  {key}:", f"    ref: {ref}", f"    notebook: {notebook}", f"    claim: {json.dumps(words)}"]
+    values_file.write_text("\n".join(lines) + "\n")
+    return values_file
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, claims):
+    monkeypatch.setenv("SP_PRM_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _record(profile, claim_id="t1", verdict="inconclusive", **kw):
+    return comparison.record(profile, claim_id, verdict=verdict, evidence="our numbers", setting="tiny models", **kw)
 
 
 def test_record_writes_json_atomically_under_home(home):
@@ -278,10 +295,72 @@ def test_record_rejects_unknown_verdict_and_writes_nothing(home):
     assert not (home / "build").exists()
 
 
+def test_record_takes_ref_words_and_notebook_from_the_claims(home):
+    _record(_profile(), "table3")
+    entry = json.loads((home / "build" / "results" / "smoke" / "table3.json").read_text())
+    assert (entry["ref"], entry["notebook"], entry["claim"]) == TEST_CLAIMS["table3"]
+    shown = _record(_profile(), "from-entry")
+    entry = json.loads((home / "build" / "results" / "smoke" / "from-entry.json").read_text())
+    assert entry["claim"] == "The entry's words." and entry["notebook"] == "03_obs2_3_human_preference"
+    assert "*Paper:* The entry's words." in shown.data
+
+
+def test_record_of_an_unknown_claim_names_it_and_writes_nothing(home):
+    with pytest.raises(ConfigError, match="no claim 'nope' under claims; known: from-entry, t1"):
+        _record(_profile(), "nope")
+    assert not (home / "build").exists()
+
+
+def test_record_not_run_says_why(home):
+    shown = comparison.record_not_run(_profile(), "t1", "the profile leaves out sc")
+    entry = json.loads((home / "build" / "results" / "smoke" / "t1.json").read_text())
+    assert entry["verdict"] == "not run here" and entry["evidence"] == "not run: the profile leaves out sc."
+    assert entry["setting"] == "profile smoke" and "Table 1: not run here" in shown.data
+    comparison.record_not_run(_profile(), "t1", "no hub", setting="policy x")
+    assert json.loads((home / "build" / "results" / "smoke" / "t1.json").read_text())["setting"] == "policy x"
+
+
+@pytest.mark.parametrize(
+    "claims_text,message",
+    [
+        ("claims:\n  c:\n    notebook: n\n    claim: w\n", r"claims\.c: missing 'ref'"),
+        ("claims:\n  c:\n    ref: R\n    claim: w\n", r"claims\.c: missing 'notebook'"),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n", r"claims\.c: missing 'claim'"),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    values: u\n", "values names no entry 'u'"),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    nb: x\n", "unknown key 'nb'"),
+        ("claims:\n  c: 3\n", r"claims\.c: expected a mapping"),
+        ("claims: [1]\n", "claims: expected a mapping of claim ids"),
+    ],
+)
+def test_bad_claims_section_raises_config_error(values_file, claims_text, message):
+    values_file.write_text("t:\n  ref: T\n  setting: s\n  columns: [a]\n  rows: []\n" + claims_text)
+    with pytest.raises(ConfigError, match=message):
+        comparison.claim_entry("c")
+
+
+def test_every_claim_a_notebook_files_is_in_the_values_file_with_that_notebook():
+    """Each id passed to record/record_not_run in notebooks/src names a claim of that notebook,
+    and every claim of the values file is filed by its notebook."""
+    import ast
+
+    filed = set()
+    for path in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = getattr(node, "func", None)
+            name = getattr(name, "attr", getattr(name, "id", None))
+            if isinstance(node, ast.Call) and name in ("record", "record_not_run"):
+                claim_id = ast.literal_eval(node.args[1])
+                assert comparison.claim_entry(claim_id)["notebook"] == path.stem, (path.stem, claim_id)
+                assert not {k.arg for k in node.keywords} & {"ref", "claim", "notebook"}, (path.stem, claim_id)
+                filed.add(claim_id)
+    raw = yaml.safe_load(comparison.VALUES_FILE.read_text(encoding="utf-8"))
+    assert filed == set(raw[comparison.CLAIMS])
+
+
 def test_collected_in_notebook_order(home):
-    _record(_profile(), "b", notebook="09_decoding_advbench")
-    _record(_profile(), "z", notebook="01_theorem1_toy")
-    _record(_profile(), "a", notebook="09_decoding_advbench")
+    _record(_profile(), "b")
+    _record(_profile(), "z")
+    _record(_profile(), "a")
     _record(_profile("tiny"), "other")
     assert [e["id"] for e in comparison.collected("smoke")] == ["z", "a", "b"]
     assert comparison.collected("paper") == []
@@ -319,17 +398,8 @@ def test_results_page(home, tmp_path):
     estimates = pd.DataFrame(
         {"method": ["args", "pooled"], "estimate": ["+0.1 [+0.0, +0.2] (n=8)", "+0.2 [+0.1, +0.3] (n=8)"]}
     )
-    _record(_profile(), "theorem1", verdict="reproduced", notebook="01_theorem1_toy", estimates=estimates)
-    comparison.record(
-        _profile(),
-        "table3",
-        ref="Table 3",
-        claim="ASR | drops $5",
-        verdict="contradicted",
-        evidence="line one\nline two",
-        setting="s",
-        notebook="09_decoding_advbench",
-    )
+    _record(_profile(), "theorem1", verdict="reproduced", estimates=estimates)
+    comparison.record(_profile(), "table3", verdict="contradicted", evidence="line one\nline two", setting="s")
     bb = _build_book()
     page = bb.write_results_page(executed).read_text()
     assert page.startswith("# Results overview")
@@ -370,7 +440,7 @@ def test_a_claim_over_two_metrics_shows_both_pooled_estimates(home, tmp_path):
             ],
         }
     )
-    _record(_profile(), "table4", verdict="contradicted", notebook="10_decoding_gsm8k", estimates=estimates)
+    _record(_profile(), "table4", verdict="contradicted", estimates=estimates)
     page = _build_book().write_results_page(executed).read_text()
     assert "**contradicted** reward -0.003 [-0.008, -0.000]; accuracy +0.000 [+0.000, +0.000]" in page
 
@@ -379,9 +449,9 @@ def test_results_page_has_one_column_per_track(home, tmp_path):
     executed = tmp_path / "executed"
     _run_file(executed, "smoke", {})
     _run_file(executed / "lab", "smoke-lab", {"02_obs1_score_consistency": {"seconds": 1.0, "cached": False}})
-    _record(_profile(), "obs1", verdict="inconclusive", notebook="02_obs1_score_consistency")
-    _record(_profile("smoke-lab"), "obs1", verdict="reproduced", notebook="02_obs1_score_consistency")
-    _record(_profile("smoke-lab"), "gold-only", verdict="contradicted", notebook="14_gold_lab")
+    _record(_profile(), "obs1", verdict="inconclusive")
+    _record(_profile("smoke-lab"), "obs1", verdict="reproduced")
+    _record(_profile("smoke-lab"), "gold-only", verdict="contradicted")
     page = _build_book().write_results_page(executed).read_text()
     assert "| Paper | The paper's claim | HH-RLHF, human labels | gold lab |" in page
     assert "- gold lab: 2 claims checked with profile `smoke-lab`: 1 reproduced, 1 contradicted." in page

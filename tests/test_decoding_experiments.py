@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -14,17 +15,9 @@ from sp_prm_lib.config.profile import load_profile
 from sp_prm_lib.core.artifacts import ArtifactStore
 from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.decoding import Policy
-from sp_prm_lib.experiments.decoding import (
-    TASKS,
-    case_studies,
-    compare_with_paper,
-    ensure_decoding_table,
-    improvement_checks,
-    method_runs,
-    resolved_configs,
-    task_available,
-    task_prompts,
-)
+from sp_prm_lib.experiments.decoding import ensure_decoding_table, method_runs, resolved_configs
+from sp_prm_lib.experiments.decoding_tables import case_studies, compare_with_paper, improvement_checks
+from sp_prm_lib.experiments.decoding_tasks import TASKS, task_available, task_prompts
 from sp_prm_lib.judge import make_judge
 from sp_prm_lib.models.tiny import byte_tokenizer, tiny_config
 from sp_prm_lib.report.tables import labelled
@@ -333,7 +326,7 @@ def test_guiding_variant_names_are_checked_with_their_place():
 
 
 def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
-    from sp_prm_lib.experiments.decoding import claim_estimates, paired_differences
+    from sp_prm_lib.experiments.decoding_claims import claim_estimates, paired_differences
 
     _, _, result, _ = hh
     g = result.generations
@@ -361,3 +354,17 @@ def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
         paired_differences(g, "nope")
     with pytest.raises(ConfigError, match="no method was run with both"):
         paired_differences(g, "reward", against="released")
+
+
+def test_reward_metric_prefers_an_independent_judges_reward_else_the_fallback():
+    from sp_prm_lib.experiments.decoding_claims import reward_metric
+
+    g = pd.DataFrame({"reward": [1.0, 2.0], "ref_reward": [0.5, 0.1], "judge_reward": [np.nan, 0.3]})
+    assert reward_metric(g, True) == "judge_reward"
+    assert reward_metric(g, False) == "reward"
+    assert reward_metric(g, False, fallback="ref_reward") == "ref_reward"
+    unscored = g.assign(judge_reward=np.nan)  # a judge that gives no reward (an LM judge)
+    assert reward_metric(unscored, True, fallback="ref_reward") == "ref_reward"
+    assert reward_metric(g.drop(columns="judge_reward"), True) == "reward"
+    with pytest.raises(ConfigError, match="no column 'gold' in the generations"):
+        reward_metric(g, True, fallback="gold")

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from sp_prm_lib.experiments.decoding import STAT_COLUMNS, _with_method_stats, summarise
+from sp_prm_lib.experiments.decoding_tables import STAT_COLUMNS, summarise, with_method_stats
 
 
 def _generations(method: str, stats: list[dict]) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def _generations(method: str, stats: list[dict]) -> pd.DataFrame:
             "accuracy": [100.0] * n,
         }
     )
-    frame = _with_method_stats(frame, rec)
+    frame = with_method_stats(frame, rec)
     frame.insert(0, "variant", "orm")
     frame.insert(0, "ours", method)
     frame.insert(0, "method", method)

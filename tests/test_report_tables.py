@@ -65,3 +65,58 @@ def test_show_figure_rejects_a_non_figure():
 
     with pytest.raises(TypeError, match="expected a matplotlib figure"):
         show_figure("not a figure", "fig-x")
+
+
+def test_publish_figure_saves_the_figure_and_its_data_and_checks_data_first(tmp_path, monkeypatch):
+    import types
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sp_prm_lib.report.plots import publish_figure
+
+    monkeypatch.setenv("SP_PRM_HOME", str(tmp_path))
+    profile = types.SimpleNamespace(name="smoke")
+    folder = tmp_path / "figures" / "smoke"
+    fig, ax = plt.subplots()
+    with pytest.raises(TypeError, match="data must be a DataFrame or a mapping"):
+        publish_figure(fig, "x_plot", profile, data=[1, 2])
+    assert not folder.exists()  # nothing written before the data was checked
+    table = pd.DataFrame({"t": [5, 10], "value": [0.5, 0.75]})
+    path = publish_figure(fig, "x_plot", profile, data={"x_ours": table, "x_side": table.head(1)})
+    assert path == folder / "x_plot.png" and path.stat().st_size > 0
+    assert pd.read_csv(folder / "x_ours.csv").equals(table)
+    assert len(pd.read_csv(folder / "x_side.csv")) == 1
+    fig2, _ = plt.subplots()
+    publish_figure(fig2, "y_plot", profile, data=table)  # one frame: <name>.csv
+    assert pd.read_csv(folder / "y_plot.csv").equals(table)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "x_ours.csv",
+        "x_plot.png",
+        "x_side.csv",
+        "y_plot.csv",
+        "y_plot.png",
+    ]
+    assert not plt.fignum_exists(fig.number)  # shown and closed
+
+
+def test_agreement_axis_labels_and_chance_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sp_prm_lib.report.plots import agreement_axis
+
+    fig, (a, b) = plt.subplots(1, 2)
+    agreement_axis(a, "title a")
+    assert a.get_xlabel() == "prefix length t (tokens)" and a.get_ylabel() == "AR$_{RM-SC}$(t)"
+    assert a.get_ylim() == (0.3, 1.0) and a.get_title() == "title a"
+    assert [tuple(line.get_ydata()) for line in a.get_lines()] == [(0.5, 0.5)]  # chance
+    b.plot([0, 1], [3, 4])
+    before = b.get_ylim()
+    agreement_axis(b, ylabel="gap", ylim=None, chance=False, unit="words")
+    assert b.get_xlabel() == "prefix length t (words)" and b.get_ylim() == before and len(b.get_lines()) == 1
+    plt.close(fig)

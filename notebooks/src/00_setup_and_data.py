@@ -38,8 +38,8 @@ from sp_prm_lib.experiments.pairs import (
     split_summary,
 )
 from sp_prm_lib.models.loading import load_policy, load_tokenizer
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import publish_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -130,10 +130,13 @@ ax.set(
     ylabel="train pairs",
     title=f"HH-RLHF response lengths, profile {P.name}",
 )
-path = save_figure(fig, "00_response_lengths", P)
-summary.to_csv(path.with_name("00_data_splits.csv"), index=False)
-dropped.to_csv(path.with_name("00_dropped_rows.csv"), index=False)
-show_figure(fig, "fig-00-response-lengths")
+publish_figure(
+    fig,
+    "00_response_lengths",
+    P,
+    glue="fig-00-response-lengths",
+    data={"00_data_splits": summary, "00_dropped_rows": dropped},
+)
 
 # %% [markdown]
 # :::{glue:figure} fig-00-response-lengths

@@ -34,8 +34,8 @@ import seaborn as sns
 
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments.theorem_toy import theorem1_table
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import publish_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -64,8 +64,7 @@ sns.heatmap(
     ax=ax,
 )
 ax.set(xlabel="", ylabel="", title="share of runs that returned the exhaustive optimum")
-save_figure(fig, "01_theorem1", P)
-show_figure(fig, "fig-01-theorem1")
+publish_figure(fig, "01_theorem1", P, glue="fig-01-theorem1")
 
 # %% [markdown]
 # :::{glue:figure} fig-01-theorem1
@@ -96,10 +95,6 @@ print(
 comparison.record(
     P,
     "theorem1",
-    ref="Theorem 1",
-    notebook="01_theorem1_toy",
-    claim="With a score-consistent reward, token-level (and chunk-level) reward-guided "
-    "search returns the reward's optimal response.",
     verdict=equivalence_verdict(found_rate, 1.0, 1.0),
     evidence=f"{int(step_level.found_optimum.sum())}/{len(step_level)} token- and "
     f"chunk-level runs found the optimum of a score-consistent reward ({len(seeds)} "

@@ -37,8 +37,13 @@ import matplotlib.pyplot as plt
 from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import (
+    agreement_axis,
+    paper_points,
+    plot_curve,
+    publish_figure,
+)
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -62,18 +67,10 @@ for role in roles:
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for role, colour in zip(roles, ("tab:blue", "tab:orange")):
     plot_curve(ax, table, "ar_rm_sc", role, label=f"{role} (ours)", colour=colour)
-paper = comparison.paper_table("obs1")
-ax.plot(paper.t, paper.value, "k*", ms=11, label="paper, Fig. 1 (text values)")
-ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(
-    xlabel="prefix length t (tokens)",
-    ylabel="AR$_{RM-SC}$(t)",
-    ylim=(0.3, 1.0),
-    title=f"Score consistency of ORMs, profile {P.name}",
-)
+paper_points(ax, "obs1", "paper, Fig. 1 (text values)", ms=11)
+agreement_axis(ax, f"Score consistency of ORMs, profile {P.name}")
 ax.legend(loc="upper left", fontsize=8)
-save_figure(fig, "02_ar_rm_sc", P)
-show_figure(fig, "fig-02-ar-rm-sc")
+publish_figure(fig, "02_ar_rm_sc", P, glue="fig-02-ar-rm-sc")
 
 # %% [markdown]
 # :::{glue:figure} fig-02-ar-rm-sc
@@ -133,10 +130,6 @@ evidence = "; ".join(
 comparison.record(
     P,
     "obs1",
-    ref="Fig. 1 (bottom), observation 1",
-    notebook="02_obs1_score_consistency",
-    claim="ORMs lack score consistency: AR_RM-SC is 57% at 5 tokens and 60% at 50 "
-    "tokens.",
     verdict=verdict,
     evidence=evidence
     + ". Effect = full-pair accuracy minus AR_RM-SC(t), pooled over both RMs and both "

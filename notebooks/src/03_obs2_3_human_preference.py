@@ -26,12 +26,13 @@ import matplotlib.pyplot as plt
 from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.experiments.judges import judge_is_independent, judge_name
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import agreement_axis, plot_curve, publish_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
-judge = analysis.judge_name(P)
+judge = judge_name(P)
 print("HP judge:", judge)
 print(analysis.rm_description(P, "orm"))
 table = analysis.agreement(P, "orm", with_hp=True)
@@ -79,16 +80,14 @@ for ax, metric, key, label in (
                 ms=9,
                 label=f"paper: {rel} {v:g} at t={t}",
             )
-    ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.set(xlabel="prefix length t (tokens)", title=label, ylim=(0.2, 1.0))
+    agreement_axis(ax, label, ylabel="", ylim=(0.2, 1.0))
     ax.legend(fontsize=7, loc="lower right")
 axes[0].set_ylabel("agreement rate")
 fig.suptitle(
     f"Prefix agreement with the HP judge ({P.analysis.judge}), profile {P.name}",
     fontsize=10,
 )
-save_figure(fig, "03_ar_hp", P)
-show_figure(fig, "fig-03-ar-hp")
+publish_figure(fig, "03_ar_hp", P, glue="fig-03-ar-hp")
 
 # %% [markdown]
 # :::{glue:figure} fig-03-ar-hp
@@ -140,7 +139,7 @@ setting = (
     f"({P.data.labels} labels); {analysis.rm_description(P, 'orm')}; HP judge: "
     f"{judge}, agreement with the labels of full pairs {judge_quality.value:.2f}"
 )
-independent = analysis.judge_is_independent(P)
+independent = judge_is_independent(P)
 print("judge independent of the reward models:", independent)
 q = analysis.pair_quantities(P, "orm", with_hp=True)
 obs2_effects = {f"t={t}": q["ar_rm_hp"][:, j] - 0.5 for j, t in enumerate(ts)}
@@ -178,10 +177,6 @@ display(
     comparison.record(
         P,
         "obs2",
-        ref="Fig. 2a, observation 2",
-        notebook="03_obs2_3_human_preference",
-        claim="ORMs agree with human preference on prefixes: AR_RM-HP above 65% at "
-        "every prefix length.",
         verdict=obs2_verdict,
         evidence="AR_RM-HP of our ORM ranges "
         f"{rm_hp.value.min():.2f}-{rm_hp.value.max():.2f} over t={ts[0]}..{ts[-1]}; "
@@ -197,10 +192,6 @@ display(
     comparison.record(
         P,
         "obs3",
-        ref="Fig. 2b, observation 3",
-        notebook="03_obs2_3_human_preference",
-        claim="Score consistency disagrees with human preference on prefixes: AR_SC-HP "
-        "below 45% at 5 tokens and below 65% at 50 tokens.",
         verdict=obs3_verdict,
         evidence=f"AR_SC-HP ranges {sc_hp.value.min():.2f}-{sc_hp.value.max():.2f} "
         f"over t={ts[0]}..{ts[-1]} (full pairs: {judge_quality.value:.2f}); full minus "

@@ -24,8 +24,13 @@ import pandas as pd
 from sp_prm_lib.evaluation.agreement import t_labels
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import (
+    agreement_axis,
+    paper_points,
+    plot_curve,
+    publish_figure,
+)
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -50,31 +55,30 @@ for role, colour in zip(roles, ("tab:blue", "tab:orange")):
     plot_curve(axes[0], table, "reward_gap", role, colour=colour)
     g = gaps[(gaps.rm == role) & gaps.t.notna()]
     axes[1].plot(g.t, g.share_of_max, "o-", color=colour, label=role)
-axes[0].set(
-    xlabel="prefix length t (tokens)",
+agreement_axis(
+    axes[0],
+    "reward gap",
     ylabel="mean reward gap $\\Delta_r(t)$",
-    title="reward gap",
+    ylim=None,
+    chance=False,
 )
 axes[1].axhline(
     share, color="k", ls="--", lw=1, label=f"{share:.0%} of the largest gap"
 )
-paper = comparison.paper_table("obs4")
-axes[1].plot(
-    paper.t, paper.value, "k*", ms=10, label="paper: UltraRM-13B (t=15), DeBERTa (t=35)"
-)
-axes[1].set(
-    xlabel="prefix length t (tokens)",
+paper_points(axes[1], "obs4", "paper: UltraRM-13B (t=15), DeBERTa (t=35)")
+agreement_axis(
+    axes[1],
+    "gap as a share of its maximum",
     ylabel="share of the largest gap",
     ylim=(0, 1.05),
-    title="gap as a share of its maximum",
+    chance=False,
 )
 for ax in axes:
     ax.legend(fontsize=7)
 fig.suptitle(
     f"Length-dependent confidence of reward models, profile {P.name}", fontsize=10
 )
-save_figure(fig, "04_reward_gap", P)
-show_figure(fig, "fig-04-reward-gap")
+publish_figure(fig, "04_reward_gap", P, glue="fig-04-reward-gap")
 
 # %% [markdown]
 # :::{glue:figure} fig-04-reward-gap
@@ -167,10 +171,6 @@ gap_text = "; ".join(
 comparison.record(
     P,
     "obs4",
-    ref="Fig. 2c, observation 4",
-    notebook="04_obs4_reward_gap",
-    claim="The reward gap grows with prefix length, faster for larger RMs "
-    "(UltraRM-13B: 63% of its largest gap at 15 tokens; DeBERTa-v3-large: 35 tokens).",
     verdict=combine_verdicts([growth_verdict, faster_verdict]),
     evidence=gap_text + f". Normalised growth from t={first} to t={last}, pooled: "
     f"{growth_estimates.estimate.iloc[-1]} ({growth_verdict}); larger minus smaller "

@@ -30,8 +30,8 @@ import seaborn as sns
 
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import reward_models as rms
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import publish_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -123,8 +123,7 @@ axes[2].set(
     title="entropy weights of kept rows",
 )
 axes[2].legend(fontsize=8)
-save_figure(fig, "05_d_partial", P)
-show_figure(fig, "fig-05-d-partial")
+publish_figure(fig, "05_d_partial", P, glue="fig-05-d-partial")
 
 # %% [markdown]
 # :::{glue:figure} fig-05-d-partial
@@ -164,8 +163,7 @@ ax.set(
     title=f"Training loss, profile {P.name}",
 )
 ax.legend(fontsize=8)
-save_figure(fig, "05_training_curves", P)
-show_figure(fig, "fig-05-training-curves")
+publish_figure(fig, "05_training_curves", P, glue="fig-05-training-curves")
 
 # %% [markdown]
 # :::{glue:figure} fig-05-training-curves
@@ -236,10 +234,6 @@ print(
 comparison.record(
     P,
     "table9",
-    ref="Table 9 (appendix C.3)",
-    notebook="05_training_sp_prm",
-    claim=f"SST with K=5 on 20% of HH-RLHF train gives {hh.samples:,} training rows "
-    f"(about {paper_per_pair:.1f} per pair).",
     verdict=equivalence_verdict(per_pair_estimate, *band),
     evidence=f"SST with K={prm.K} gives {per_pair_estimate.text(2)} rows per pair "
     f"before the reference filter and {ours_rows / prm.train_pairs:.2f} after it "

@@ -22,8 +22,14 @@ import pandas as pd
 from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import agreement_heatmap, plot_curve, show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import (
+    agreement_axis,
+    agreement_heatmap,
+    paper_points,
+    plot_curve,
+    publish_figure,
+)
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -45,18 +51,10 @@ styles = {
 for role in roles:
     colour, label = styles[role]
     plot_curve(ax, ar, "ar_rm_sc", role, label=label, colour=colour, alpha=0.12)
-paper = comparison.paper_table("fig5")
-ax.plot(paper.t, paper.value, "k*", ms=10, label="paper, after training (text values)")
-ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(
-    xlabel="prefix length t (tokens)",
-    ylabel="AR$_{RM-SC}$(t)",
-    ylim=(0.3, 1.0),
-    title=f"Score consistency before and after training, profile {P.name}",
-)
+paper_points(ax, "fig5", "paper, after training (text values)")
+agreement_axis(ax, f"Score consistency before and after training, profile {P.name}")
 ax.legend(fontsize=8, loc="upper left")
-save_figure(fig, "06_ar_rm_sc_after_training", P)
-show_figure(fig, "fig-06-ar-rm-sc")
+publish_figure(fig, "06_ar_rm_sc_after_training", P, glue="fig-06-ar-rm-sc")
 
 # %% [markdown]
 # :::{glue:figure} fig-06-ar-rm-sc
@@ -103,10 +101,6 @@ display(show_table(estimates))
 comparison.record(
     P,
     "fig5",
-    ref="Fig. 5",
-    notebook="06_score_consistency_after_training",
-    claim="SP-PRM training raises AR_RM-SC at every prefix length; after training it "
-    "is above 55% at 5 tokens and about 65% at 50 tokens.",
     verdict=verdict,
     evidence="SP-PRM's AR_RM-SC after training "
     + ", ".join(f"{after[t]:.2f} at t={t}" for t in ts)
@@ -144,8 +138,7 @@ for ax, role in zip(axes, ("orm", "sp-prm")):
         ylabel="pair" if role == "orm" else "",
         title=role,
     )
-save_figure(fig, "06_agreement_by_pair", P)
-show_figure(fig, "fig-06-agreement-by-pair")
+publish_figure(fig, "06_agreement_by_pair", P, glue="fig-06-agreement-by-pair")
 
 # %% [markdown]
 # :::{glue:figure} fig-06-agreement-by-pair

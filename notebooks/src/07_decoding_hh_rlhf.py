@@ -40,16 +40,15 @@ import pandas as pd
 import seaborn as sns
 
 from sp_prm_lib.experiments import comparison
-from sp_prm_lib.experiments.comparison import record
-from sp_prm_lib.experiments.decoding import (
+from sp_prm_lib.experiments.comparison import record, record_not_run
+from sp_prm_lib.experiments.decoding import ensure_decoding_table, resolved_configs
+from sp_prm_lib.experiments.decoding_tables import (
     compare_with_paper,
-    ensure_decoding_table,
     improvement_checks,
-    resolved_configs,
 )
-from sp_prm_lib.experiments.prefix_analysis import judge_name
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_metric, show_figure
+from sp_prm_lib.experiments.judges import judge_name
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import plot_metric, publish_figure
 from sp_prm_lib.report.tables import (
     labelled,
     show_decoding,
@@ -117,10 +116,13 @@ plot_metric(result.table, "ref_reward", axes[1], "reference-RM reward (independe
 plot_metric(result.table, "win_tie", axes[2], "win-tie vs base (%)")
 fig.suptitle(f"HH-RLHF decoding, profile {P.name}")
 fig.tight_layout()
-path = save_figure(fig, "07_table1_rewards", P)
-ours.to_csv(path.with_name("07_table1_ours.csv"), index=False)
-side.to_csv(path.with_name("07_table1_side_by_side.csv"), index=False)
-show_figure(fig, "fig-07-table1")
+publish_figure(
+    fig,
+    "07_table1_rewards",
+    P,
+    glue="fig-07-table1",
+    data={"07_table1_ours": ours, "07_table1_side_by_side": side},
+)
 
 # %% [markdown]
 # :::{glue:figure} fig-07-table1
@@ -152,8 +154,7 @@ ax.set(
     ylabel="ORM reward per prompt",
     title=f"Reward per prompt, profile {P.name}",
 )
-save_figure(fig, "07_reward_distribution", P)
-show_figure(fig, "fig-07-reward-distribution")
+publish_figure(fig, "07_reward_distribution", P, glue="fig-07-reward-distribution")
 
 # %% [markdown]
 # :::{glue:figure} fig-07-reward-distribution
@@ -174,8 +175,8 @@ show_figure(fig, "fig-07-reward-distribution")
 #    notes of `paper_values.yaml`).
 
 # %%
-from sp_prm_lib.experiments.decoding import paired_differences, reward_metric
-from sp_prm_lib.experiments.prefix_analysis import judge_is_independent
+from sp_prm_lib.experiments.decoding_claims import paired_differences, reward_metric
+from sp_prm_lib.experiments.judges import judge_is_independent
 from sp_prm_lib.experiments.verdicts import combine_verdicts, effects_table
 
 paper_gains = comparison.paper_relative_gains("table1")
@@ -204,11 +205,7 @@ orm_view = improvement_checks(result.table, "reward")
 record(
     P,
     "table1-reward",
-    ref="Table 1 (reward)",
-    notebook="07_decoding_hh_rlhf",
     setting=setting,
-    claim="SP-PRM raises the average reward of every reward-guided search method on "
-    "HH-RLHF.",
     verdict=reward_verdict,
     evidence=(
         f"per prompt, the {metric.replace('_', ' ')} with SP-PRM minus with the ORM, "
@@ -237,11 +234,7 @@ display(show_table(rates, digits=1, units={"win": "%", "tie": "%"}))
 record(
     P,
     "table1-win-tie",
-    ref="Table 1 (win-tie)",
-    notebook="07_decoding_hh_rlhf",
     setting=setting,
-    claim="With SP-PRM every RGS method wins or ties more often against the base "
-    "policy (GPT-4 judge).",
     verdict=win_verdict,
     evidence=(
         "win rate with SP-PRM minus with the ORM, pooled over methods: "
@@ -278,11 +271,7 @@ if "sc" in d.variants:
     out = record(
         P,
         "table1-ablation",
-        ref="Table 1 (+Ablation), section 5.3.2",
-        notebook="07_decoding_hh_rlhf",
         setting=setting,
-        claim="The score-consistency-only PRM (no reference RM) is worse than SP-PRM "
-        "in reward, diversity and coherence.",
         verdict=combine_verdicts([v for _, v in parts.values()]),
         evidence="SP-PRM minus SC, pooled over methods: "
         + "; ".join(
@@ -291,15 +280,11 @@ if "sc" in d.variants:
         estimates=ablation,
     )
 else:
-    out = record(
+    out = record_not_run(
         P,
         "table1-ablation",
-        ref="Table 1 (+Ablation), section 5.3.2",
-        notebook="07_decoding_hh_rlhf",
+        "the profile's decoding.variants leave out sc",
         setting=setting,
-        claim="The score-consistency-only PRM is worse than SP-PRM.",
-        verdict="not run here",
-        evidence="the profile's decoding.variants leave out sc",
     )
 out
 

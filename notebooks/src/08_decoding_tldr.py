@@ -26,16 +26,12 @@ profile = (
 # %%
 from IPython.display import Markdown, display
 
-from sp_prm_lib.experiments.comparison import paper_table, record
-from sp_prm_lib.experiments.decoding import (
-    claim_estimates,
-    compare_with_paper,
-    ensure_decoding_table,
-    resolved_configs,
-    task_available,
-)
+from sp_prm_lib.experiments.comparison import paper_table, record, record_not_run
+from sp_prm_lib.experiments.decoding import resolved_configs
+from sp_prm_lib.experiments.decoding_tasks import task_available
 from sp_prm_lib.notebook import start
-from sp_prm_lib.report.tables import show_decoding, show_side_by_side, show_table
+from sp_prm_lib.report.decoding_claim import check_decoding_table
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 d = P.decoding
@@ -75,52 +71,28 @@ setting = (
     f"policy {P.policy.id}; ORM {P.reward.orm.model.id} and SP-PRM trained from it; "
     f"{d.prompts} TL;DR prompts, {d.summary_max_new_tokens} new tokens"
 )
-claim = "SP-PRM raises the reward and the ROUGE-L of every RGS method on TL;DR."
 if reason:
-    out = record(
-        P,
-        "table2",
-        ref="Table 2",
-        notebook="08_decoding_tldr",
-        setting=setting,
-        claim=claim,
-        verdict="not run here",
-        evidence=f"not run: {reason}.",
-    )
+    out = record_not_run(P, "table2", reason, setting=setting)
 else:
-    result = ensure_decoding_table(P, "tldr", variants=variants)
-    display(show_decoding(result.table, caption="TL;DR decoding, ours"))
-    side = compare_with_paper(
-        result, ["reward", "reward_sd", "diversity", "coherence", "rouge_l"]
-    )
-    display(
-        show_side_by_side(
-            side, caption="Table 2, the paper's values and ours, each on its own scale"
-        )
-    )
     # the ORM's reward favours the ORM-guided answers it steered,
     # so a gain for SP-PRM is conservative
-    estimates, claim_verdict = claim_estimates(
-        result.generations,
+    check = check_decoding_table(
+        P,
+        "tldr",
         {"reward": "higher", "rouge_l": "higher"},
-        n_boot=P.analysis.bootstrap,
-        seed=P.seed,
+        variants=variants,
+        paper_metrics=["reward", "reward_sd", "diversity", "coherence", "rouge_l"],
     )
-    display(show_table(estimates))
-    pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
     out = record(
         P,
         "table2",
-        ref="Table 2",
-        notebook="08_decoding_tldr",
         setting=setting,
-        claim=claim,
-        verdict=claim_verdict,
+        verdict=check.verdict,
         evidence=(
             "per prompt, SP-PRM minus ORM pooled over methods: reward "
-            f"{pooled['reward']}, ROUGE-L {pooled['rouge_l']}."
+            f"{check.pooled['reward']}, ROUGE-L {check.pooled['rouge_l']}."
         ),
-        estimates=estimates,
+        estimates=check.estimates,
     )
 out
 

@@ -28,25 +28,11 @@ profile = (
 )
 
 # %%
-import time
-
-import matplotlib.pyplot as plt
-
 from sp_prm_lib.experiments.comparison import record
-from sp_prm_lib.experiments.decoding import (
-    claim_estimates,
-    compare_with_paper,
-    ensure_decoding_table,
-    resolved_configs,
-)
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_metric, show_figure
-from sp_prm_lib.report.tables import (
-    labelled,
-    show_decoding,
-    show_side_by_side,
-    show_table,
-)
+from sp_prm_lib.experiments.decoding import resolved_configs
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report import decoding_claim
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 d = P.decoding
@@ -59,34 +45,30 @@ show_table(
     resolved_configs(P, "advbench", variants), caption="What each decoding run is"
 )
 
-# %%
-started = time.time()
-result = ensure_decoding_table(P, "advbench", variants=variants)
-print(f"{len(result.generations)} generations ready in {time.time() - started:.1f}s")
-print("example prompt:", repr(result.prompts.prompt[0]))
-ours = labelled(result.table)
-show_decoding(
-    result.table, caption="AdvBench decoding, ours: one row per method and guiding RM"
-)
-
 # %% [markdown]
 # ## Next to the paper's Table 3 (Llama-3.2-1B column)
+#
+# Our table, ours next to the paper's, and the effects of the paper's claim (the test is
+# explained under "The paper's claim, checked").
 
 # %%
-side = compare_with_paper(result, ["reward", "asr"])
-show_side_by_side(
-    side, caption="Table 3, the paper's values and ours, each on its own scale"
+check = decoding_claim.check_decoding_table(
+    P,
+    "advbench",
+    {"asr": "lower", "reward": "higher"},
+    variants=variants,
+    paper_metrics=["reward", "asr"],
 )
+result = check.result
+print("example prompt:", repr(result.prompts.prompt[0]))
 
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-plot_metric(result.table, "reward", axes[0], "ORM reward")
-plot_metric(result.table, "asr", axes[1], "attack success rate (%, target match)")
-fig.tight_layout()
-path = save_figure(fig, "09_table3_advbench", P)
-ours.to_csv(path.with_name("09_table3_ours.csv"), index=False)
-side.to_csv(path.with_name("09_table3_side_by_side.csv"), index=False)
-show_figure(fig, "fig-09-table3")
+decoding_claim.publish_decoding_figure(
+    check,
+    P,
+    {"reward": "ORM reward", "asr": "attack success rate (%, target match)"},
+    "09_table3",
+)
 
 # %% [markdown]
 # :::{glue:figure} fig-09-table3
@@ -110,36 +92,19 @@ show_figure(fig, "fig-09-table3")
 # itself, so a gain for SP-PRM under it is conservative.
 
 # %%
-estimates, claim_verdict = claim_estimates(
-    result.generations,
-    {"asr": "lower", "reward": "higher"},
-    n_boot=P.analysis.bootstrap,
-    seed=P.seed,
-)
-display(show_table(estimates))
-pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
-setting = (
-    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
-    f"({P.reward.orm.model.id}, {P.reward.orm.model.num_layers or 'all'} layers); "
-    f"{d.prompts} AdvBench prompts, {d.max_new_tokens} new tokens, "
-    f"BoN-{d.bon[0]}/{d.bon[1]}"
-)
+pooled = check.pooled
 record(
     P,
     "table3",
-    ref="Table 3",
-    notebook="09_decoding_advbench",
-    setting=setting,
-    claim="SP-PRM lowers the attack success rate of every RGS method on AdvBench while "
-    "raising its reward.",
-    verdict=claim_verdict,
+    setting=decoding_claim.decoding_setting(P, "advbench"),
+    verdict=check.verdict,
     evidence=(
         "per prompt, SP-PRM minus ORM pooled over methods: ASR (percentage points) "
         f"{pooled['asr']}, reward {pooled['reward']}. Base ASR "
         f"{result.table[result.table.method == 'base'].asr.iloc[0]:.0f}% (target "
         "match)."
     ),
-    estimates=estimates,
+    estimates=check.estimates,
 )
 
 # %% [markdown]

@@ -23,25 +23,11 @@ profile = (
 )
 
 # %%
-import time
-
-import matplotlib.pyplot as plt
-
 from sp_prm_lib.experiments.comparison import record
-from sp_prm_lib.experiments.decoding import (
-    claim_estimates,
-    compare_with_paper,
-    ensure_decoding_table,
-    resolved_configs,
-)
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_metric, show_figure
-from sp_prm_lib.report.tables import (
-    labelled,
-    show_decoding,
-    show_side_by_side,
-    show_table,
-)
+from sp_prm_lib.experiments.decoding import resolved_configs
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report import decoding_claim
+from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 d = P.decoding
@@ -52,35 +38,31 @@ print(
 )
 show_table(resolved_configs(P, "gsm8k", variants), caption="What each decoding run is")
 
-# %%
-started = time.time()
-result = ensure_decoding_table(P, "gsm8k", variants=variants)
-print(f"{len(result.generations)} generations ready in {time.time() - started:.1f}s")
-finished = (result.generations.finish == "eos").mean()
-print(f"responses that ended before the token limit: {finished:.0%}")
-ours = labelled(result.table)
-show_decoding(
-    result.table, caption="GSM8K decoding, ours: one row per method and guiding RM"
-)
-
 # %% [markdown]
 # ## Next to the paper's Table 4 (Llama-3.2-1B column)
+#
+# Our table, ours next to the paper's, and the effects of the paper's claim (the test is
+# explained under "The paper's claim, checked").
 
 # %%
-side = compare_with_paper(result, ["reward", "accuracy"])
-show_side_by_side(
-    side, caption="Table 4, the paper's values and ours, each on its own scale"
+check = decoding_claim.check_decoding_table(
+    P,
+    "gsm8k",
+    {"reward": "higher", "accuracy": "higher"},
+    variants=variants,
+    paper_metrics=["reward", "accuracy"],
 )
+result = check.result
+finished = (result.generations.finish == "eos").mean()
+print(f"responses that ended before the token limit: {finished:.0%}")
 
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-plot_metric(result.table, "reward", axes[0], "ORM reward")
-plot_metric(result.table, "accuracy", axes[1], "accuracy (%, final-number match)")
-fig.tight_layout()
-path = save_figure(fig, "10_table4_gsm8k", P)
-ours.to_csv(path.with_name("10_table4_ours.csv"), index=False)
-side.to_csv(path.with_name("10_table4_side_by_side.csv"), index=False)
-show_figure(fig, "fig-10-table4")
+decoding_claim.publish_decoding_figure(
+    check,
+    P,
+    {"reward": "ORM reward", "accuracy": "accuracy (%, final-number match)"},
+    "10_table4",
+)
 
 # %% [markdown]
 # :::{glue:figure} fig-10-table4
@@ -101,35 +83,21 @@ show_figure(fig, "fig-10-table4")
 # questions; both must be higher.
 
 # %%
-estimates, claim_verdict = claim_estimates(
-    result.generations,
-    {"reward": "higher", "accuracy": "higher"},
-    n_boot=P.analysis.bootstrap,
-    seed=P.seed,
-)
-display(show_table(estimates))
-pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
-setting = (
-    f"policy {P.policy.id}; the profile's HH-RLHF ORM and SP-PRM "
-    f"({P.reward.orm.model.id}, {P.reward.orm.model.num_layers or 'all'} layers); "
-    f"{d.prompts} GSM8K questions, {d.max_new_tokens} new tokens, "
-    f"BoN-{d.gsm8k_bon[0]}/{d.gsm8k_bon[1]}; accuracy by final-number match"
-)
+pooled = check.pooled
 record(
     P,
     "table4",
-    ref="Table 4",
-    notebook="10_decoding_gsm8k",
-    setting=setting,
-    claim="SP-PRM raises the reward and the accuracy of every RGS method on GSM8K.",
-    verdict=claim_verdict,
+    setting=decoding_claim.decoding_setting(
+        P, "gsm8k", "accuracy by final-number match"
+    ),
+    verdict=check.verdict,
     evidence=(
         "per question, SP-PRM minus ORM pooled over methods: reward "
         f"{pooled['reward']}, accuracy (percentage points) {pooled['accuracy']}; mean "
         f"accuracy {result.table.accuracy.mean():.0f}% ({finished:.0%} of responses "
         "finished)."
     ),
-    estimates=estimates,
+    estimates=check.estimates,
 )
 
 # %% [markdown] tags=["exercises"]

@@ -29,8 +29,8 @@ from sp_prm_lib.evaluation.agreement import wide
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import prefix_analysis as analysis
 from sp_prm_lib.experiments import reward_models as rms
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import plot_curve, show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import agreement_axis, plot_curve, publish_figure
 from sp_prm_lib.report.tables import show_table
 from sp_prm_lib.training.batches import batch_mean_weights
 
@@ -68,15 +68,9 @@ show_table(
 fig, ax = plt.subplots(figsize=(7, 3.4))
 for role in ["orm", *variants]:
     plot_curve(ax, table, "ar_rm_sc", role, alpha=0.08)
-ax.axhline(0.5, color="grey", ls=":", lw=1)
-ax.set(
-    xlabel="prefix length t (tokens)",
-    ylabel="AR$_{RM-SC}$(t)",
-    title=f"Ablations, profile {P.name}",
-)
+agreement_axis(ax, f"Ablations, profile {P.name}", ylim=None)
 ax.legend(fontsize=8)
-save_figure(fig, "11_ablation_ar_rm_sc", P)
-show_figure(fig, "fig-11-ablation-ar-rm-sc")
+publish_figure(fig, "11_ablation_ar_rm_sc", P, glue="fig-11-ablation-ar-rm-sc")
 
 # %% [markdown]
 # :::{glue:figure} fig-11-ablation-ar-rm-sc
@@ -149,13 +143,10 @@ show_table(
 # notebook 07's SP-PRM runs, read from the cache.
 
 # %%
-from sp_prm_lib.experiments.decoding import (
-    claim_estimates,
-    ensure_decoding_table,
-    order_rows,
-    reward_metric,
-)
-from sp_prm_lib.experiments.prefix_analysis import judge_is_independent
+from sp_prm_lib.experiments.decoding import ensure_decoding_table
+from sp_prm_lib.experiments.decoding_claims import claim_estimates, reward_metric
+from sp_prm_lib.experiments.decoding_tables import order_rows
+from sp_prm_lib.experiments.judges import judge_is_independent
 
 tlt_in = "sp-prm-tlt" in P.ablation.variants
 decoded = ensure_decoding_table(
@@ -194,10 +185,6 @@ if tlt_in:
         comparison.record(
             P,
             "table5",
-            ref="Table 5",
-            notebook="11_ablations",
-            claim="SST is at least as good as TLT at comparable data size (higher "
-            "reward for 5 of 6 methods).",
             verdict=sst_verdict,
             evidence=f"per prompt, the {metric.replace('_', ' ')} with the SST-trained "
             "SP-PRM minus with the TLT-trained one, pooled over methods: "

@@ -28,13 +28,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from sp_prm_lib.data import dialogue_to_messages
-from sp_prm_lib.experiments.comparison import record
-from sp_prm_lib.experiments.decoding import (
-    case_studies,
-    claim_estimates,
-    ensure_decoding_table,
-)
-from sp_prm_lib.experiments.prefix_analysis import judge_is_independent, judge_name
+from sp_prm_lib.experiments.comparison import record, record_not_run
+from sp_prm_lib.experiments.decoding import ensure_decoding_table
+from sp_prm_lib.experiments.decoding_claims import claim_estimates, reward_metric
+from sp_prm_lib.experiments.decoding_tables import case_studies
+from sp_prm_lib.experiments.judges import judge_is_independent, judge_name
 from sp_prm_lib.notebook import start
 from sp_prm_lib.report.tables import show_table
 
@@ -106,8 +104,7 @@ show_table(
 # %%
 independent = judge_is_independent(P)
 gens = result.generations
-has_judge_reward = "judge_reward" in gens and gens.judge_reward.notna().any()
-score = "judge_reward" if independent and has_judge_reward else "ref_reward"
+score = reward_metric(gens, independent, fallback="ref_reward")
 boot = {"n_boot": P.analysis.bootstrap, "seed": P.seed}
 not_independent = () if score == "judge_reward" else (score,)
 setting = (
@@ -120,30 +117,34 @@ fig8_estimates, fig8_verdict = claim_estimates(
     gens, {score: "higher"}, not_independent=not_independent, **boot
 )
 display(show_table(fig8_estimates))
-record(
-    P,
-    "fig8",
-    ref="Fig. 8 (appendix E)",
-    notebook="12_case_studies",
-    setting=setting,
-    claim="On the case-study prompt, the answers guided by SP-PRM get the highest "
-    "judge scores among the methods.",
-    verdict=fig8_verdict if "sp-prm" in wins else "not run here",
-    evidence=(
-        f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over "
-        f"methods: {fig8_estimates.estimate.iloc[-1]}; best answer per prompt "
-        "(reference-RM score) by guiding RM: "
-        + ", ".join(f"{v} {n}" for v, n in wins.items())
-        + (
-            ""
-            if independent
-            else "; the reference RM also filtered SP-PRM's training pairs, so it "
-            "leans towards SP-PRM"
-        )
-    ),
-    table=wins.rename("prompts won").reset_index().rename(columns={"index": "variant"}),
-    estimates=fig8_estimates,
-)
+if "sp-prm" not in wins:
+    fig8 = record_not_run(
+        P, "fig8", "the profile's decoding.variants leave out sp-prm", setting=setting
+    )
+else:
+    fig8 = record(
+        P,
+        "fig8",
+        setting=setting,
+        verdict=fig8_verdict,
+        evidence=(
+            f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over "
+            f"methods: {fig8_estimates.estimate.iloc[-1]}; best answer per prompt "
+            "(reference-RM score) by guiding RM: "
+            + ", ".join(f"{v} {n}" for v, n in wins.items())
+            + (
+                ""
+                if independent
+                else "; the reference RM also filtered SP-PRM's training pairs, so it "
+                "leans towards SP-PRM"
+            )
+        ),
+        table=wins.rename("prompts won")
+        .reset_index()
+        .rename(columns={"index": "variant"}),
+        estimates=fig8_estimates,
+    )
+fig8
 
 # %% [markdown]
 # ## Fig. 4: ARGS-G with SP-PRM vs its ablation
@@ -190,11 +191,7 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
     out = record(
         P,
         "fig4",
-        ref="Fig. 4 (section 5.3.2)",
-        notebook="12_case_studies",
         setting=setting,
-        claim="Without the reference RM the guided answers become repetitive and "
-        "worse.",
         verdict=fig4_verdict,
         evidence=(
             "SP-PRM minus the ablation per prompt, pooled over methods: "
@@ -213,16 +210,11 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
         estimates=fig4_estimates,
     )
 else:
-    out = record(
+    out = record_not_run(
         P,
         "fig4",
-        ref="Fig. 4 (section 5.3.2)",
-        notebook="12_case_studies",
+        "the profile's decoding.variants leave out sp-prm or sc",
         setting=setting,
-        claim="Without the reference RM the guided answers become repetitive and "
-        "worse.",
-        verdict="not run here",
-        evidence="the profile's decoding.variants leave out sp-prm or sc",
     )
 out
 

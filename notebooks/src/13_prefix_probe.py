@@ -43,7 +43,8 @@ from sp_prm_lib.experiments.probe import (
     load_probe_models,
     probe_eval_pairs,
 )
-from sp_prm_lib.notebook import save_figure, start
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import publish_figure
 from sp_prm_lib.report.probe_widget import live_probe, static_probe
 
 P = start(profile)
@@ -113,8 +114,7 @@ ax.set(
     f"profile {P.name})",
 )
 ax.legend()
-save_figure(fig, "13_prefix_probe_agreement", P)
-plt.show()
+publish_figure(fig, "13_prefix_probe_agreement", P)
 summary = (
     shown.groupby("rm", sort=False)
     .agreement.mean()

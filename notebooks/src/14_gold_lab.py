@@ -32,8 +32,8 @@ import matplotlib.pyplot as plt
 
 from sp_prm_lib.experiments.gold_lab import profile_gold
 from sp_prm_lib.experiments.gold_report import gold_report
-from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.notebook import start
+from sp_prm_lib.report.plots import publish_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -98,8 +98,9 @@ ax.set(
 )
 ax.set_title("The gold's own prefix consistency (95% bootstrap band over pairs)")
 ax.legend(fontsize=8, loc="lower right")
-save_figure(fig, "14_gold_prefix_consistency", P)
-show_figure(fig, "fig-14-gold-prefix-consistency")
+publish_figure(
+    fig, "14_gold_prefix_consistency", P, glue="fig-14-gold-prefix-consistency"
+)
 
 # %% [markdown]
 # :::{glue:figure} fig-14-gold-prefix-consistency

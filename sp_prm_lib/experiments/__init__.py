@@ -1,7 +1,28 @@
 """Experiments: what a profile runs, cached by content hash and resumable.
 
-``pairs`` (a profile's data), ``reward_models`` (``ensure_orm``, ``ensure_prm``, ...),
-``prefix_analysis`` (agreement rates of notebooks 02-06), ``decoding`` (the decoding
-tables), ``comparison`` (the paper's numbers and the verdicts), ``probe`` (the prefix
-probe's numbers), ``theorem_toy`` (Theorem 1 on a toy with exhaustive ground truth).
+Data and models:
+
+- ``pairs``: the profile's data (preference splits, prompt sets, their statistics);
+- ``reward_models``: the trained reward models (``ensure_orm``, ``ensure_reference``,
+  ``ensure_prm``; ``trained_rm`` by role);
+- ``judges``: the profile's HP judge, its identity for cache keys, its name, its independence;
+- ``gold_lab``: the gold-reward lab's gold and its labelled pairs;
+- ``gold_report``: what makes the gold a fair stand-in for a human rater (notebook 14).
+
+Measurements:
+
+- ``theorem_toy``: Theorem 1 on a toy with exhaustive ground truth (notebook 01);
+- ``prefix_analysis``: the agreement rates of notebooks 02-06 and 11;
+- ``decoding_tasks``: the decoding benchmarks of Tables 1-4 and their prompts;
+- ``decoding``: run planning and the cached decoding runs and evaluations (notebooks 07-12);
+- ``decoding_tables``: the decoding tables with the paper's labels, next to the paper's;
+- ``probe``: the prefix probe's numbers (notebook 13);
+- ``recipe_study``: how good a CPU-sized ORM gets (the recipe study page).
+
+Claims:
+
+- ``comparison``: the paper's numbers and claims (``paper_values.yaml``), side-by-side
+  tables, and the verdict each notebook files (``record``);
+- ``verdicts``: the rules that turn an estimate with its interval into a verdict;
+- ``decoding_claims``: the statistics of the decoding claims (per-prompt paired effects).
 """

@@ -3,10 +3,13 @@
 The paper's values live in ``paper_values.yaml`` next to this module, one
 entry per figure or table (``ref`` names it, ``setting`` says which models
 and data produced it, ``columns``/``rows`` hold the numbers; a value the
-paper's text does not let us read is ``null``). Notebooks compare their
-own measurements with ``side_by_side`` and file a verdict per claim with
-``record``; ``scripts/build_book.py`` collects the verdicts of a profile's
-run (``build/results/<profile>/*.json``) into the results overview page.
+paper's text does not let us read is ``null``). Its ``claims`` section names
+every claim a notebook tests: how the book refers to it, its words and the
+notebook that tests it, so a notebook files a verdict with the claim's id only
+(``record``, or ``record_not_run`` when the run lacks what the claim needs).
+Notebooks compare their own measurements with ``side_by_side``;
+``scripts/build_book.py`` collects the verdicts of a profile's run
+(``build/results/<profile>/*.json``) into the results overview page.
 """
 
 from __future__ import annotations
@@ -26,13 +29,17 @@ from sp_prm_lib.experiments.verdicts import VERDICTS
 
 VALUES_FILE = Path(__file__).with_name("paper_values.yaml")
 FIELDS = ("ref", "setting", "claim", "columns", "rows", "notes")
+CLAIMS = "claims"  # the section of the values file that lists the tested claims
+CLAIM_FIELDS = ("ref", "notebook", "values", "claim")
 
 
 @lru_cache(maxsize=1)
-def _values() -> dict:
+def _load() -> tuple[dict, dict]:
+    """The values file's entries and its claims, validated."""
     raw = yaml.safe_load(VALUES_FILE.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ConfigError(f"{VALUES_FILE}: expected a mapping of entries")
+    claims = raw.pop(CLAIMS, None) or {}
     for key, entry in raw.items():
         if not isinstance(entry, dict):
             raise ConfigError(f"{VALUES_FILE}: {key}: expected a mapping, got {type(entry).__name__}")
@@ -53,7 +60,38 @@ def _values() -> dict:
                 raise ConfigError(
                     f"{VALUES_FILE}: {key}.rows[{i}]: {len(row)} values for {len(entry['columns'])} columns"
                 )
-    return raw
+    if not isinstance(claims, dict):
+        raise ConfigError(f"{VALUES_FILE}: {CLAIMS}: expected a mapping of claim ids")
+    for key, claim in claims.items():
+        where = f"{VALUES_FILE}: {CLAIMS}.{key}"
+        if not isinstance(claim, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(claim).__name__}")
+        unknown = sorted(set(claim) - set(CLAIM_FIELDS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(CLAIM_FIELDS)})")
+        for field in ("ref", "notebook"):
+            if not claim.get(field):
+                raise ConfigError(f"{where}: missing {field!r}")
+        if "values" in claim and claim["values"] not in raw:
+            raise ConfigError(f"{where}: values names no entry {claim['values']!r}")
+        if not claim.get("claim") and not raw.get(claim.get("values"), {}).get("claim"):
+            raise ConfigError(f"{where}: missing 'claim' (and no 'values' entry with one)")
+    return raw, claims
+
+
+def _values() -> dict:
+    return _load()[0]
+
+
+def claim_entry(claim_id: str) -> dict:
+    """One tested claim of ``paper_values.yaml``: ``ref``, ``notebook`` and ``claim`` (its words,
+    from the ``values`` entry where the claim gives none)."""
+    entries, claims = _load()
+    if claim_id not in claims:
+        raise ConfigError(f"{VALUES_FILE.name} has no claim {claim_id!r} under {CLAIMS}; known: {', '.join(claims)}")
+    claim = claims[claim_id]
+    words = claim.get("claim") or entries[claim["values"]]["claim"]
+    return {"ref": claim["ref"], "notebook": claim["notebook"], "claim": " ".join(str(words).split())}
 
 
 def paper_entry(key: str) -> dict:
@@ -131,35 +169,33 @@ def record(
     profile: Profile,
     claim_id: str,
     *,
-    ref: str,
-    claim: str,
     verdict: str,
     evidence: str,
     setting: str,
-    notebook: str,
     table: pd.DataFrame | None = None,
     estimates: pd.DataFrame | None = None,
 ):
     """File one claim's verdict for the results overview and show it in the notebook.
 
-    ``claim`` is the paper's statement in one sentence, ``evidence`` our
-    numbers in one or two sentences, ``setting`` our profile's models, sizes
-    and judge backend; ``estimates`` the claim's effects with their 95% intervals
-    (``verdicts.effects_table``), shown in the book next to the verdict. Returns a Markdown
-    object for display.
+    ``claim_id`` names an entry of the values file's ``claims`` section, which gives the
+    claim's ``ref``, its words and its notebook; ``evidence`` is our numbers in one or two
+    sentences, ``setting`` our profile's models, sizes and judge backend; ``estimates`` the
+    claim's effects with their 95% intervals (``verdicts.effects_table``), shown in the book
+    next to the verdict. Returns a Markdown object for display.
     """
     if verdict not in VERDICTS:
         raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    claim = claim_entry(claim_id)
     out = results_dir(profile.name)
     out.mkdir(parents=True, exist_ok=True)
     entry = {
         "id": claim_id,
-        "ref": ref,
-        "claim": claim,
+        "ref": claim["ref"],
+        "claim": claim["claim"],
         "verdict": verdict,
         "evidence": evidence,
         "setting": setting,
-        "notebook": notebook,
+        "notebook": claim["notebook"],
         "profile": profile.name,
     }
     if estimates is not None:
@@ -172,7 +208,20 @@ def record(
     from IPython.display import Markdown
 
     return Markdown(
-        f"**{ref}: {verdict}** (profile `{profile.name}`). *Paper:* {claim} *Ours:* {evidence} *Setting:* {setting}"
+        f"**{claim['ref']}: {verdict}** (profile `{profile.name}`). *Paper:* {claim['claim']} "
+        f"*Ours:* {evidence} *Setting:* {setting}"
+    )
+
+
+def record_not_run(profile: Profile, claim_id: str, reason: str, *, setting: str | None = None):
+    """File ``not run here`` for a claim the profile's run cannot test, saying why (``reason``:
+    what the run lacks, e.g. "the profile's decoding.variants leave out sc")."""
+    return record(
+        profile,
+        claim_id,
+        verdict="not run here",
+        evidence=f"not run: {reason}.",
+        setting=setting or f"profile {profile.name}",
     )
 
 

@@ -52,7 +52,7 @@ from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.experiments.pairs import neutral_example, preference_splits, reward_setting
-from sp_prm_lib.scoring import reward_model as rewards
+from sp_prm_lib.scoring.reward_model import RewardModel
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
 PROBE_FILE = "probe.json"
@@ -256,7 +256,7 @@ def char_ends(tokenizer, text: str, ids: Sequence[int]) -> list[int]:
     return ends
 
 
-def response_window(rm: rewards.RewardModel, prompt: str, response: str) -> int:
+def response_window(rm: RewardModel, prompt: str, response: str) -> int:
     """How many of ``response``'s tokens (``rm``'s own) ``rm`` reads after ``prompt``: ``Encoded.kept``
     of its formatter, the length rule of ``sp_prm_lib.scoring.inputs`` under its ``max_length``."""
     return rm.formatter.encode([prompt], [response])[0].kept
@@ -284,7 +284,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 def probe_pair(
-    models: Mapping[str, rewards.RewardModel],
+    models: Mapping[str, RewardModel],
     prompt: str,
     response_a: str,
     response_b: str,
@@ -382,12 +382,12 @@ def probe_pair(
 
 def _trained_probe_rms(profile: Profile, store: ArtifactStore) -> dict:
     """The ``TrainedRM`` of each ``PROBE_ROLES`` entry (trained first if not cached)."""
-    from sp_prm_lib.experiments.prefix_analysis import trained_rm
+    from sp_prm_lib.experiments.reward_models import trained_rm
 
     return {name: trained_rm(profile, role, store) for name, role in PROBE_ROLES.items()}
 
 
-def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> dict[str, rewards.RewardModel]:
+def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> dict[str, RewardModel]:
     """The profile's ORM, SP-PRM and reference RM, loaded (trained first if not cached)."""
     trained = _trained_probe_rms(profile, store or ArtifactStore())
     return {name: t.load(profile) for name, t in trained.items()}

@@ -7,7 +7,8 @@
   ``sp-prm`` (Eq. 3), ``sc`` (Eq. 2 ablation, no reference), ``sp-prm-tlt``
   (TLT instead of SST), ``sp-prm-released`` (filter only, as the released
   code behaves), ``sp-prm-raw`` / ``sp-prm-batch-mean`` (other treatments of
-  the unbounded 1/H weights).
+  the unbounded 1/H weights);
+- ``trained_rm(profile, role)``: any of them by role (``orm``, ``reference`` or a variant).
 
 Each returns a ``TrainedRM`` whose ``metrics`` hold held-out full-pair
 accuracy and AR_RM-SC at the profile's prefix lengths (cached separately, so
@@ -249,6 +250,15 @@ def _with_metrics(trained: TrainedRM, profile: Profile, store: ArtifactStore) ->
         code_version=code_closure(agreement, pairs_mod),
     )
     return dataclasses.replace(trained, metrics=art.manifest["facts"])
+
+
+def trained_rm(profile: Profile, role: str, store: ArtifactStore | None = None) -> TrainedRM:
+    """A profile's reward model by role: ``orm``, ``reference`` or a PRM variant name."""
+    if role == "orm":
+        return ensure_orm(profile, store)
+    if role == "reference":
+        return ensure_reference(profile, store)
+    return ensure_prm(profile, role, store)
 
 
 def summary_table(models: dict[str, TrainedRM]) -> pd.DataFrame:

@@ -1,11 +1,20 @@
-"""Figures of the book: agreement curves with bootstrap bands, grouped bars of decoding metrics."""
+"""Figures of the book: agreement curves with bootstrap bands, grouped bars of decoding metrics,
+and ``publish_figure``, which saves a figure with its data and puts it in the book."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sp_prm_lib.experiments.decoding import order_rows, row_label
+from sp_prm_lib.config.profile import Profile
+from sp_prm_lib.core.settings import figures_dir
+from sp_prm_lib.experiments import comparison
+from sp_prm_lib.experiments.decoding_tables import order_rows, row_label
+
+AGREEMENT_LABEL = "AR$_{RM-SC}$(t)"
 
 
 def plot_curve(
@@ -22,6 +31,36 @@ def plot_curve(
     (line,) = ax.plot(rows.t, rows.value, "o-", color=colour, label=rm if label is None else label)
     ax.fill_between(rows.t.astype(float), rows.ci_low, rows.ci_high, color=line.get_color(), alpha=alpha)
     return line
+
+
+def agreement_axis(
+    ax,
+    title: str | None = None,
+    *,
+    ylabel: str = AGREEMENT_LABEL,
+    ylim: tuple[float, float] | None = (0.3, 1.0),
+    chance: bool = True,
+    unit: str = "tokens",
+):
+    """An axis over prefix lengths: x labelled ``prefix length t (<unit>)``, ``ylabel`` on y (an
+    agreement rate by default), a dotted line at chance agreement (0.5) unless ``chance`` is off."""
+    if chance:
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+    labels = {"xlabel": f"prefix length t ({unit})", "ylabel": ylabel}
+    if ylim is not None:
+        labels["ylim"] = ylim
+    if title is not None:
+        labels["title"] = title
+    ax.set(**labels)
+    return ax
+
+
+def paper_points(ax, key: str, label: str, ms: float = 10):
+    """The values a figure's text quotes (``paper_values.yaml`` entry ``key``, columns ``t`` and
+    ``value``) as black stars."""
+    paper = comparison.paper_table(key)
+    ax.plot(paper.t, paper.value, "k*", ms=ms, label=label)
+    return ax
 
 
 def plot_metric(table: pd.DataFrame, metric: str, ax, title: str | None = None):
@@ -65,6 +104,43 @@ def show_figure(fig, name: str) -> None:
         raise ValueError(f"show_figure: name {name!r} must be letters, digits, '-' or '_'")
     glue(name, fig, display=True)
     plt.close(fig)
+
+
+def save_figure(fig, name: str, profile: Profile) -> Path:
+    """Save a matplotlib figure as ``figures/<profile>/<name>.png`` and return the path."""
+    out = figures_dir() / profile.name / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    return out
+
+
+def publish_figure(
+    fig,
+    name: str,
+    profile: Profile,
+    *,
+    glue: str | None = None,
+    data: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Save ``fig`` as ``figures/<profile>/<name>.png``, write its data next to it (a frame:
+    ``<name>.csv``; a mapping: ``<key>.csv`` per frame), and show it: glued under ``glue`` for a
+    ``{glue:figure}`` cell (``show_figure``), or as a plain output when ``glue`` is None.
+    Returns the figure's path."""
+    if data is not None and not isinstance(data, (pd.DataFrame, Mapping)):
+        raise TypeError(f"publish_figure: data must be a DataFrame or a mapping of them, got {type(data).__name__}")
+    frames = {name: data} if isinstance(data, pd.DataFrame) else dict(data or {})
+    path = save_figure(fig, name, profile)
+    for stem, frame in frames.items():
+        frame.to_csv(path.with_name(f"{stem}.csv"), index=False)
+    if glue is not None:
+        show_figure(fig, glue)
+    else:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
+    return path
 
 
 def agreement_heatmap(frame: pd.DataFrame, ax, value: str = "value", fmt: str = ".2f", **kwargs):

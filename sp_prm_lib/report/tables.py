@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from sp_prm_lib.experiments.decoding import order_rows, row_label
+from sp_prm_lib.experiments.decoding_tables import order_rows, row_label
 
 
 def labelled(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
