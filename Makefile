@@ -74,7 +74,7 @@ book: $(STAMPS)/setup $(STAMPS)/vendor-js
 	$(PY) scripts/check_site.py browser _build/html
 
 # --- checks ----------------------------------------------------------------
-# pytest-xdist workers, one per core by default (TEST_WORKERS=1: one process); tests/conftest.py
+# pytest-xdist workers, one per core by default (TEST_WORKERS=0: no workers, one process); tests/conftest.py
 # splits the cores' threads between them and sends the longest tests (notebooks) out first.
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n "$$TEST_WORKERS" --dist load --durations=10
