@@ -74,14 +74,20 @@ book: $(STAMPS)/setup $(STAMPS)/vendor-js
 	$(PY) scripts/check_site.py browser _build/html
 
 # --- checks ----------------------------------------------------------------
+# pytest-xdist workers, one per core by default (TEST_WORKERS=0: no workers, one process); tests/conftest.py
+# splits the cores' threads between them and sends the longest tests (notebooks) out first.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n "$$TEST_WORKERS" --dist load --durations=10
+export TEST_WORKERS
+
 test: setup data lint
 	@bash scripts/install_chromium.sh
 	$(MAKE) --no-print-directory models PROFILE=smoke
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 # The developer loop: everything but the tests marked slow (notebooks, the real policy).
 test-fast: setup data
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(STAMPS)/setup
 	$(PY) -m ruff check .
