@@ -230,7 +230,8 @@ def test_candidates_past_the_rm_max_length_are_scored_from_their_text(pair):
     policy = pair[0]
     rm = reward_model(pair, "closed")
     context = len(rm.formatter.context_ids(PROMPTS[0]))
-    rm = reward_model(pair, "closed", max_length=context + 6)
+    closing = len(rm.formatter.closing)  # a window with room for 6 - closing response tokens after the whole context
+    rm = reward_model(pair, "closed", max_length=context + 6, response_budget=6 - closing)
     scorer, ref = RewardScorer(rm), RewardScorer(rm, kv_cache=False)
     ids = piece_ids(policy, TEXTS[0] + TEXTS[1])
     cands = CrossTokenizerCandidateScorer(scorer, policy, PROMPTS[:1], [0])

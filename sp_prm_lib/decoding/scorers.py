@@ -144,6 +144,8 @@ class RewardScorer:
             return "disabled"
         if not rm.causal:
             return "the reward model is not causal"
+        if rm.formatter.empty_closing is not None:
+            return "the reward model renders the empty response without its closing tokens (a text pair)"
         key = id(policy.tokenizer)
         if key not in self._vocab_checked:
             self._vocab_checked[key] = same_vocabulary(rm.tokenizer, policy.tokenizer)
@@ -155,7 +157,7 @@ class RewardScorer:
             return "the reward model has sliding-window cache layers"
         closing = len(rm.formatter.closing)
         for i, prompt in enumerate(prompts):
-            n = len(rm.formatter.context_ids(prompt))
+            n = len(rm.formatter.context_ids(prompt))  # as the window cuts it
             if n + max_new_tokens + closing > rm.formatter.max_length:
                 return f"prompt {i}: context {n} + {max_new_tokens} new tokens exceed the RM's max_length"
         return None
