@@ -242,6 +242,21 @@ def test_candidates_past_the_rm_max_length_are_scored_from_their_text(pair):
     assert scorer.stats.fallback == 1
 
 
+def test_an_empty_candidate_is_scored_as_the_text_path_scores_it(pair):
+    """A text-pair RM renders the empty response as ``tokenizer(x, "")`` (no closing [SEP]): the
+    cache scores such a candidate from its text; a chat-template RM from its cache."""
+    policy = pair[0]
+    rm = reward_model(pair, "closed")
+    scorer, ref = RewardScorer(rm), RewardScorer(rm, kv_cache=False)
+    ids = piece_ids(policy, TEXTS[0])
+    cands = CrossTokenizerCandidateScorer(scorer, policy, PROMPTS[:1], [0])
+    blocks = torch.tensor([[[0] * 4, ids[:4]]])
+    lengths = torch.tensor([[0, 4]])
+    got = cands.score([[]], blocks, lengths)
+    assert torch.allclose(got, text_path(ref, policy, PROMPTS[:1], [[]], blocks, lengths), atol=1e-5)
+    assert scorer.stats.fallback == (1 if rm.formatter.empty_closing is not None else 0)
+
+
 # -- the plan of one row, by hand -----------------------------------------------------------
 def test_common_prefix():
     assert common_prefix([1, 2, 3], [1, 2, 3, 4]) == 3

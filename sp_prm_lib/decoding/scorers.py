@@ -144,7 +144,7 @@ class RewardScorer:
             return "disabled"
         if not rm.causal:
             return "the reward model is not causal"
-        if rm.formatter.empty_closing is not None:
+        if same_tokenizer and rm.formatter.empty_closing is not None:
             return "the reward model renders the empty response without its closing tokens (a text pair)"
         key = id(policy.tokenizer)
         if key not in self._vocab_checked:
@@ -483,6 +483,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         texts = self.policy.decode_many(ids + [list(p) for p in prefixes])
         resp = self.formatter.response_ids(texts)
         closing, limit = self.formatter.closing, self.formatter.max_length
+        empty = self.formatter.empty_closing
         plans = []
         for r in range(rows):
             ctx = self.contexts[self.owners[r]]
@@ -496,6 +497,8 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
                 max_length=limit,
                 margin=self.margin,
             )
+            if empty is not None:  # a text pair's empty response has no closing: scored from its text
+                plan.tails = [None if not resp[r * k + j] else tail for j, tail in enumerate(plan.tails)]
             if plan.keep < len(self.cache.ids[r]):
                 self.cache.crop(r, plan.keep)
                 self.scorer.stats.crops += 1
