@@ -255,6 +255,20 @@ def test_an_empty_candidate_is_scored_as_the_text_path_scores_it(pair):
     got = cands.score([[]], blocks, lengths)
     assert torch.allclose(got, text_path(ref, policy, PROMPTS[:1], [[]], blocks, lengths), atol=1e-5)
     assert scorer.stats.fallback == (1 if rm.formatter.empty_closing is not None else 0)
+    # the RM cache over a policy with the RM's own tokenizer reads an empty first candidate the same way
+    _, rtok, _ = pair
+    same = Policy(tiny_model("llama-causal-lm", rtok, seed=1)[0].double(), rtok)
+    cached = candidate_scorer(RewardScorer(rm), same, PROMPTS, 8)
+    assert cached.kind == "rm-cache"
+    ids = piece_ids(same, TEXTS[0])
+    blocks = torch.tensor([[[0] * 4, ids[:4]], [ids[:4], [0] * 4]])
+    lengths = torch.tensor([[0, 4], [4, 0]])
+    want = text_path(ref, same, PROMPTS, [[], []], blocks, lengths)
+    assert torch.allclose(cached.score([[], []], blocks, lengths), want, atol=1e-5)
+    cached.advance([0, 1], torch.tensor([ids[4:6], ids[4:6]]))  # no longer empty: closing tokens again
+    prefixes = [ids[4:6], ids[4:6]]
+    want = text_path(ref, same, PROMPTS, prefixes, blocks, lengths)
+    assert torch.allclose(cached.score(prefixes, blocks, lengths), want, atol=1e-5)
 
 
 # -- the plan of one row, by hand -----------------------------------------------------------

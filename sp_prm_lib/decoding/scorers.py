@@ -144,8 +144,6 @@ class RewardScorer:
             return "disabled"
         if not rm.causal:
             return "the reward model is not causal"
-        if same_tokenizer and rm.formatter.empty_closing is not None:
-            return "the reward model renders the empty response without its closing tokens (a text pair)"
         key = id(policy.tokenizer)
         if key not in self._vocab_checked:
             self._vocab_checked[key] = same_vocabulary(rm.tokenizer, policy.tokenizer)
@@ -242,6 +240,8 @@ class RMSession:
         self.model = rm.model
         self.closing = list(rm.formatter.closing)
         self.open = rm.convention == "open"
+        # a text pair closes the empty response with nothing: read it at the context's last token
+        self.bare_empty = rm.formatter.empty_closing == []
         self.pad = rm.tokenizer.pad_token_id
         self.device = next(self.model.parameters()).device
         self.dtype = self.model.dtype
@@ -256,7 +256,8 @@ class RMSession:
         hidden = self._forward(ids, allowed[:, None], positions)
         self.mask = mask
         self.next_pos = mask.long().sum(-1)
-        self.reward = self._head(hidden[:, -1])  # open convention: reward of the empty response
+        self.reward = self._head(hidden[:, -1])  # open convention (and a bare empty closing): the empty response
+        self.fresh = torch.ones(ids.shape[0], dtype=torch.bool, device=self.device)  # rows with no response yet
         self.forwards = 1
 
     def _forward(self, ids, allowed, positions):
@@ -279,6 +280,7 @@ class RMSession:
         self.mask = self.mask[index]
         self.next_pos = self.next_pos[index]
         self.reward = self.reward[index]
+        self.fresh = self.fresh[index]
 
     def score(self, blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Rewards (R, k) of each row's prefix extended by ``blocks[r, j, :lengths[r, j]]``."""
@@ -323,6 +325,8 @@ class RMSession:
         rewards = self._head(picked)
         if self.open:
             rewards = torch.where(lengths == 0, self.reward[:, None], rewards)
+        elif self.bare_empty:
+            rewards = torch.where((lengths == 0) & self.fresh[:, None], self.reward[:, None], rewards)
         self.forwards += 1
         return rewards
 
@@ -352,6 +356,7 @@ class RMSession:
             self.reward = torch.where(used > 0, self._head(last[:, 0]), self.reward)
         self.mask = torch.cat([self.mask, valid], dim=1)
         self.next_pos = self.next_pos + valid.long().sum(-1)
+        self.fresh = self.fresh & (valid.long().sum(-1) == 0)
         self.forwards += 1
 
 
