@@ -254,7 +254,7 @@ def test_an_empty_candidate_is_scored_as_the_text_path_scores_it(pair):
     lengths = torch.tensor([[0, 4]])
     got = cands.score([[]], blocks, lengths)
     assert torch.allclose(got, text_path(ref, policy, PROMPTS[:1], [[]], blocks, lengths), atol=1e-5)
-    assert scorer.stats.fallback == (1 if rm.formatter.empty_closing is not None else 0)
+    assert scorer.stats.fallback == 0  # a text pair: r(x, "") of the prompt, scored once
     # the RM cache over a policy with the RM's own tokenizer reads an empty first candidate the same way
     _, rtok, _ = pair
     same = Policy(tiny_model("llama-causal-lm", rtok, seed=1)[0].double(), rtok)

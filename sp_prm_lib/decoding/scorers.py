@@ -477,6 +477,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         self.margin = margin
         self.contexts = [self.formatter.context_ids(p) for p in self.prompts]
         self.cache = RetokenizedCache(rm, len(self.owners), scorer.stats, scorer.max_query_tokens)
+        self._empty: torch.Tensor | None = None  # r(x, "") per prompt, for a text pair's bare empty response
 
     @torch.inference_mode()
     def _head(self, hidden):
@@ -502,7 +503,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
                 max_length=limit,
                 margin=self.margin,
             )
-            if empty is not None:  # a text pair's empty response has no closing: scored from its text
+            if empty is not None:  # a text pair's empty response has no closing: r(x, "") of its prompt
                 plan.tails = [None if not resp[r * k + j] else tail for j, tail in enumerate(plan.tails)]
             if plan.keep < len(self.cache.ids[r]):
                 self.cache.crop(r, plan.keep)
@@ -513,7 +514,14 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         rewards = self.cache.score([p.tails for p in plans], self._head)
         self.scorer.stats.calls += 1
         self.scorer.stats.scored += rows * k
-        bad = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
+        bare = {r * k + j for r in range(rows) for j in range(k) if empty is not None and not resp[r * k + j]}
+        if bare:
+            if self._empty is None:
+                self._empty = text_rewards(self.scorer, self.prompts, [""] * len(self.prompts))
+            for i in bare:
+                rewards[i // k, i % k] = self._empty[self.owners[i // k]]
+        missing = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
+        bad = [i for i in missing if i not in bare]
         return self._from_text(rewards, bad, texts)
 
     def select(self, rows):
