@@ -181,3 +181,28 @@ def test_context_and_response_are_tokenized_apart_as_documented():
         enc = f.encode(["Hi"], [response])[0]
         assert enc.response == rm.tokenizer(response, add_special_tokens=False).input_ids
         assert enc.context == f.rendered_context("Hi") and enc.closing == f.closing
+
+
+# -- the decoders' RM cache under the window --------------------------------------------
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_the_decoders_rm_cache_scores_as_the_window_does(float64_decoding_models, convention):
+    """A prompt longer than the window's context limit: the RM-cache session (policy tokens) holds
+    the cut context, and its candidate rewards equal scoring the decoded texts directly."""
+    from sp_prm_lib.decoding import RewardScorer
+    from sp_prm_lib.decoding.scorers import candidate_scorer
+
+    policy, rm_model, tok = float64_decoding_models
+    rm = RewardModel(rm_model, tok, convention=convention, max_length=64)
+    long = "\n\nHuman: " + "a long question about many things, " * 4 + "\n\nAssistant:"
+    prompts = [long, "\n\nHuman: hi\n\nAssistant:"]
+    assert len(rm.formatter.rendered_context(prompts[0])) > rm.formatter.context_limit
+    cached = candidate_scorer(RewardScorer(rm), policy, prompts, 10)
+    assert cached.kind == "rm-cache"
+    ids = tok("good answer", add_special_tokens=False).input_ids
+    blocks = torch.tensor([[ids[:3], ids[3:6]], [ids[:2] + [0], [0, 0, 0]]])
+    lengths = torch.tensor([[3, 3], [2, 0]])
+    cached.advance([0, 1], torch.tensor([ids[6:8], ids[6:8]]))
+    got = cached.score([ids[6:8], ids[6:8]], blocks, lengths)
+    texts = [tok.decode(ids[6:8] + blocks[r, j, : int(lengths[r, j])].tolist()) for r in range(2) for j in range(2)]
+    want = rm.score([prompts[0]] * 2 + [prompts[1]] * 2, texts).reshape(2, 2)
+    assert torch.allclose(got.to(want.dtype), want, atol=1e-6)
