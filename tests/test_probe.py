@@ -194,7 +194,9 @@ def test_only_prefixes_inside_the_window_are_scored(windowed, monkeypatch):
     for name, rm in windowed.items():
         if name != "other tokens":  # same tokens as the unit: the formatter's kept response tokens
             assert got.windows[name] == (pr.response_window(rm, PROMPT, LONG), len(B))
-    assert got.windows["SP-PRM"][0] > got.windows["ORM"][0]  # open convention: no closing tokens to fit
+    # the prompt is cut to what the response budget leaves (closing tokens too, in the closed convention):
+    # every model on the unit's tokens reads its budget, 64 // 2 tokens, whatever its convention
+    assert got.windows["SP-PRM"][0] == got.windows["ORM"][0] == 32
     # the text model's window in unit tokens: its window's prefix fits its kept tokens, one more does not
     other, w_other = windowed["other tokens"], got.windows["other tokens"][0]
     kept = pr.response_window(other, PROMPT, LONG)
@@ -215,7 +217,7 @@ def test_only_prefixes_inside_the_window_are_scored(windowed, monkeypatch):
         ts = [1, w // 2, w]
         if name == "other tokens":  # scored as prefix texts
             own = rm.score([PROMPT] * len(ts), [got.prefix(0, t) for t in ts]).numpy()
-        else:  # prefixes of the whole response (its length cuts the prompt to min_context for every t)
+        else:  # prefixes of the whole response (the prompt is cut the same way for every t)
             own = rm.score_prefixes([PROMPT], [LONG], [ts])[0].numpy()
         assert np.abs(own - np.array([side[t] for t in ts])).max() <= 1e-4, name
         whole = float(rm.score([PROMPT], [LONG])[0])  # what scoring the whole long response gives

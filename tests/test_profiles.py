@@ -82,6 +82,14 @@ def test_custom_profile_by_path(tmp_path):
     assert load_profile(path).data.train_pairs == 10
 
 
+def test_response_budget_is_checked_against_the_window(tmp_path):
+    assert load_profile("smoke").reward.response_budget is None  # max_length // 2
+    path = _write(tmp_path, lambda r: r["reward"].update(response_budget=40))
+    assert load_profile(path).reward.response_budget == 40
+    _expect(_write(tmp_path, lambda r: r["reward"].update(response_budget=128)), "reward.response_budget", "128")
+    _expect(_write(tmp_path, lambda r: r["reward"].update(response_budget=0)), "reward.response_budget")
+
+
 def test_unknown_top_level_key(tmp_path):
     _expect(_write(tmp_path, lambda r: r.update(learning_rte=1)), "unknown key learning_rte")
 

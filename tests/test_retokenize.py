@@ -230,7 +230,8 @@ def test_candidates_past_the_rm_max_length_are_scored_from_their_text(pair):
     policy = pair[0]
     rm = reward_model(pair, "closed")
     context = len(rm.formatter.context_ids(PROMPTS[0]))
-    rm = reward_model(pair, "closed", max_length=context + 6)
+    closing = len(rm.formatter.closing)  # a window with room for 6 - closing response tokens after the whole context
+    rm = reward_model(pair, "closed", max_length=context + 6, response_budget=6 - closing)
     scorer, ref = RewardScorer(rm), RewardScorer(rm, kv_cache=False)
     ids = piece_ids(policy, TEXTS[0] + TEXTS[1])
     cands = CrossTokenizerCandidateScorer(scorer, policy, PROMPTS[:1], [0])
@@ -239,6 +240,35 @@ def test_candidates_past_the_rm_max_length_are_scored_from_their_text(pair):
     got = cands.score([[]], blocks, lengths)
     assert torch.allclose(got, text_path(ref, policy, PROMPTS[:1], [[]], blocks, lengths), atol=1e-5)
     assert scorer.stats.fallback == 1
+
+
+def test_an_empty_candidate_is_scored_as_the_text_path_scores_it(pair):
+    """A text-pair RM renders the empty response as ``tokenizer(x, "")`` (no closing [SEP]): the
+    cache scores such a candidate from its text; a chat-template RM from its cache."""
+    policy = pair[0]
+    rm = reward_model(pair, "closed")
+    scorer, ref = RewardScorer(rm), RewardScorer(rm, kv_cache=False)
+    ids = piece_ids(policy, TEXTS[0])
+    cands = CrossTokenizerCandidateScorer(scorer, policy, PROMPTS[:1], [0])
+    blocks = torch.tensor([[[0] * 4, ids[:4]]])
+    lengths = torch.tensor([[0, 4]])
+    got = cands.score([[]], blocks, lengths)
+    assert torch.allclose(got, text_path(ref, policy, PROMPTS[:1], [[]], blocks, lengths), atol=1e-5)
+    assert scorer.stats.fallback == 0  # a text pair: r(x, "") of the prompt, scored once
+    # the RM cache over a policy with the RM's own tokenizer reads an empty first candidate the same way
+    _, rtok, _ = pair
+    same = Policy(tiny_model("llama-causal-lm", rtok, seed=1)[0].double(), rtok)
+    cached = candidate_scorer(RewardScorer(rm), same, PROMPTS, 8)
+    assert cached.kind == "rm-cache"
+    ids = piece_ids(same, TEXTS[0])
+    blocks = torch.tensor([[[0] * 4, ids[:4]], [ids[:4], [0] * 4]])
+    lengths = torch.tensor([[0, 4], [4, 0]])
+    want = text_path(ref, same, PROMPTS, [[], []], blocks, lengths)
+    assert torch.allclose(cached.score([[], []], blocks, lengths), want, atol=1e-5)
+    cached.advance([0, 1], torch.tensor([ids[4:6], ids[4:6]]))  # no longer empty: closing tokens again
+    prefixes = [ids[4:6], ids[4:6]]
+    want = text_path(ref, same, PROMPTS, prefixes, blocks, lengths)
+    assert torch.allclose(cached.score(prefixes, blocks, lengths), want, atol=1e-5)
 
 
 # -- the plan of one row, by hand -----------------------------------------------------------

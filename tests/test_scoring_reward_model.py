@@ -120,8 +120,11 @@ def test_responses_longer_than_max_length_are_truncated_by_the_stated_rule():
     long_prompt = "\n\nHuman: " + "context " * 40 + "\n\nAssistant:"
     long_response = "word " * 40  # 200 byte tokens
     enc = rm.formatter.encode([long_prompt], [long_response])[0]
-    assert len(enc.context) + enc.kept + len(enc.closing) <= 64
-    assert len(enc.context) == rm.formatter.min_context and enc.length == 200
+    assert len(enc.context) + enc.kept + len(enc.closing) == 64
+    # the context keeps max_length - closing - response_budget tokens (its last ones), the response the rest
+    f = rm.formatter
+    assert f.response_budget == 32 and len(enc.context) == 64 - len(enc.closing) - 32 and enc.length == 200
+    assert enc.context == f.rendered_context(long_prompt)[-len(enc.context) :] and enc.kept == 32
     scores = rm.score_prefixes([long_prompt], [long_response], [[enc.kept, 150, 200]])[0]
     assert torch.allclose(scores, scores[:1].expand(3))  # beyond the kept part: the kept response's score
     assert torch.allclose(rm.score([long_prompt], [long_response]), scores[:1])

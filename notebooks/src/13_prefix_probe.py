@@ -188,9 +188,11 @@ summary
 # ::::{exercise}
 # :label: ex-13-window
 # A reward model sees at most `max_length` tokens (this profile:
-# `P.reward.max_length`). When prompt + response + closing tokens are longer,
-# the prompt is cut from the left down to `min_context` tokens, then the
-# response keeps only its first tokens (`Encoded.kept`). Predict what the
+# `P.reward.max_length`). The prompt keeps at most
+# `max_length - closing - response_budget` tokens, cut from the left and the
+# same for every response of that prompt (so a prefix's score never depends on
+# the rest of its response); the response keeps its first tokens that fit
+# beside it (`Encoded.kept`, at least `response_budget`). Predict what the
 # probe's score curve does for $t$ past the kept tokens. Then build a copy of
 # the ORM with a window so small that only half of response A fits, predict
 # `kept` from the rule, and check both.
@@ -202,7 +204,8 @@ summary
 # Past the window every prefix is scored as the kept response: the curve is
 # flat there (up to rounding: the one-pass packing puts each copy at another
 # place), and the probe cannot tell what the rest of the response says.
-# With a window of `closing + min(context, min_context) + W` tokens exactly
+# With a response budget of `W` and a window of `closing + context + W`
+# tokens (`context`: the prompt as the ORM reads it) exactly
 # $\min(W, L_A)$ response tokens are kept. The same holds for the profile's own
 # window: check every probe pair.
 #
@@ -226,12 +229,13 @@ summary
 #         )  # flat from the last kept token on
 # print("responses cut by the window:", cut or "none")
 # W = max(1, p.lengths[0] // 2)
-# context = min(len(f.context_ids(p.prompt)), f.min_context)
+# context = len(f.context_ids(p.prompt))  # the prompt, cut by the window
 # small = RewardModel(
 #     orm.model,
 #     orm.tokenizer,
 #     convention=orm.convention,
 #     max_length=len(f.closing) + context + W,
+#     response_budget=W,
 # )
 # kept = small.formatter.encode([p.prompt], [p.responses[0]])[0].kept
 # curve = small.score_prefixes([p.prompt], [p.responses[0]])[0]

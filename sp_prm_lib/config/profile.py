@@ -111,6 +111,12 @@ class RewardSpec:
         "closed", choices=("closed", "open"), help="closed: the response ends its turn; open: the turn is left open"
     )
     max_length: int = setting(512, min=16, help="reward-model window in tokens (prompt + response)")
+    response_budget: int | None = setting(
+        None,
+        min=1,
+        help="response tokens the window always holds; the prompt is cut to the rest, the same for every "
+        "response of it (None: max_length // 2)",
+    )
     eval_prefix_tokens: list[int] = setting(
         default_factory=lambda: [5, 10, 20, 50], min=1, help="prefix lengths of each RM's held-out AR_RM-SC"
     )
@@ -234,6 +240,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             f"{path}: name: {profile.name!r} must be letters, digits, '.', '-' or '_' (it names output folders)"
         )
     _check_data_names(profile.data, path)
+    _check_window(profile.reward, path)
     check_prm_variants(profile.ablation.variants, f"{path}: ablation.variants")
     _check_decoding(profile.decoding, path)
     return dataclasses.replace(profile, path=path)
@@ -278,6 +285,15 @@ def _check_data_names(data: DataSpec, path: Path) -> None:
         splits = DATASET_SPLITS[name][1]
         if split not in splits:
             raise ConfigError(f"{path}: data.{key}_split: {name} has no split {split!r} (known: {', '.join(splits)})")
+
+
+def _check_window(reward: RewardSpec, path: Path) -> None:
+    budget = reward.response_budget
+    if budget is not None and budget >= reward.max_length:
+        raise ConfigError(
+            f"{path}: reward.response_budget: {budget} must be below reward.max_length = {reward.max_length} "
+            "(the prompt needs room in the window)"
+        )
 
 
 def _check_decoding(decoding: DecodingSpec, path: Path) -> None:

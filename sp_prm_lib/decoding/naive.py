@@ -26,7 +26,6 @@ from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.decoding.common import Generation, prepare
 from sp_prm_lib.decoding.policy import new_cache, sample_tokens, suppress_eos
 from sp_prm_lib.decoding.scorers import RewardScorer, text_rewards
-from sp_prm_lib.scoring.inputs import Encoded
 from sp_prm_lib.scoring.reward_model import forward_rewards, pack_each
 
 
@@ -48,7 +47,7 @@ def rescore(scorer, policy, prompt: str, rows: Sequence[Sequence[int]], mode: st
     scorer.stats.calls += 1
     scorer.stats.scored += len(rows)
     context, closing = rm.formatter.context_ids(prompt), rm.formatter.closing
-    encoded = [Encoded(context, list(r), closing, len(r)) for r in rows]
+    encoded = [rm.formatter.fit(context, list(r), closing) for r in rows]
     packed, _ = pack_each(encoded, [[len(r)] for r in rows], rm.tokenizer.pad_token_id, "right")
     return forward_rewards(rm.model, packed).cpu()[:, 0]
 

@@ -142,7 +142,7 @@ def shard_path(out: Path, process_index: int, num_processes: int) -> Path:
 def scorer_identity(scorer, name: str | None = None) -> dict | None:
     """``{"name", "fingerprint"}`` of a scorer (None: no scorer). A reward model (a
     ``RewardModel`` or a scorer wrapping one as ``.rm``) is fingerprinted by content:
-    model, tokenizer, convention, max_length and the RM-cache switch. Another scorer
+    model, tokenizer, convention, window (max_length, response budget, rule) and the RM-cache switch. Another scorer
     has the fingerprint its ``fingerprint()`` method gives, else None: it is known by
     its name only."""
     if scorer is None:
@@ -154,7 +154,7 @@ def scorer_identity(scorer, name: str | None = None) -> dict | None:
             model_fingerprint(rm.model),
             tokenizer_fingerprint(rm.tokenizer),
             rm.convention,
-            rm.formatter.max_length,
+            rm.formatter.window,
             bool(getattr(scorer, "kv_cache", True)),
         )
         return {"name": str(name or rm.name), "fingerprint": fingerprint}

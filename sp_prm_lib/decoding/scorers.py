@@ -155,7 +155,7 @@ class RewardScorer:
             return "the reward model has sliding-window cache layers"
         closing = len(rm.formatter.closing)
         for i, prompt in enumerate(prompts):
-            n = len(rm.formatter.context_ids(prompt))
+            n = len(rm.formatter.context_ids(prompt))  # as the window cuts it
             if n + max_new_tokens + closing > rm.formatter.max_length:
                 return f"prompt {i}: context {n} + {max_new_tokens} new tokens exceed the RM's max_length"
         return None
@@ -240,6 +240,8 @@ class RMSession:
         self.model = rm.model
         self.closing = list(rm.formatter.closing)
         self.open = rm.convention == "open"
+        # a text pair closes the empty response with nothing: read it at the context's last token
+        self.bare_empty = rm.formatter.empty_closing == []
         self.pad = rm.tokenizer.pad_token_id
         self.device = next(self.model.parameters()).device
         self.dtype = self.model.dtype
@@ -254,7 +256,8 @@ class RMSession:
         hidden = self._forward(ids, allowed[:, None], positions)
         self.mask = mask
         self.next_pos = mask.long().sum(-1)
-        self.reward = self._head(hidden[:, -1])  # open convention: reward of the empty response
+        self.reward = self._head(hidden[:, -1])  # open convention (and a bare empty closing): the empty response
+        self.fresh = torch.ones(ids.shape[0], dtype=torch.bool, device=self.device)  # rows with no response yet
         self.forwards = 1
 
     def _forward(self, ids, allowed, positions):
@@ -277,6 +280,7 @@ class RMSession:
         self.mask = self.mask[index]
         self.next_pos = self.next_pos[index]
         self.reward = self.reward[index]
+        self.fresh = self.fresh[index]
 
     def score(self, blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Rewards (R, k) of each row's prefix extended by ``blocks[r, j, :lengths[r, j]]``."""
@@ -321,6 +325,8 @@ class RMSession:
         rewards = self._head(picked)
         if self.open:
             rewards = torch.where(lengths == 0, self.reward[:, None], rewards)
+        elif self.bare_empty:
+            rewards = torch.where((lengths == 0) & self.fresh[:, None], self.reward[:, None], rewards)
         self.forwards += 1
         return rewards
 
@@ -350,6 +356,7 @@ class RMSession:
             self.reward = torch.where(used > 0, self._head(last[:, 0]), self.reward)
         self.mask = torch.cat([self.mask, valid], dim=1)
         self.next_pos = self.next_pos + valid.long().sum(-1)
+        self.fresh = self.fresh & (valid.long().sum(-1) == 0)
         self.forwards += 1
 
 
@@ -470,6 +477,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         self.margin = margin
         self.contexts = [self.formatter.context_ids(p) for p in self.prompts]
         self.cache = RetokenizedCache(rm, len(self.owners), scorer.stats, scorer.max_query_tokens)
+        self._empty: torch.Tensor | None = None  # r(x, "") per prompt, for a text pair's bare empty response
 
     @torch.inference_mode()
     def _head(self, hidden):
@@ -481,6 +489,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         texts = self.policy.decode_many(ids + [list(p) for p in prefixes])
         resp = self.formatter.response_ids(texts)
         closing, limit = self.formatter.closing, self.formatter.max_length
+        empty = self.formatter.empty_closing
         plans = []
         for r in range(rows):
             ctx = self.contexts[self.owners[r]]
@@ -494,6 +503,8 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
                 max_length=limit,
                 margin=self.margin,
             )
+            if empty is not None:  # a text pair's empty response has no closing: r(x, "") of its prompt
+                plan.tails = [None if not resp[r * k + j] else tail for j, tail in enumerate(plan.tails)]
             if plan.keep < len(self.cache.ids[r]):
                 self.cache.crop(r, plan.keep)
                 self.scorer.stats.crops += 1
@@ -503,7 +514,14 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
         rewards = self.cache.score([p.tails for p in plans], self._head)
         self.scorer.stats.calls += 1
         self.scorer.stats.scored += rows * k
-        bad = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
+        bare = {r * k + j for r in range(rows) for j in range(k) if empty is not None and not resp[r * k + j]}
+        if bare:
+            if self._empty is None:
+                self._empty = text_rewards(self.scorer, self.prompts, [""] * len(self.prompts))
+            for i in bare:
+                rewards[i // k, i % k] = self._empty[self.owners[i // k]]
+        missing = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
+        bad = [i for i in missing if i not in bare]
         return self._from_text(rewards, bad, texts)
 
     def select(self, rows):

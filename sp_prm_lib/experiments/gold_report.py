@@ -23,7 +23,7 @@ from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.experiments import verdicts
 from sp_prm_lib.experiments.gold_lab import gold_identity, profile_gold
-from sp_prm_lib.experiments.pairs import preference_splits
+from sp_prm_lib.experiments.pairs import preference_splits, window_setting
 from sp_prm_lib.experiments.prefix_analysis import pair_quantities
 from sp_prm_lib.experiments.reward_models import ensure_orm
 from sp_prm_lib.gold import label_ceiling
@@ -73,7 +73,7 @@ def gold_measurements(profile: Profile, store: ArtifactStore | None = None) -> d
     art = store.ensure(
         "gold-report",
         build,
-        config={**gold_identity(profile), "ts": ts, "max_length": profile.reward.max_length},
+        config={**gold_identity(profile), "ts": ts, **window_setting(profile)},
         inputs={"rows": pairs_digest(pairs), "tokenizer_of": orm.artifact.key},
         code_version=code_closure(profile_gold, gold_measurements),
     )

@@ -12,6 +12,7 @@ from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core import settings
 from sp_prm_lib.core.errors import ConfigError, DataError
 from sp_prm_lib.data import PairSet, PromptSet, dialogue_to_messages, load_pairs, load_prompts, split_train_eval
+from sp_prm_lib.scoring.inputs import WINDOW_RULE
 
 DROP_REASONS = {
     "prompt_mismatch": "chosen and rejected dialogues differ before the last Assistant turn",
@@ -201,12 +202,22 @@ def _first_pairs(profile: Profile, split: str, n: int, setting: str) -> pd.DataF
     return frame.head(n)[["prompt", "chosen", "rejected"]].reset_index(drop=True)
 
 
+def window_setting(profile: Profile) -> dict:
+    """The reward models' window (``sp_prm_lib.scoring.inputs``): its rule, ``max_length`` and
+    response budget, part of the cache key of everything scored or trained through it."""
+    return {
+        "max_length": profile.reward.max_length,
+        "response_budget": profile.reward.response_budget,
+        "window": WINDOW_RULE,
+    }
+
+
 def reward_setting(profile: Profile) -> dict:
     """What every cached reward-model step of a profile depends on besides its own sizes:
     how texts become reward-model inputs, the data choice and the seed (part of each cache key)."""
     return {
         "convention": profile.reward.convention,
-        "max_length": profile.reward.max_length,
+        **window_setting(profile),
         "data": dataclasses.asdict(profile.data),
         "seed": profile.seed,
     }

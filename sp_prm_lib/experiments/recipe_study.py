@@ -25,7 +25,7 @@ from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.evaluation import agreement
-from sp_prm_lib.experiments.pairs import preference_splits
+from sp_prm_lib.experiments.pairs import preference_splits, window_setting
 from sp_prm_lib.experiments.reward_models import TrainedRM, ensure_orm
 from sp_prm_lib.experiments.verdicts import estimates, paired_bootstrap
 
@@ -75,7 +75,7 @@ def per_pair_correct(trained: TrainedRM, profile: Profile, store: ArtifactStore 
     art = store.ensure(
         "recipe-eval",
         build,
-        config={"max_length": profile.reward.max_length, "convention": profile.reward.convention},
+        config={**window_setting(profile), "convention": profile.reward.convention},
         inputs={"model": trained.artifact.key, "eval_rows": pairs_digest(evaluation)},
         code_version=code_closure(agreement),
     )

@@ -59,10 +59,11 @@ class TrainedRM:
         return ModelSpec(id=self.location, source=self.source, dtype=self.dtype)
 
     def load(self, profile: Profile, device: str | None = None, **kwargs) -> RewardModel:
-        """The RewardModel, with the profile's convention and max length, on ``device``
+        """The RewardModel, with the profile's convention and window, on ``device``
         (default: this process's GPU when there is one, else the CPU)."""
         kwargs.setdefault("convention", profile.reward.convention)
         kwargs.setdefault("max_length", profile.reward.max_length)
+        kwargs.setdefault("response_budget", profile.reward.response_budget)
         rm = RewardModel.from_spec(self.spec(), **kwargs)
         rm.name = self.role
         rm.model.to(device or default_device())
@@ -86,7 +87,10 @@ def _ensure_base(profile: Profile, role: str, spec: RewardModelSpec, store: Arti
     def build(out: Path, work: Path) -> dict:
         torch.manual_seed(profile.seed)  # the new score head's initialisation
         rm = RewardModel.from_spec(
-            spec.model, convention=profile.reward.convention, max_length=profile.reward.max_length
+            spec.model,
+            convention=profile.reward.convention,
+            max_length=profile.reward.max_length,
+            response_budget=profile.reward.response_budget,
         )
         facts = {
             "parameters": sum(p.numel() for p in rm.model.parameters()),

@@ -68,7 +68,7 @@ def same_tokens(enc_a: Encoded, a: int, enc_b: Encoded, b: int) -> bool:
         a == b
         and enc_a.context == enc_b.context
         and enc_a.response[:a] == enc_b.response[:b]
-        and enc_a.closing == enc_b.closing
+        and enc_a.closing_at(a) == enc_b.closing_at(b)
     )
 
 
@@ -154,7 +154,12 @@ def pack_closed(
             for j in range(n_close):
                 allowed.append(list(range(n_ctx + t)) + list(range(start, start + j + 1)))
                 pos.append(n_ctx + t + j)
-            read.append(start + n_close - 1)
+            if t == 0 and enc.empty_closing is not None:
+                if enc.empty_closing:
+                    raise ConfigError(f"response {i}: one-pass packing cannot render this empty response's closing")
+                read.append(n_ctx - 1)  # the empty response is the context alone (a text pair's rendering)
+            else:
+                read.append(start + n_close - 1)
         rows.append(row)
         allowed_lists.append(allowed)
         positions.append(pos)
@@ -184,8 +189,9 @@ def pack_each(
     rows, owners, types = [], [], []
     for i, (enc, ts) in enumerate(zip(encoded, lengths, strict=True)):
         for t in _check_lengths(enc, ts, i):
-            rows.append(enc.context + enc.response[:t] + enc.closing)
-            types.append([0] * len(enc.context) + [1] * (t + len(enc.closing)))
+            closing = enc.closing_at(t)
+            rows.append(enc.context + enc.response[:t] + closing)
+            types.append([0] * len(enc.context) + [1] * (t + len(closing)))
             owners.append(i)
     ids, mask, offsets = _pad_rows(rows, pad, side)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -199,7 +205,8 @@ def pack_each(
 class RewardModel:
     """Scores full or partial responses with one formatting convention.
 
-    ``convention``: ``closed`` or ``open`` (see ``sp_prm_lib.scoring.inputs``).
+    ``convention``: ``closed`` or ``open`` (see ``sp_prm_lib.scoring.inputs``);
+    ``max_length`` and ``response_budget``: the window (the length rule there).
     ``strategy``: ``auto`` (one pass for causal models, per prefix otherwise),
     ``one-pass`` or ``per-prefix``. A tokenizer without a pad token gets one
     (its EOS, else a new ``<pad>``); padding positions are never read.
@@ -212,6 +219,7 @@ class RewardModel:
         *,
         convention: str = "closed",
         max_length: int | None = None,
+        response_budget: int | None = None,
         batch_size: int = 8,
         strategy: str = "auto",
         padding_side: str | None = None,
@@ -245,7 +253,9 @@ class RewardModel:
             )
             if n
         ]
-        self.formatter = RewardFormatter(tokenizer, convention, max_length=min(limits) if limits else 1024)
+        self.formatter = RewardFormatter(
+            tokenizer, convention, max_length=min(limits) if limits else 1024, response_budget=response_budget
+        )
         self.batch_size = batch_size
         if padding_side not in (None, "left", "right"):
             raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")

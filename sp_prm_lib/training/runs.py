@@ -45,6 +45,7 @@ def _model_identity(rm: RewardModel | None) -> dict | None:
         "last_parameter_sha256": head,
         "convention": rm.convention,
         "max_length": rm.formatter.max_length,
+        "window": rm.formatter.window,
     }
 
 
