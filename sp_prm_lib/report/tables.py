@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -100,7 +101,9 @@ def show_table(
             formats[name] = _formatter(column, None)
     out = out.rename(columns={c: f"{c} ({u})" for c, u in units.items()})
     formats = {(f"{c} ({units[c]})" if c in units else c): f for c, f in formats.items()}
-    styler = out.style.format(formats).hide(axis="index")
+    # ids from the content, not pandas' random uuid: two runs of a notebook store the same HTML
+    uid = hashlib.sha256(f"{caption}\0{out.to_csv()}".encode()).hexdigest()[:5]
+    styler = out.style.format(formats).hide(axis="index").set_uuid(uid)
     styler = styler.set_table_styles([{"selector": "th", "props": "text-align: left;"}])
     if caption:
         styler = styler.set_caption(caption)
