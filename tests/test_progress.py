@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BAR = re.compile(r"\d+%\||it/s|s/it|\d+/\d+ \[")
@@ -48,3 +49,27 @@ def test_a_bar_inside_a_papermill_kernel_reaches_the_terminal_not_the_notebook(t
     assert "total 780" in stored
     assert "scoring (orm)" not in stored and not BAR.search(stored), stored
     assert "scoring (orm)" in proc.stderr and "40/40" in proc.stderr  # the terminal (the kernel's own stderr)
+
+
+@pytest.mark.slow
+def test_two_same_seed_runs_of_a_smoke_notebook_store_the_same_outputs(tmp_path):
+    """Notebook 02 scores prefixes under bars (and provisions models under transformers' own bars on
+    a cold cache): both runs keep no bar, and their stored outputs are byte-identical (it prints no
+    timing on purpose)."""
+    import papermill as pm
+
+    notebook = ROOT / "notebooks" / "02_obs1_score_consistency.ipynb"
+    outputs = []
+    for run in range(2):
+        out = tmp_path / f"run{run}.ipynb"
+        pm.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters={"profile": "smoke"},
+            kernel_name="python3",
+            cwd=str(ROOT),
+            progress_bar=False,
+        )
+        outputs.append(_outputs_text(out))
+        assert not BAR.search(outputs[-1]), f"run {run}: a progress bar in the outputs"
+    assert outputs[0] == outputs[1]
