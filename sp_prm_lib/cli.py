@@ -12,7 +12,9 @@
 
 ``generate --prompts FILE`` reads prompts from a JSON list or a JSONL file (a
 string per line or objects with a ``prompt`` field); ``--profile NAME`` takes
-the eval prompts of that profile. A run resumes where its output file stops.
+the eval prompts of that profile; ``--limit N`` (N >= 1) keeps the first N.
+A run resumes where its output file stops; a ``--out`` that is not a run file
+of this very run is refused before any model loads and left as it was.
 Errors are printed as one line on stderr with exit code 2.
 """
 
