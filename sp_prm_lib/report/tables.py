@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from sp_prm_lib.experiments.decoding import order_rows, row_label
 
@@ -107,7 +108,17 @@ def show_table(
     styler = styler.set_table_styles([{"selector": "th", "props": "text-align: left;"}])
     if caption:
         styler = styler.set_caption(caption)
+    styler.__class__ = _BookTable
     return styler
+
+
+class _BookTable(Styler):
+    """A ``Styler`` whose plain-text form names the table instead of a memory address, so two
+    runs of a notebook store the same outputs."""
+
+    def __repr__(self) -> str:
+        caption = f": {self.caption}" if getattr(self, "caption", None) else ""
+        return f"<table{caption} ({len(self.data)} rows)>"
 
 
 def _all_bool(column: pd.Series) -> bool:
