@@ -12,7 +12,9 @@
 
 ``generate --prompts FILE`` reads prompts from a JSON list or a JSONL file (a
 string per line or objects with a ``prompt`` field); ``--profile NAME`` takes
-the eval prompts of that profile. A run resumes where its output file stops.
+the eval prompts of that profile; ``--limit N`` (N >= 1) keeps the first N.
+A run resumes where its output file stops; a ``--out`` that is not a run file
+of this very run is refused before any model loads and left as it was.
 Errors are printed as one line on stderr with exit code 2.
 """
 
@@ -98,19 +100,56 @@ def _value(text: str):
 
 
 def read_prompts(path: Path) -> list[str]:
-    """Prompts from a JSON list or JSONL file (strings, or objects with a ``prompt`` field)."""
-    text = Path(path).read_text(encoding="utf-8")
+    """Prompts from a JSON list or JSONL file (strings, or objects with a ``prompt`` field).
+
+    A missing file, a folder, bytes that are not UTF-8, text that is neither JSON nor
+    JSONL, or no prompt at all: a one-line ``DataError`` naming the file (and line)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"--prompts {path}: a folder, not a prompts file (JSON list or JSONL)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"--prompts {path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"--prompts {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"--prompts {path}: not UTF-8 text (byte {exc.start}); give a JSON list or JSONL") from None
     try:
         items = json.loads(text)
     except json.JSONDecodeError:
-        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        items = []
+        for lineno, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"--prompts {path}:{lineno}: not JSON ({exc.msg}); give a JSON list or JSONL of prompts"
+                ) from None
     out = []
     for i, item in enumerate(items if isinstance(items, list) else [items]):
         prompt = item.get("prompt") if isinstance(item, dict) else item
         if not isinstance(prompt, str):
-            raise DataError(f"{path}: item {i} has no prompt text")
+            raise DataError(f"--prompts {path}: item {i} has no prompt text")
         out.append(prompt)
+    if not out:
+        raise DataError(f"--prompts {path}: no prompts in it")
     return out
+
+
+def _positive_int(text: str | None, option: str) -> int | None:
+    """``text`` as an integer >= 1 (None stays None); else a one-line ``ConfigError``."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise ConfigError(f"{option} must be >= 1, got {value}")
+    return value
 
 
 def _cmd_generate(args) -> None:
@@ -119,7 +158,7 @@ def _cmd_generate(args) -> None:
     from sp_prm_lib.config.profile import ModelSpec
     from sp_prm_lib.decoding.policy import Policy
     from sp_prm_lib.decoding.registry import get_method
-    from sp_prm_lib.decoding.runs import generate_run, process_shard
+    from sp_prm_lib.decoding.runs import generate_run, process_shard, read_run_file, shard_path
     from sp_prm_lib.models.loading import load_policy
     from sp_prm_lib.scoring.reward_model import RewardModel
 
@@ -130,6 +169,7 @@ def _cmd_generate(args) -> None:
             raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
         values[key.strip()] = _value(val.strip())
     config = make_config(args.method, values)
+    limit = _positive_int(args.limit, "--limit")
     if args.prompts is not None:
         prompts = read_prompts(args.prompts)
     else:
@@ -137,9 +177,10 @@ def _cmd_generate(args) -> None:
         from sp_prm_lib.experiments.pairs import preference_splits
 
         prompts = list(preference_splits(load_profile(args.profile))["eval"].frame.prompt.drop_duplicates())
-    if args.limit is not None:
-        prompts = prompts[: args.limit]
+    if limit is not None:
+        prompts = prompts[:limit]
     index, total = process_shard()
+    read_run_file(shard_path(args.out, index, total))  # not a run file: refused before any model loads
     from accelerate import PartialState
 
     device = PartialState().device  # the state process_shard created
@@ -216,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompts", type=Path)
     src.add_argument("--profile")
-    g.add_argument("--limit", type=int, default=None, help="first N prompts only")
+    g.add_argument("--limit", default=None, help="first N prompts only (N >= 1)")
     g.add_argument("--policy", default="HuggingFaceTB/SmolLM2-135M-Instruct")
     g.add_argument("--policy-source", default="package")
     g.add_argument("--policy-layers", type=int, default=None)
@@ -245,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         args.fn(args)
     except SpPrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the checks above did not foresee: still one line, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -87,12 +87,74 @@ def test_half_written_folder_is_never_read_as_complete(tmp_path):
     assert len(calls) == 1 and (art.path / "a.txt").read_text() == "hello"
 
 
-def test_corrupt_manifest_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda m: "{not json",
+        lambda m: "\xff\xfe",
+        lambda m: "[1, 2]",
+        lambda m: m.replace('"key": "', '"key": "0'),
+        # one edited digit of a fact (the 0.53 -> 0.97 in the book)
+        lambda m: m.replace('"accuracy": 0.53', '"accuracy": 0.97'),
+        lambda m: m.replace('"checksum"', '"checksum_gone"'),
+    ],
+    ids=["not-json", "not-utf8", "not-a-mapping", "other-key", "edited-fact", "no-checksum"],
+)
+def test_a_damaged_manifest_is_rebuilt_like_a_damaged_file(tmp_path, capsys, damage):
     store, calls = ArtifactStore(tmp_path), []
-    art = store.ensure("step", _builder(calls), code_version="v1")
-    (art.path / MANIFEST).write_text("{not json")
-    with pytest.raises(ArtifactError, match="corrupt manifest"):
-        store.lookup("step", art.key)
+
+    def build(out: Path):
+        calls.append(out)
+        (out / "a.txt").write_text("hello")
+        return {"accuracy": 0.53}
+
+    art = store.ensure("step", build, code_version="v1")
+    text = (art.path / MANIFEST).read_text()
+    assert '"accuracy": 0.53' in text
+    (art.path / MANIFEST).write_text(damage(text), encoding="latin-1")
+    again = store.ensure("step", build, code_version="v1")
+    assert len(calls) == 2 and again.manifest["facts"] == {"accuracy": 0.53}
+    assert '"accuracy": 0.53' in (again.path / MANIFEST).read_text()
+    assert "rebuilding the entry" in capsys.readouterr().err
+
+
+def test_an_entry_folder_replaced_by_a_file_is_refused_before_building(tmp_path):
+    store, calls = ArtifactStore(tmp_path), []
+    key = artifact_key("step", {"x": 1}, None, "v1")
+    entry = tmp_path / "step" / key
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"someone's file")
+    with pytest.raises(ArtifactError, match=rf"{key}: a file where a cache folder belongs"):
+        store.ensure("step", _builder(calls), config={"x": 1}, code_version="v1")
+    assert calls == [] and entry.read_bytes() == b"someone's file"
+    # the step's folder itself a file
+    (tmp_path / "other").write_bytes(b"junk")
+    with pytest.raises(ArtifactError, match="other: a file where"):
+        store.ensure("other", _builder(calls), config={"x": 1}, code_version="v1")
+    assert calls == [] and (tmp_path / "other").read_bytes() == b"junk"
+
+
+def test_no_work_or_temp_folder_outlives_a_complete_entry(tmp_path):
+    store, calls = ArtifactStore(tmp_path), []
+    key = artifact_key("train", {"x": 1}, None, "v1")
+    stale_tmp = tmp_path / "train" / f".{key}.tmp-dead0000"
+    stale_tmp.mkdir(parents=True)
+    (stale_tmp / "half").write_text("x")
+
+    def build(out: Path, work: Path):
+        calls.append(1)
+        (work / "ckpt").write_text("1")
+        (out / "model.bin").write_text("m")
+
+    art = store.ensure("train", build, config={"x": 1}, code_version="v1", resumable=True)
+    assert not stale_tmp.exists()
+    # a kill after the entry was renamed into place, before its work folder went
+    work = tmp_path / "train" / f".{key}.work"
+    work.mkdir()
+    (work / "ckpt").write_bytes(b"\0" * 1000)
+    again = store.ensure("train", build, config={"x": 1}, code_version="v1", resumable=True)
+    assert again.path == art.path and calls == [1] and not work.exists()
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == [f".{key}.lock", key]
 
 
 def test_clean_partial_removes_leftover_temp_folders(tmp_path):

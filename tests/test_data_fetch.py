@@ -9,6 +9,7 @@ import http.server
 import re
 import socket
 import threading
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,7 @@ def server(tmp_path):
     root.mkdir()
     requests: list[str] = []
     broken: set[str] = set()
+    slow: set[str] = set()  # sent one byte every 50 ms, forever
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
@@ -67,6 +69,18 @@ def server(tmp_path):
                 self.end_headers()
                 self.wfile.write(b"short")
                 return
+            if self.path in slow:
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                try:
+                    for _ in range(100000):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                except OSError:
+                    pass
+                return
             super().do_GET()
 
         def log_message(self, *args):
@@ -76,7 +90,8 @@ def server(tmp_path):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_port}", "requests": requests, "broken": broken}
+        url = f"http://127.0.0.1:{httpd.server_port}"
+        yield {"root": root, "url": url, "requests": requests, "broken": broken, "slow": slow}
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -291,3 +306,45 @@ REAL = settings.data_mirror()
 @pytest.mark.skipif(REAL is None or not (REAL / "README.md").is_file(), reason="the real data mirror is not present")
 def test_repo_list_equals_the_mirror_readme():
     assert sources.parse_checksums(REAL / "README.md") == sources.repo_checksums()
+
+
+# --- issue 24: a total deadline, progress, no .part left behind ----------------------------
+
+
+def test_an_endlessly_slow_download_stops_at_its_deadline_and_keeps_nothing(served, monkeypatch):
+    """One byte every 50 ms never trips the per-read timeout; the total deadline stops it."""
+    served["slow"].add("/gsm8k/test.jsonl")
+    monkeypatch.setenv("SP_PRM_DOWNLOAD_DEADLINE_S", "0.5")
+    started = time.monotonic()
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy(["gsm8k/test.jsonl"])
+    assert time.monotonic() - started < 5
+    message = one_line(excinfo)
+    assert "gsm8k/test.jsonl" in message and "did not finish within 0.5 s" in message and "of 100000" in message
+    assert not (served["local"] / "gsm8k/test.jsonl").exists() and no_partial_files(served["local"])
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_a_bad_deadline_setting_is_one_line(served, monkeypatch, value):
+    monkeypatch.setenv("SP_PRM_DOWNLOAD_DEADLINE_S", value)
+    with pytest.raises(DataError) as excinfo:
+        ensure_local_copy(["gsm8k/test.jsonl"])
+    assert "SP_PRM_DOWNLOAD_DEADLINE_S" in one_line(excinfo)
+
+
+def test_a_part_file_left_by_a_killed_download_is_removed_by_the_next(served, monkeypatch, capsys):
+    import os
+
+    target = served["local"] / "gsm8k" / "test.jsonl"
+    target.parent.mkdir(parents=True)
+    stale = target.parent / ".test.jsonl.kill9abc.part"
+    stale.write_bytes(b"half a file")
+    old = time.time() - 2 * fetch.STALE_PART_S
+    os.utime(stale, (old, old))
+    live = target.parent / ".test.jsonl.live1234.part"  # another process's transfer, still being written
+    live.write_bytes(b"in progress")
+    monkeypatch.setattr(fetch, "PROGRESS_MIN_BYTES", 1)
+    ensure_local_copy(["gsm8k/test.jsonl"])
+    assert target.is_file() and not stale.exists() and live.exists()
+    err = capsys.readouterr().err
+    assert "data: downloading gsm8k/test.jsonl" in err and re.search(r"MiB in \d+ s", err)

@@ -387,3 +387,104 @@ def test_accelerate_launch_splits_prompts_across_processes(setup, tmp_path):
         scorer_name=str(tmp_path / "rm"),
     )
     assert [r["response"] for r in merged] == [r["response"] for r in read_records(single)]
+
+
+# -- hostile run files (issue 24): nothing is cut or extended before the file is known to be this run's --
+
+
+def _bytes_of(path):
+    return path.read_bytes() if path.is_file() else None
+
+
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        (b"just some notes\nwithout a final newline, 50 bytes.", r"run.jsonl:1: not a run file: not a JSON line"),
+        (b"a single line without newline", r"last line .* is not a cut run record"),
+        (b'{"a": 1}\n{"b": 2', r"run.jsonl:1: not a run file: a JSON line that is not a run record"),
+        (b"[1, 2, 3]\n", r"run.jsonl:1: not a run file: a JSON line that is not a run record"),
+        (b"\xff\xfe\x00binary\n\x00", r"not a run file \(not UTF-8 text at byte 0\)"),
+        (b'{"index": 0, "run": "x"}\n{"a": "foreign tail"}', r"last line .* is not a cut run record"),
+    ],
+)
+def test_a_file_that_is_not_a_run_file_is_refused_byte_identical(setup, tmp_path, content, error):
+    policy, rm = setup
+    out = tmp_path / "run.jsonl"
+    out.write_bytes(content)
+    with pytest.raises(DataError, match=error):
+        generate_run(PROMPTS[:2], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    assert out.read_bytes() == content
+
+
+def test_a_refused_resume_keeps_another_runs_cut_last_line(setup, tmp_path):
+    """The issue's case: another configuration against a run file whose last line is cut lost the line."""
+    policy, rm = setup
+    out = tmp_path / "run.jsonl"
+    generate_run(PROMPTS[:3], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    data = out.read_bytes()
+    cut = data[: len(data) - 40]  # the last record loses its end and its newline
+    out.write_bytes(cut)
+    with pytest.raises(ConfigError, match="holds a different run"):
+        generate_run(PROMPTS[:3], "args", policy, rm, out, config={**ARGS, "k": 4}, process_index=0, num_processes=1)
+    assert out.read_bytes() == cut
+    # another prompt set: refused, unchanged
+    with pytest.raises(ConfigError, match="does not match the prompt set"):
+        generate_run(["other"] * 3, "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    assert out.read_bytes() == cut
+    # the same run: the cut record is cut off and redone, the finished ones kept
+    summary = generate_run(PROMPTS[:3], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    assert (summary.done, summary.skipped) == (1, 2)
+    assert out.read_bytes().startswith(cut[: cut.rfind(b"\n") + 1])
+    assert [r["index"] for r in read_records(out)] == [0, 1, 2]
+
+
+def test_a_cut_last_line_of_another_run_with_only_its_newline_missing_is_refused(setup, tmp_path):
+    policy, rm = setup
+    out = tmp_path / "run.jsonl"
+    generate_run(PROMPTS[:2], "args", policy, rm, out, config={**ARGS, "k": 4}, process_index=0, num_processes=1)
+    data = out.read_bytes()[:-1]  # complete JSON, only the newline gone: still another run's record
+    out.write_bytes(data)
+    with pytest.raises(ConfigError, match="holds a different run"):
+        generate_run(PROMPTS[:2], "args", policy, rm, out, config=ARGS, process_index=0, num_processes=1)
+    assert out.read_bytes() == data
+
+
+def test_an_output_path_that_is_a_folder_or_under_a_file_is_one_line(setup, tmp_path):
+    policy, rm = setup
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"runs is a folder, not a run file"):
+        generate_run(PROMPTS[:1], "args", policy, rm, folder, config=ARGS, process_index=0, num_processes=1)
+    assert (folder / "keep.txt").read_text() == "mine" and sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises((ConfigError, DataError), match="afile"):
+        generate_run(
+            PROMPTS[:1], "args", policy, rm, blocker / "run.jsonl", config=ARGS, process_index=0, num_processes=1
+        )
+    assert blocker.read_text() == "x"
+
+
+def test_merge_never_replaces_a_file_that_is_not_a_merge_of_its_shards(setup, tmp_path):
+    policy, rm = setup
+    out = tmp_path / "m.jsonl"
+    for rank in range(2):
+        generate_run(PROMPTS[:4], "args", policy, rm, out, config=ARGS, process_index=rank, num_processes=2)
+    for junk in (b"my notes\n", b'{"index": 0, "run": "another"}\n', b"no newline"):
+        out.write_bytes(junk)
+        with pytest.raises(DataError, match="m.jsonl"):
+            merge_shards(out, expected=4)
+        assert out.read_bytes() == junk
+    out.unlink()
+    merge_shards(out, expected=4)
+    first = out.read_bytes()
+    merge_shards(out, expected=4)  # an earlier merge of the same run may be replaced
+    assert out.read_bytes() == first and len(read_records(out)) == 4
+
+
+def test_records_split_on_newlines_only(setup, tmp_path):
+    """A response holding U+2028 or \\x85 (line breaks to str.splitlines) is still one record."""
+    out = tmp_path / "run.jsonl"
+    out.write_text(json.dumps({"index": 0, "run": "r", "response": "a\u2028b\x85c"}, ensure_ascii=False) + "\n")
+    assert read_records(out)[0]["response"] == "a\u2028b\x85c"

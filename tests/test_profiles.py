@@ -235,3 +235,69 @@ def test_the_data_set_names_a_profile_may_use_match_the_data_registry():
     from sp_prm_lib.data import REGISTRY
 
     assert DATASET_SPLITS == {name: (spec.kind, tuple(spec.splits())) for name, spec in REGISTRY.items()}
+
+
+# -- issue 24: gold without a recipe, extends from anywhere, shipped names with other settings --
+
+
+@pytest.mark.parametrize("key", ["labels", "judge"])
+def test_gold_without_a_gold_section_is_refused(tmp_path, key):
+    def use_gold(raw):
+        raw.pop("gold", None)
+        (raw["data"] if key == "labels" else raw.setdefault("analysis", {}))[key] = "gold"
+        raw["name"] = "mine"
+
+    path = _write(tmp_path, use_gold)
+    before = path.read_bytes()
+    field = "data.labels" if key == "labels" else "analysis.judge"
+    _expect(path, f"{field}: gold needs a gold: section")
+    assert path.read_bytes() == before
+    # with a section, or inheriting the shipped lab's, it loads
+    path.write_text(path.read_text() + "gold:\n  components: {relevance: 1.0}\n")
+    assert load_profile(path).gold.components == {"relevance": 1.0}
+    (tmp_path / "child.yaml").write_text("extends: lab\nname: child\n")
+    assert load_profile(tmp_path / "child.yaml").gold == load_profile("lab").gold
+
+
+def test_a_custom_profile_anywhere_can_extend_a_shipped_one(tmp_path):
+    (tmp_path / "far" / "away").mkdir(parents=True)
+    path = tmp_path / "far" / "away" / "mine.yaml"
+    path.write_text("extends: smoke\nname: mine\ndata: {train_pairs: 5}\n")
+    mine, smoke = load_profile(path), load_profile("smoke")
+    assert mine.name == "mine" and mine.data.train_pairs == 5 and mine.policy == smoke.policy
+    # a file next to it still wins over the shipped one of that name
+    (tmp_path / "far" / "away" / "smoke.yaml").write_text(smoke.path.read_text().replace("seed: 0", "seed: 7"))
+    assert load_profile(path).seed == 7
+
+
+def test_a_shipped_name_with_other_settings_is_filed_apart(tmp_path):
+    """``name: tiny`` with other sizes wrote into figures/tiny/, mixing with the real tiny run."""
+    from sp_prm_lib.config.profile import content_hash
+
+    shipped = load_profile("smoke")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(shipped.path.read_text())
+    assert load_profile(copy).name == "smoke"  # an exact copy is the shipped profile
+    changed = _write(tmp_path, lambda r: r["data"].update(train_pairs=10))
+    other = load_profile(changed)
+    assert other.name == f"smoke-{content_hash(other)}" and other.name != "smoke"
+    assert other.name == load_profile(changed).name  # stable
+    (tmp_path / "ext.yaml").write_text("extends: smoke\ndata: {train_pairs: 11}\n")  # inherits name: smoke
+    assert load_profile(tmp_path / "ext.yaml").name.startswith("smoke-")
+    assert load_profile(tmp_path / "ext.yaml").name != other.name
+
+
+def test_figures_of_a_shipped_name_with_other_settings_go_to_their_own_folder(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sp_prm_lib.notebook import save_figure
+
+    monkeypatch.setenv("SP_PRM_HOME", str(tmp_path / "home"))
+    fig = plt.figure()
+    real = save_figure(fig, "fig", load_profile("smoke"))
+    other = save_figure(fig, "fig", load_profile(_write(tmp_path, lambda r: r["data"].update(train_pairs=10))))
+    plt.close(fig)
+    assert real.parent.name == "smoke" and other.parent.name.startswith("smoke-") and real != other

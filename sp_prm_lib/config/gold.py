@@ -20,7 +20,12 @@ LABEL_SOURCES = ("human", "gold")
 
 @dataclass(frozen=True)
 class GoldSpec:
-    """g(x, y) = sum of weight * component(x, y); labels drawn from Bradley-Terry on g."""
+    """g(x, y) = sum of weight * component(x, y); labels drawn from Bradley-Terry on g.
+
+    There is no default gold for a profile that uses one: ``data.labels: gold`` or
+    ``analysis.judge: gold`` without a ``gold:`` section is refused on load
+    (``config.profile``), because the lab's every number depends on the recipe; the
+    field defaults below only fill a section that is given in part."""
 
     components: dict[str, float] = setting(
         default_factory=lambda: {"sentiment_mean": 1.0, "relevance": 1.5},

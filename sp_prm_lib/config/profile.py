@@ -10,6 +10,8 @@ This module imports no torch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +190,10 @@ class DecodingSpec:
 class Profile:
     """A validated profile. ``path`` is the file it was read from."""
 
-    name: str = setting(help="the profile's name (outputs are filed under it)")
+    name: str = setting(
+        help="the profile's name (outputs are filed under it; a shipped name with other settings "
+        "gets its content hash appended)"
+    )
     description: str = setting(help="one line on what it is for")
     policy: ModelSpec = setting(help="the policy LM")
     embedder: ModelSpec = setting(help="the sentence embedder (coherence)")
@@ -234,6 +239,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not path.is_file():
         raise ConfigError(f"{path}: profile file not found")
     raw = _read_with_base(path, ())
+    _check_gold_section(raw, path)
     profile = build(Profile, raw, path)
     if not _PROFILE_NAME.fullmatch(profile.name):
         raise ConfigError(
@@ -243,12 +249,59 @@ def load_profile(name_or_path: str | Path) -> Profile:
     _check_window(profile.reward, path)
     check_prm_variants(profile.ablation.variants, f"{path}: ablation.variants")
     _check_decoding(profile.decoding, path)
-    return dataclasses.replace(profile, path=path)
+    profile = dataclasses.replace(profile, path=path)
+    return dataclasses.replace(profile, name=_output_name(profile))
+
+
+def content_hash(profile: Profile) -> str:
+    """8 hex digits of sha256 over a profile's settings (its name and path left out)."""
+    values = {k: v for k, v in profile.to_dict().items() if k != "name"}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _output_name(profile: Profile) -> str:
+    """The name outputs are filed under (``figures/<name>/``, ``build/results/<name>/``, ...).
+
+    A profile named like a shipped one (``name: tiny``, or a file that ``extends: tiny``
+    without a name of its own) but read from another file with other settings would mix
+    its figures and results with the shipped profile's: it is filed as
+    ``<name>-<content hash>`` instead (e.g. ``tiny-3f9a1c2e``). The shipped file itself,
+    and an exact copy of it, keep the plain name.
+    """
+    shipped = profiles_dir() / f"{profile.name}.yaml"
+    if not shipped.is_file() or shipped.resolve() == Path(profile.path).resolve():
+        return profile.name
+    original = load_profile(shipped)
+    if original.name != profile.name or content_hash(original) == content_hash(profile):
+        return profile.name
+    return f"{profile.name}-{content_hash(profile)}"
+
+
+def _check_gold_section(raw: dict, path: Path) -> None:
+    """A profile that uses the gold reward must say which one.
+
+    ``data.labels: gold`` or ``analysis.judge: gold`` without a ``gold:`` section (its
+    own or its base profile's) is a ``ConfigError``, not a silent default: the gold is
+    the lab's "human", and every number of the lab depends on its recipe, so a recipe
+    nobody chose (``GoldSpec``'s default differs from the shipped lab's) must not slip in.
+    """
+    data, analysis = raw.get("data"), raw.get("analysis")
+    users = [
+        key
+        for key, section, field in (("data.labels", data, "labels"), ("analysis.judge", analysis, "judge"))
+        if isinstance(section, dict) and section.get(field) == "gold"
+    ]
+    if users and "gold" not in raw:
+        raise ConfigError(
+            f"{path}: {users[0]}: gold needs a gold: section naming the recipe, e.g. "
+            "gold: {components: {sentiment: 1.0, relevance: 0.5}} (the shipped lab's)"
+        )
 
 
 def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
     """The profile's mapping; with ``extends: <profile>`` laid over its base profile's
-    (mappings merge key by key, any other value replaces the base's)."""
+    (mappings merge key by key, any other value replaces the base's). The base is the
+    file ``<profile>.yaml`` next to this one, else the shipped profile of that name."""
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a profile must be a mapping of keys, got {type(raw).__name__}")
@@ -258,8 +311,13 @@ def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
     if not isinstance(base, str) or not _PROFILE_NAME.fullmatch(base):
         raise ConfigError(f"{path}: extends: expected the name of a shipped profile, got {base!r}")
     base_path = path.parent / f"{base}.yaml"
+    if not base_path.is_file():  # a custom profile anywhere may extend a shipped one
+        base_path = profiles_dir() / f"{base}.yaml"
     if not base_path.is_file():
-        raise ConfigError(f"{path}: extends: no profile {base!r} next to it ({base_path.name} not found)")
+        raise ConfigError(
+            f"{path}: extends: no profile {base!r} next to it or among the shipped ones "
+            f"({', '.join(available_profiles())})"
+        )
     chain = (*seen, path.resolve())
     if base_path.resolve() in chain:
         names = " -> ".join(p.stem for p in (*chain, base_path))

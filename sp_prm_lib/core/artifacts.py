@@ -4,7 +4,11 @@ An entry's key is a hash of the step name, its config, the content of its
 inputs and a code version. An entry is built in a temporary folder beside its
 final place, given a ``manifest.json`` (written last) and then renamed in one
 step, so a half-written entry is never read as complete. A process lock keeps
-two builders of the same key from racing.
+two builders of the same key from racing. The manifest carries the size and
+sha256 of every file and a checksum of its own content (the facts included):
+an entry that fails either is moved away and rebuilt, never served.
+Temporary folders of an interrupted build and the work folder of an entry that
+completed are removed the next time the key is asked for.
 """
 
 from __future__ import annotations
@@ -204,22 +208,32 @@ class ArtifactStore:
         return self.root / step / key
 
     def lookup(self, step: str, key: str) -> Artifact | None:
-        """The complete entry for (step, key), or None."""
+        """The complete entry for (step, key), or None.
+
+        A damaged entry (a manifest that is not JSON, names another key or fails its
+        checksum, an edited fact included; a file missing or changed) is moved away
+        and None returned, so it is rebuilt. A file where the entry's folder belongs
+        is an ``ArtifactError``, raised before anything is built or changed.
+        """
         path = self.entry_dir(step, key)
+        _check_folder_place(path)
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
             return None
         try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
-            raise ArtifactError(f"{manifest_path}: corrupt manifest; delete {path} to rebuild") from None
-        if manifest.get("key") != key:
-            raise ArtifactError(f"{manifest_path}: manifest key does not match its folder")
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return self._discard(path, f"{MANIFEST} is not readable JSON")
+        if not isinstance(manifest, dict) or manifest.get("key") != key:
+            return self._discard(path, f"{MANIFEST} names another key than its folder")
+        if manifest.get("checksum") != manifest_checksum(manifest):
+            return self._discard(path, f"{MANIFEST} does not match its checksum (edited or damaged)")
         if path not in _VERIFIED:
             problem = _check_files(path, manifest.get("files", {}))
             if problem is not None:
                 return self._discard(path, problem)
             _VERIFIED.add(path)
+        shutil.rmtree(path.parent / f".{key}.work", ignore_errors=True)  # left by a kill after completion
         return Artifact(path, manifest)
 
     def _discard(self, path: Path, problem: str) -> None:
@@ -254,11 +268,18 @@ class ArtifactStore:
         if found is not None:
             return found
         final = self.entry_dir(step, key)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ArtifactError(
+                f"{final.parent}: a file where the cache's folder belongs; move it away to build {step}"
+            ) from None
         with _lock(final.parent / f".{key}.lock"):
             found = self.lookup(step, key)  # another process may have finished it
             if found is not None:
                 return found
+            for stale in final.parent.glob(f".{key}.tmp-*"):  # the lock's holder alone builds this key
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".{key}.tmp-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             work = final.parent / f".{key}.work"
@@ -284,7 +305,8 @@ class ArtifactStore:
                         if p.is_file()
                     },
                 }
-                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+                manifest["checksum"] = manifest_checksum(manifest)
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
                 if final.exists():  # a folder without manifest is not an entry
                     shutil.rmtree(final)
                 os.replace(tmp, final)
@@ -308,6 +330,22 @@ class ArtifactStore:
                 shutil.rmtree(tmp, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def manifest_checksum(manifest: Mapping[str, Any]) -> str:
+    """sha256 of a manifest's content without its ``checksum`` field: facts, files, key and all."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _check_folder_place(path: Path) -> None:
+    """An ``ArtifactError`` when something other than a folder sits where an entry's folder belongs
+    (or above it): it is not the cache's to remove, and a build would fail only at its end."""
+    for place in (path, *path.parents):
+        if place.exists() and not place.is_dir():
+            raise ArtifactError(f"{place}: a file where a cache folder belongs; move it away and the entry is rebuilt")
+        if place.is_dir():
+            return
 
 
 # Entries whose files were checked against their manifest in this process (once each).

@@ -44,7 +44,7 @@ from sp_prm_lib.decoding.common import Generation
 from sp_prm_lib.decoding.cost import ComputeCost, count_forwards
 from sp_prm_lib.decoding.policy import Policy, as_policy
 from sp_prm_lib.decoding.registry import METHODS, Method, decode, get_method, make_config
-from sp_prm_lib.decoding.runs import generate_run, merge_shards, read_records
+from sp_prm_lib.decoding.runs import generate_run, merge_shards, read_records, read_run_file
 from sp_prm_lib.decoding.scorers import (
     FunctionScorer,
     RewardScorer,
@@ -91,6 +91,7 @@ __all__ = [
     "make_config",
     "merge_shards",
     "read_records",
+    "read_run_file",
     "sample",
     "tbs",
 ]

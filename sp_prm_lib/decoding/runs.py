@@ -22,8 +22,10 @@ policy.
 
 Resume: prompts already in the output file (same run fingerprint, same
 prompt text) are skipped; a half-written last line (a killed process) is cut
-off. A file holding a different run (another config, policy or reward
-model) is an error, never overwritten or extended.
+off, but only once every complete line is known to be a record of this very
+run (``read_run_file``, then the fingerprints). A file that is not a run file,
+or holds a different run (another config, policy or reward model), is an
+error and is left byte for byte as it was: never cut, overwritten or extended.
 
 A method's run-wide preparation (``Method.resolve``: CARDS calibrates its
 ``"auto"`` thresholds) runs once on the whole prompt set, so a run's results
@@ -207,26 +209,90 @@ def _check_scorer(path: Path, rec: dict, ours: dict | None) -> None:
         _refuse(path, "reward model / scorer", theirs, ours)
 
 
-def read_records(path: Path, *, repair: bool = False) -> list[dict]:
-    """Records of a run file. A last line without its newline (an interrupted
-    write) is ignored, and cut off when ``repair``; any other bad line is an error."""
+RECORD_START = b'{"index": '  # how every record line of a run file begins (``generate_run`` writes it)
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A run file as read, unchanged: its complete records and the bytes of a cut last line."""
+
+    path: Path
+    records: list[dict]
+    size: int  # bytes of the file (0: absent)
+    tail: bytes  # a last line without its newline (an interrupted write), else b""
+
+    def tail_record(self) -> dict | None:
+        """The cut last line as a record when it is complete JSON (only its newline is missing)."""
+        try:
+            rec = json.loads(self.tail.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return rec if isinstance(rec, dict) else None
+
+
+def read_run_file(path: Path) -> RunFile:
+    """Read ``path`` as a run file without changing it.
+
+    Every complete line must be a JSON record of a run (an object with an integer
+    ``index`` and a ``run`` fingerprint), and a last line without its newline must
+    begin like one (a record cut by a killed process). Anything else (a folder, a
+    file that is not UTF-8 text, JSON or JSONL of something else, a last line that is
+    not a cut record) is a one-line ``ConfigError`` / ``DataError`` naming the file:
+    the file is not a run file and is never cut or extended.
+    """
     path = Path(path)
-    if not path.exists():
-        return []
-    data = path.read_bytes()
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a run file (give a .jsonl file path)")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return RunFile(path, [], 0, b"")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it as a run file ({exc.strerror or exc})") from None
     complete = data.rfind(b"\n") + 1
-    if complete < len(data) and repair:
-        with open(path, "r+b") as fh:
-            fh.truncate(complete)
+    try:
+        text = data[:complete].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a run file (not UTF-8 text at byte {exc.start}); left as it is") from None
     records = []
-    for lineno, line in enumerate(data[:complete].decode("utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 may sit in a response
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from None
-    return records
+            raise DataError(f"{path}:{lineno}: not a run file: not a JSON line ({exc.msg}); left as it is") from None
+        index = rec.get("index") if isinstance(rec, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or "run" not in rec:
+            raise DataError(
+                f"{path}:{lineno}: not a run file: a JSON line that is not a run record "
+                "(no integer index and run fingerprint); left as it is"
+            )
+        records.append(rec)
+    tail = data[complete:]
+    if tail and not tail.startswith(RECORD_START):
+        raise DataError(
+            f"{path}: not a run file: its last line ({len(tail)} bytes without a newline) is not a cut run "
+            "record; left as it is"
+        )
+    return RunFile(path, records, len(data), tail)
+
+
+def read_records(path: Path) -> list[dict]:
+    """The complete records of a run file (``read_run_file``; a cut last line is ignored)."""
+    return read_run_file(path).records
+
+
+def _cut_tail(run_file: RunFile) -> None:
+    """Cut the interrupted last line off a run file checked to be this run's, if the file
+    is still the one that was read (same size)."""
+    if not run_file.tail:
+        return
+    with open(run_file.path, "r+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() != run_file.size:
+            raise DataError(f"{run_file.path} changed while it was being checked; run again")
+        fh.truncate(run_file.size - len(run_file.tail))
 
 
 @dataclass
@@ -269,10 +335,11 @@ def generate_run(
     scorer_id = scorer_identity(scorer, scorer_name)
     fingerprint = run_fingerprint(method, scorer_name if entry.needs_scorer or scorer else None, config, policy_id)
     path = shard_path(Path(out), process_index, num_processes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-
+    # Nothing is written, cut or created before the file is known to hold this very run.
+    run_file = read_run_file(path)
     finished = set()
-    for rec in read_records(path, repair=True):
+    cut = run_file.tail_record()
+    for rec in [*run_file.records, *([cut] if cut is not None else [])]:
         _check_policy(path, rec, policy_id)
         _check_scorer(path, rec, scorer_id)
         if rec.get("run") != fingerprint:
@@ -281,9 +348,15 @@ def generate_run(
                 f"{rec.get('config')}); choose another output path"
             )
         i = rec.get("index")
-        if not isinstance(i, int) or i >= len(prompts) or rec.get("prompt") != prompts[i]:
+        if not isinstance(i, int) or not 0 <= i < len(prompts) or rec.get("prompt") != prompts[i]:
             raise ConfigError(f"{path}: record for prompt {i} does not match the prompt set given")
-        finished.add(i)
+        if rec is not cut:
+            finished.add(i)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create its folder {path.parent} ({exc.strerror or exc})") from None
+    _cut_tail(run_file)  # a record cut by a killed process: redone below
     todo = [i for i in shard_indices(len(prompts), process_index, num_processes) if i not in finished]
     rm_model = getattr(getattr(scorer, "rm", None), "model", None)  # a reward model's forwards are counted
     # run-wide preparation on the whole prompt set (same in every shard, batch and resumption)
@@ -341,7 +414,9 @@ def merge_shards(out: str | Path, *, expected: int | None = None, keep_shards: b
 
     Every shard 0..N-1 must exist; a prompt in two shards, or (with
     ``expected``) a missing prompt, is an error. The merged file is written
-    to a temporary name and renamed.
+    to a temporary name and renamed; an existing ``<out>`` is replaced only
+    when it holds records of the same run (an earlier merge), never a file of
+    something else.
     """
     out = Path(out)
     shards: dict[int, Path] = {}
@@ -375,6 +450,14 @@ def merge_shards(out: str | Path, *, expected: int | None = None, keep_shards: b
             raise DataError(
                 f"{out}: {len(absent)} of {expected} prompts not generated yet "
                 f"(first: {absent[:5]}); resume the shards first"
+            )
+    if out.exists() or out.is_symlink():  # only a merge of this very run may be replaced
+        previous = read_run_file(out)
+        foreign = {str(rec.get("run")) for rec in previous.records} - set(map(str, runs))
+        if foreign or previous.tail or (out.is_symlink() and not previous.records):
+            raise DataError(
+                f"{out} exists and is not a merge of these shards (run {', '.join(sorted(foreign)) or 'unknown'}); "
+                "choose another --out or move it away"
             )
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -11,19 +11,33 @@ a chat completion are retried with exponential backoff (``Retry-After`` is
 honoured, capped at ``max_backoff``); other 4xx fail at once. A reply is
 cached on disk under the sha256 of the request (URL, model, messages,
 sampling settings; not the key) as soon as it arrives, parseable or not, so
-a re-run costs nothing; a failed request is never cached.
+a re-run costs nothing; a failed request is never cached. Each cached reply
+carries a checksum binding it to its request: a reply that fails it (edited by
+hand, damaged, or written by an older version without one) is reported on
+stderr and requested again, never used.
+
+The key never reaches a message or a file: every text that comes from the HTTP
+layer (error bodies, the excerpt of a body that is not JSON, connection
+errors, the replies themselves, which are cached and returned) passes through
+``redact``, which removes the key as sent, URL-encoded, hex or base64, and any
+run of ``FRAGMENT`` characters of those (a key cut short or split across
+fields); a reply that echoes it is kept with ``***`` in its place.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
+import string
+import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -47,26 +61,85 @@ def resolved_settings(base_url: str | None = None, model: str | None = None) -> 
     return url, model or env.get("SP_PRM_JUDGE_MODEL") or DEFAULT_MODEL
 
 
+FRAGMENT = 8  # a run of this many characters of the key (or of one of its encodings) is redacted
+_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_SCAN_LIMIT = 1 << 16  # characters of a body redacted before an excerpt of it is shown
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways a key can come back in a reply: as sent, URL-encoded (upper- and lower-case
+    escapes), hex, and base64 (standard and URL-safe) at each of the three alignments it can
+    have inside a longer encoded text (the characters that its bytes alone decide)."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), secret.encode().hex(), secret.encode().hex().upper()}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in list(forms)}
+    raw = secret.encode()
+    for shift in range(3):
+        part = raw[shift:]
+        part = part[: len(part) // 3 * 3]
+        if part:
+            forms.add(base64.b64encode(part).decode())
+            forms.add(base64.urlsafe_b64encode(part).decode())
+    return {f for f in forms if f}
+
+
+def _fragments(secrets: tuple[str, ...]) -> tuple[set[str], set[str]]:
+    """(every ``FRAGMENT``-character run of the secrets' forms, the forms too short to have one)."""
+    runs, short = set(), set()
+    for secret in secrets:
+        if not secret or len(secret) < 4:
+            continue
+        for form in secret_forms(secret):
+            form = form.translate(_LOWER)
+            runs.update(form[i : i + FRAGMENT] for i in range(len(form) - FRAGMENT + 1))
+        # a key shorter than a fragment: only as sent or URL-encoded (its short base64 pieces
+        # would match ordinary words)
+        short.update(f for f in (secret, quote(secret, safe=""), quote_plus(secret)) if len(f) < FRAGMENT)
+    return runs, short
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` with credentials removed: user:password@ in URLs, key/token query values,
-    bearer tokens and any of ``secrets`` (the API key) wherever they appear."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+    bearer tokens and any of ``secrets`` (the API key) wherever they appear, as sent,
+    URL-encoded, hex or base64, whole or in part (any run of ``FRAGMENT`` characters of
+    one of those forms, in any letter case, so a key cut short, split across fields or
+    case-changed goes too)."""
+    runs, short = _fragments(secrets)
+    if runs:
+        hidden, folded = bytearray(len(text)), text.translate(_LOWER)  # ASCII case folded, same length
+        for i in range(len(text) - FRAGMENT + 1):
+            if folded[i : i + FRAGMENT] in runs:
+                hidden[i : i + FRAGMENT] = b"\1" * FRAGMENT
+        if any(hidden):
+            pieces, i = [], 0
+            while i < len(text):
+                j = i
+                while j < len(text) and hidden[j] == hidden[i]:
+                    j += 1
+                pieces.append("***" if hidden[i] else text[i:j])
+                i = j
+            text = "".join(pieces)
+    for form in sorted(short, key=len, reverse=True):
+        text = text.replace(form, "***")
     text = _URL_SECRET.sub(lambda m: f"{m.group('scheme')}***@", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
     return _BEARER.sub(lambda m: f"{m.group('name')}***", text)
+
+
+def excerpt(text: str, secrets: tuple[str, ...], limit: int) -> str:
+    """The first ``limit`` characters of ``text`` after redaction (redacted whole, then cut, so a
+    cut never leaves part of a key behind)."""
+    return redact(text[:_SCAN_LIMIT], secrets)[:limit]
 
 
 class _Malformed(ValueError):
     """A 2xx body that is not a chat completion."""
 
 
-def _reply_content(response: httpx.Response) -> str:
+def _reply_content(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
     try:
         data = response.json()
     except ValueError:
-        raise _Malformed(f"body is not JSON: {response.text[:80]!r}") from None
+        raise _Malformed(f"body is not JSON: {excerpt(response.text, secrets, 80)!r}") from None
     try:
         message = data["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
@@ -142,21 +215,43 @@ class OpenAIChatJudge(TemplateJudge):
     def _cache_path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.json"
 
+    @staticmethod
+    def reply_checksum(key: str, content: str) -> str:
+        """sha256 binding a cached reply to its request's key."""
+        return hashlib.sha256(json.dumps([key, content], ensure_ascii=False).encode("utf-8")).hexdigest()
+
     def _cached(self, key: str) -> str | None:
+        """The cached reply, or None: absent, or failing its checksum (edited, damaged, or written
+        without one), in which case it is said on stderr and requested again (then overwritten)."""
         if not self.use_cache:
             return None
+        path = self._cache_path(key)
         try:
-            return json.loads(self._cache_path(key).read_text())["content"]
-        except (OSError, ValueError, KeyError, TypeError):
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError):
+            entry = None
+        content = entry.get("content") if isinstance(entry, dict) else None
+        if not isinstance(content, str) or entry.get("checksum") != self.reply_checksum(key, content):
+            print(
+                f"judge cache: {path}: the reply does not match its checksum (edited or damaged); requesting it again",
+                file=sys.stderr,
+                flush=True,
+            )
+            return None
+        return self._redact(content)
 
     def _store(self, key: str, payload: dict, content: str) -> None:
+        """Write a (redacted) reply and its request, the key nowhere in them, atomically."""
         if not self.use_cache:
             return
         path = self._cache_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"request": payload, "content": content}, ensure_ascii=False))
+        request = {**payload, "messages": [{**m, "content": self._redact(m["content"])} for m in payload["messages"]]}
+        entry = {"request": request, "content": content, "checksum": self.reply_checksum(key, content)}
+        tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)  # atomic: a reader never sees half a file
 
     # -- HTTP -----------------------------------------------------------------
@@ -173,28 +268,31 @@ class OpenAIChatJudge(TemplateJudge):
             except httpx.TimeoutException:
                 problem = f"no answer within {self.timeout:g} s"
             except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {self._redact(str(exc))[:80]})"
+                problem = f"connection failed ({type(exc).__name__}: {self._excerpt(str(exc), 80)})"
             else:
                 status = response.status_code
                 if status == 429 or status >= 500:
                     problem, delay = f"HTTP {status}", _retry_after(response)
                 elif status >= 400:
-                    detail = self._redact(" ".join(response.text.split()))[:160]
-                    raise JudgeError(f"judge API {self._redact(url)} refused the request: HTTP {status}: {detail}")
+                    detail = self._excerpt(" ".join(response.text[:_SCAN_LIMIT].split()), 160)
+                    raise JudgeError(self._redact(f"judge API {url} refused the request: HTTP {status}: {detail}"))
                 else:
-                    try:
-                        return _reply_content(response)
+                    try:  # a reply that echoes the key is kept (cache included) with the key redacted
+                        return self._redact(_reply_content(response, (self.api_key,)))
                     except _Malformed as exc:
                         problem = f"malformed reply ({exc})"
             if attempt < self.max_retries:
                 step = self.backoff * 2**attempt if delay is None else delay
                 time.sleep(min(self.max_backoff, step))
         raise JudgeError(
-            f"judge API {self._redact(url)}: {problem} after {self.max_retries + 1} attempts; nothing cached"
+            self._redact(f"judge API {url}: {problem} after {self.max_retries + 1} attempts; nothing cached")
         )
 
     def _redact(self, text: str) -> str:
         return redact(text, (self.api_key,))
+
+    def _excerpt(self, text: str, limit: int) -> str:
+        return excerpt(text, (self.api_key,), limit)
 
     def complete(self, conversations: list[list[dict[str, str]]]) -> list[str]:
         """The reply text of each conversation (from the cache where possible)."""

@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import torch
 from sp_prm_lib.config.profile import ModelSpec
 from sp_prm_lib.core.artifacts import ArtifactStore, file_sha256
 from sp_prm_lib.core.errors import ModelError
+from sp_prm_lib.core.progress import terminal_progress
 from sp_prm_lib.core.settings import cache_dir
 
 
@@ -85,6 +87,22 @@ def resolve(spec: ModelSpec, store: ArtifactStore | None = None) -> str:
     return str(convert_gguf(spec.id, store).path)
 
 
+@contextmanager
+def _terminal_gguf_progress():
+    """transformers' GGUF loader draws ``tqdm.auto`` bars (widgets in a notebook, whatever its
+    progress switch says): show them on the terminal alone (``core.progress``) while it runs."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    before = getattr(gguf_utils, "tqdm", None)
+    if before is not None:
+        gguf_utils.tqdm = terminal_progress
+    try:
+        yield
+    finally:
+        if before is not None:
+            gguf_utils.tqdm = before
+
+
 def convert_gguf(model_id: str, store: ArtifactStore | None = None):
     """Dequantise a packaged GGUF causal LM once into a cached safetensors folder.
 
@@ -108,7 +126,8 @@ def convert_gguf(model_id: str, store: ArtifactStore | None = None):
 
         folder, name = str(gguf.parent), gguf.name
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        with _terminal_gguf_progress():  # transformers' own bar would be a widget in a notebook
+            quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
         cfg_dict = quantised.config.to_dict()
         cfg_dict.pop("quantization_config", None)
         cfg = AutoConfig.for_model(**cfg_dict)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from sp_prm_lib.experiments.decoding_tables import order_rows, row_label
 
@@ -100,11 +102,23 @@ def show_table(
             formats[name] = _formatter(column, None)
     out = out.rename(columns={c: f"{c} ({u})" for c, u in units.items()})
     formats = {(f"{c} ({units[c]})" if c in units else c): f for c, f in formats.items()}
-    styler = out.style.format(formats).hide(axis="index")
+    # ids from the content, not pandas' random uuid: two runs of a notebook store the same HTML
+    uid = hashlib.sha256(f"{caption}\0{out.to_csv()}".encode()).hexdigest()[:5]
+    styler = out.style.format(formats).hide(axis="index").set_uuid(uid)
     styler = styler.set_table_styles([{"selector": "th", "props": "text-align: left;"}])
     if caption:
         styler = styler.set_caption(caption)
+    styler.__class__ = _BookTable
     return styler
+
+
+class _BookTable(Styler):
+    """A ``Styler`` whose plain-text form names the table instead of a memory address, so two
+    runs of a notebook store the same outputs."""
+
+    def __repr__(self) -> str:
+        caption = f": {self.caption}" if getattr(self, "caption", None) else ""
+        return f"<table{caption} ({len(self.data)} rows)>"
 
 
 def _all_bool(column: pd.Series) -> bool:
