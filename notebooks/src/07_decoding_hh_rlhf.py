@@ -113,7 +113,12 @@ show_side_by_side(
 # %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
 plot_metric(result.table, "reward", axes[0], "ORM reward (average reward)")
-plot_metric(result.table, "ref_reward", axes[1], "reference-RM reward (independent)")
+plot_metric(
+    result.table,
+    "ref_reward",
+    axes[1],
+    "reference-RM reward (it filtered SP-PRM's pairs)",
+)
 plot_metric(result.table, "win_tie", axes[2], "win-tie vs base (%)")
 fig.suptitle(f"HH-RLHF decoding, profile {P.name}")
 fig.tight_layout()
@@ -128,9 +133,11 @@ show_figure(fig, "fig-07-table1")
 #
 # **HH-RLHF decoding, method by method.** Bars are the mean over prompts for each guiding reward
 # model (ORM, SP-PRM, and the SC-only ablation where the profile runs it); the dashed line is the
-# base policy. Left the ORM's reward, middle the independent reference RM's, right the win-tie
-# rate against the base policy. Look at whether the SP-PRM bar beats the ORM bar within each
-# method, and whether that holds for the reference RM too (the ORM's own score can be gamed).
+# base policy. Left the ORM's reward, middle the reference RM's (the larger RM that filtered
+# SP-PRM's training pairs, so not neutral between ORM and SP-PRM: it leans towards SP-PRM),
+# right the win-tie rate against the base policy. Look at whether the SP-PRM bar beats the ORM
+# bar within each method, and whether that holds for the reference RM too (the ORM's own score
+# can be gamed; a lead on the reference RM alone is weaker evidence, for the reason above).
 # :::
 
 # %% tags=["remove-output"]

@@ -49,9 +49,9 @@ import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
-from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import pairs_digest
-from sp_prm_lib.experiments.pairs import neutral_example, preference_splits, reward_setting
+from sp_prm_lib.experiments.pairs import is_neutral, preference_splits, reward_setting
 from sp_prm_lib.scoring import reward_model as rewards
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
@@ -394,25 +394,22 @@ def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> d
 
 
 def probe_rows(evaluation: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` eval pairs the probe shows, in the order it lists them.
+    """The eval pairs the probe shows (at most ``n``), in the order it lists them.
 
-    First the pair both probes open on: ``neutral_example`` of the whole eval
-    split (the first single-turn pair free of the words in ``CONTENT_FLAGS``;
-    HH-RLHF's first pairs include explicit red-team requests). Then the first
-    eval pairs in the split's own order, that one left out, up to ``n`` in all.
-    When no pair qualifies, simply the first ``n``. The index is each pair's
-    position in the eval split (0-based), so a pair keeps its name wherever it
-    is listed.
+    Every pair a reader can pick passes the content filter of the pair both
+    probes open on (``is_neutral``: a single-turn prompt, no word of
+    ``CONTENT_FLAGS`` in prompt, chosen or rejected; HH-RLHF's first pairs
+    include explicit red-team requests and dialogues): the first ``n`` such
+    pairs in the split's own order, so the first is ``neutral_example``. Fewer
+    than ``n`` when fewer pass; when none passes (a synthetic split), simply the
+    first ``n``. The index is each pair's position in the eval split (0-based),
+    so a pair keeps its name wherever it is listed.
     """
     frame = evaluation[["prompt", "chosen", "rejected"]].reset_index(drop=True)
     if n < 1 or n > len(frame):
         raise ConfigError(f"the probe needs 1 to {len(frame)} pairs of this eval split, got {n}")
-    try:
-        first = neutral_example(frame).name
-    except DataError:
-        return frame.head(n)
-    order = [first] + [i for i in range(len(frame)) if i != first][: n - 1]
-    return frame.loc[order]
+    passing = [i for i, row in frame.iterrows() if is_neutral(row)][:n]
+    return frame.loc[passing] if passing else frame.head(n)
 
 
 def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> list[PairProbe]:
