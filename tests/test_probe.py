@@ -389,3 +389,41 @@ def test_every_pair_the_probe_lists_passes_the_opening_pairs_content_filter():
     assert pr.probe_rows(frame.iloc[[0, 1]], 2).index.tolist() == [0, 1]  # none neutral: the first n
     with pytest.raises(ConfigError, match="1 to 7 pairs"):
         pr.probe_rows(frame, 8)
+
+
+@pytest.mark.parametrize(
+    "prompt, a, b, message",
+    [
+        (PROMPT, "<eos><bos> hello", B, r"response A contains '<(eos|bos)>', a special token of the ORM"),
+        (PROMPT, A, "fine <unk> yes", r"response B contains '<unk>', a special token of the ORM"),
+        (PROMPT + "<pad>", A, B, r"the prompt contains '<pad>'"),
+    ],
+)
+def test_typed_special_tokens_are_refused_not_tokenized(models, prompt, a, b, message):
+    assert "<eos>" in pr.special_tokens(models["ORM"].tokenizer)
+    with pytest.raises(ConfigError, match=message):
+        pr.probe_pair(models, prompt, a, b)
+
+
+def test_identical_responses_tie_in_full_and_at_every_t():
+    """Scores of the same text may differ by float noise: "prefers" says tie, as "agrees" does."""
+    scores = {"ORM": ([0.0, 0.5, -0.0307001], [0.0, 0.5 + 1e-9, -0.0307])}
+    p = pr.PairProbe(
+        "p",
+        "\n\nHuman: hi\n\nAssistant:",
+        ("ab", "ab"),
+        ("A", "B"),
+        "ORM tokens",
+        (2, 2),
+        ([0, 1, 2], [0, 1, 2]),
+        scores,
+    )
+    assert p.full_order("ORM") == 0 and [p.order_at("ORM", t) for t in range(3)] == [0, 0, 0]
+    assert not p.agreement("ORM").any()
+    for t in range(3):
+        cells = re.findall(r"<td>([^<]*)</td>", pw.step_html(p, t))
+        assert cells[1:3] == ["tie", "tie"]  # prefers at t, prefers in full
+    data = pw.static_probe_data([p])["pairs"][0]
+    assert data["full"] == {"ORM": 0} and data["same"] == "111"
+    assert pw.SCALE_NOTE in pw.step_html(p, 1) and pw.SCALE_NOTE in pw.static_probe_html([p])
+    assert "higher is better" in pw.SCALE_NOTE and "within a row" in pw.SCALE_NOTE
