@@ -51,6 +51,7 @@ from sp_prm_lib.experiments.prefix_analysis import judge_name
 from sp_prm_lib.notebook import save_figure, start
 from sp_prm_lib.report.plots import plot_metric, show_figure
 from sp_prm_lib.report.tables import (
+    as_run,
     labelled,
     show_decoding,
     show_side_by_side,
@@ -66,7 +67,7 @@ print(
     f"judge {judge_name(P)}"
 )
 show_table(
-    resolved_configs(P, "hh-rlhf"),
+    as_run(resolved_configs(P, "hh-rlhf")),
     caption="What each decoding run is: decoder and configuration",
 )
 
@@ -143,10 +144,10 @@ show_figure(fig, "fig-07-table1")
 # %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(11, 3.4))
 spread = result.generations[result.generations.method != "base"]
-sns.boxplot(spread, x="method", y="reward", hue="variant", fliersize=0, ax=ax)
+sns.boxplot(spread, x="ours", y="reward", hue="variant", fliersize=0, ax=ax)
 sns.stripplot(
     spread,
-    x="method",
+    x="ours",
     y="reward",
     hue="variant",
     dodge=True,
@@ -239,7 +240,9 @@ win_estimates, win_verdict = effects_table(
     paired_differences(gens, "win"), "higher", independent=independent, **boot
 )
 display(show_table(win_estimates))
-rates = result.table[result.table.method != "base"][["method", "variant", "win", "tie"]]
+rates = as_run(result.table[result.table.method != "base"])[
+    ["method", "paper row", "variant", "win", "tie"]
+]
 display(show_table(rates, digits=1, units={"win": "%", "tie": "%"}))
 record(
     P,
