@@ -31,7 +31,7 @@ import seaborn as sns
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments import reward_models as rms
 from sp_prm_lib.notebook import save_figure, start
-from sp_prm_lib.report.plots import show_figure
+from sp_prm_lib.report.plots import integer_ticks, show_figure
 from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
@@ -80,6 +80,7 @@ cuts = (
     .reindex(range(prm.train_pairs), fill_value=0)
 )
 axes[0].hist(cuts, bins=np.arange(cuts.max() + 2) - 0.5, color="tab:grey")
+integer_ticks(axes[0])
 axes[0].set(
     xlabel="prefix pairs cut from one pair",
     ylabel="pairs",
