@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 
 import pytest
@@ -20,6 +21,7 @@ from sp_prm_lib.decoding import (
     Policy,
     RewardScorer,
     SampleConfig,
+    ScorerStats,
     TBSConfig,
     args_greedy,
     beam_search,
@@ -717,3 +719,101 @@ def test_real_smollm2_args_cached_equals_released_style_loop():
     ref = naive_args(policy, RewardScorer(rm, kv_cache=False), prompts, cfg, rescore_mode="text", policy_cache=True)
     assert [g.token_ids for g in fast] == [g.token_ids for g in ref]
     assert all(math.isclose(a.reward, b.reward, abs_tol=1e-4) for a, b in zip(fast, ref))
+
+
+# -- exact ties: one reward per distinct text, whatever the batch ---------------------
+class BatchNoise:
+    """r(x, y): a hash of (x, y) in [0, 10), plus 20 per U+FFFD in y (so that equal texts made of
+    different lone bytes compete for the top), plus "float noise" below 1e-5 that depends on
+    where the response sits in the call, how many responses the call has and which call
+    it is, as the rounding of batched (padded, cached or re-scored) rewards does. Distinct
+    texts are far apart; equal texts tie up to the noise."""
+
+    name = "batch-noise"
+
+    def __init__(self):
+        self.stats = ScorerStats()
+        self.texts: dict[tuple[str, str], int] = {}
+
+    def score_texts(self, prompts, responses):
+        n = len(responses)
+        out = []
+        for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+            self.texts[(p, r)] = self.texts.get((p, r), 0) + 1
+            h = int.from_bytes(hashlib.sha256(f"{p}\0{r}".encode()).digest()[:6], "big") / 2**48
+            noise = int.from_bytes(hashlib.sha256(f"{i} {n} {self.stats.calls}".encode()).digest()[:6], "big")
+            out.append(10 * h + 20 * r.count("\ufffd") + 1e-5 * noise / 2**48)
+        self.stats.calls += 1
+        return torch.tensor(out, dtype=torch.float64)
+
+
+def lone_byte_ids(tok):
+    """(id of a lone continuation byte, ids of U+FFFD's three bytes): both decode to U+FFFD."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    lone = tok.convert_tokens_to_ids(bytes_to_unicode()[0x80])
+    return lone, tok("\ufffd", add_special_tokens=False).input_ids
+
+
+def test_two_ids_with_the_same_text_get_one_reward_in_a_round_and_after(models):
+    policy, _, tok = models
+    lone, three = lone_byte_ids(tok)
+    assert policy.decode([lone]) == policy.decode(three) == "\ufffd"
+    (a,) = tok("a", add_special_tokens=False).input_ids
+    noisy = BatchNoise()
+    cands = candidate_scorer(noisy, policy, PROMPTS[:2], 8)
+    blocks = torch.tensor([[[lone, 0, 0], three, [a, 0, 0]], [[a, 0, 0], three, [lone, 0, 0]]])
+    lengths = torch.tensor([[1, 3, 1], [1, 3, 1]])
+    first = cands.score([[], []], blocks, lengths)
+    assert first[0, 0] == first[0, 1] and first[1, 1] == first[1, 2]  # exact, in one call
+    assert first[0, 0] != first[1, 1]  # per prompt: the other prompt's text is another text
+    # a later round (another call, other noise) gives a seen text its first reward
+    again = cands.score([[], []], blocks[:, [2, 0]], lengths[:, [2, 0]])
+    assert torch.equal(again, torch.stack([first[0, [2, 0]], first[1, [2, 0]]]))
+    # the RM cache: the round-tripping ids get the cached reward, the lone byte a text
+    # re-score; the same text gets one reward, that of r(x, text)
+    rm = reward_model(models, "closed")
+    for guidance in ("text", "token"):
+        cached = candidate_scorer(RewardScorer(rm), policy, PROMPTS[:1], 8, guidance=guidance)
+        assert cached.kind == "rm-cache"
+        got = cached.score([[]], blocks[:1, :2], lengths[:1, :2])[0]
+        if guidance == "text":
+            assert got[0] == got[1]
+            assert math.isclose(float(got[0]), float(rm.score(PROMPTS[:1], ["\ufffd"])[0]), abs_tol=1e-6)
+        else:  # token guidance: the ids' rewards, which differ
+            assert got[0] != got[1]
+
+
+@pytest.mark.parametrize(
+    "method,overrides",
+    [
+        ("args", {"k": 24, "temperature": 1e5}),
+        ("tbs", {"width": 3, "successors": 4, "top_k": 0}),
+        ("cbs", {"width": 2, "successors": 4, "chunk_length": 2, "top_k": 0}),
+        ("bon", {"n": 12, "top_k": 0, "max_new_tokens": 1}),
+        (
+            "cards",
+            {
+                "tau_u": 50.0,
+                "min_segment": 1,
+                "max_segment": 1,
+                "reward_threshold": 1e3,
+                "acceptance": "hard",
+                "max_rejections": 5,
+                "top_k": 0,
+            },
+        ),
+    ],
+)
+def test_alone_and_batched_give_the_same_output_when_equal_texts_tie(models, method, overrides):
+    """Random byte-level policies emit lone bytes that all decode to U+FFFD: equal texts from
+    different ids, whose rewards differ only by the batch's noise. Decoding each prompt
+    alone and all in one batch gives the same tokens (the tie goes to the earlier candidate)."""
+    policy = models[0]
+    settings = {"max_new_tokens": 6, "seed": 5, **overrides}
+    noisy = BatchNoise()
+    batched = decode(method, policy, noisy, PROMPTS, **settings)
+    assert any(n > 1 for n in noisy.texts.values())  # equal texts were scored
+    alone = [decode(method, policy, BatchNoise(), [p], indices=[i], **settings)[0] for i, p in enumerate(PROMPTS)]
+    assert [g.token_ids for g in batched] == [g.token_ids for g in alone]
+    assert all(math.isclose(a.reward, b.reward, abs_tol=1e-4) for a, b in zip(batched, alone))  # up to the noise

@@ -364,7 +364,7 @@ def test_static_probe_responds_in_headless_chromium(tmp_path, probe):
     assert (shots / "13_prefix_probe.png").stat().st_size > 1000
 
 
-def test_probe_opens_on_the_first_neutral_pair_and_keeps_the_rest_in_order():
+def test_every_pair_the_probe_lists_passes_the_opening_pairs_content_filter():
     import pandas as pd
 
     def turn(question):
@@ -376,14 +376,56 @@ def test_probe_opens_on_the_first_neutral_pair_and_keeps_the_rest_in_order():
             (turn("Is it illegal to jaywalk?"), "It depends.", "No."),  # flagged: illegal
             (turn("How do I boil an egg?"), A, B),  # the first neutral pair
             (turn("Name a colour."), "Blue.", "Seven."),
+            (turn("Go on.") + " Sure\n\nHuman: more", "Ok.", "No."),  # not a single turn
+            (turn("Name a fruit."), "A pear.", "A gun."),  # flagged in the rejected answer
+            (turn("Name a tree."), "An oak.", "A rose."),
         ],
         columns=["prompt", "chosen", "rejected"],
-        index=[10, 11, 12, 13],  # the split's own labels do not matter: positions do
+        index=[10, 11, 12, 13, 14, 15, 16],  # the split's own labels do not matter: positions do
     )
-    rows = pr.probe_rows(frame, 3)
-    assert rows.index.tolist() == [2, 0, 1]  # neutral first, then the first others, 3 in all
+    rows = pr.probe_rows(frame, 2)
+    assert rows.index.tolist() == [2, 3]  # the opening (first neutral) pair, then the next neutral one
     assert rows.iloc[0].chosen == A
-    assert pr.probe_rows(frame, 4).index.tolist() == [2, 0, 1, 3]
+    assert pr.probe_rows(frame, 7).index.tolist() == [2, 3, 6]  # only pairs that pass; fewer than asked
+    assert all(pr.is_neutral(row) for _, row in pr.probe_rows(frame, 7).iterrows())
     assert pr.probe_rows(frame.iloc[[0, 1]], 2).index.tolist() == [0, 1]  # none neutral: the first n
-    with pytest.raises(ConfigError, match="1 to 4 pairs"):
-        pr.probe_rows(frame, 5)
+    with pytest.raises(ConfigError, match="1 to 7 pairs"):
+        pr.probe_rows(frame, 8)
+
+
+@pytest.mark.parametrize(
+    "prompt, a, b, message",
+    [
+        (PROMPT, "<eos><bos> hello", B, r"response A contains '<(eos|bos)>', a special token of the ORM"),
+        (PROMPT, A, "fine <unk> yes", r"response B contains '<unk>', a special token of the ORM"),
+        (PROMPT + "<pad>", A, B, r"the prompt contains '<pad>'"),
+    ],
+)
+def test_typed_special_tokens_are_refused_not_tokenized(models, prompt, a, b, message):
+    assert "<eos>" in pr.special_tokens(models["ORM"].tokenizer)
+    with pytest.raises(ConfigError, match=message):
+        pr.probe_pair(models, prompt, a, b)
+
+
+def test_identical_responses_tie_in_full_and_at_every_t():
+    """Scores of the same text may differ by float noise: "prefers" says tie, as "agrees" does."""
+    scores = {"ORM": ([0.0, 0.5, -0.0307001], [0.0, 0.5 + 1e-9, -0.0307])}
+    p = pr.PairProbe(
+        "p",
+        "\n\nHuman: hi\n\nAssistant:",
+        ("ab", "ab"),
+        ("A", "B"),
+        "ORM tokens",
+        (2, 2),
+        ([0, 1, 2], [0, 1, 2]),
+        scores,
+    )
+    assert p.full_order("ORM") == 0 and [p.order_at("ORM", t) for t in range(3)] == [0, 0, 0]
+    assert not p.agreement("ORM").any()
+    for t in range(3):
+        cells = re.findall(r"<td>([^<]*)</td>", pw.step_html(p, t))
+        assert cells[1:3] == ["tie", "tie"]  # prefers at t, prefers in full
+    data = pw.static_probe_data([p])["pairs"][0]
+    assert data["full"] == {"ORM": 0} and data["same"] == "111"
+    assert pw.SCALE_NOTE in pw.step_html(p, 1) and pw.SCALE_NOTE in pw.static_probe_html([p])
+    assert "higher is better" in pw.SCALE_NOTE and "within a row" in pw.SCALE_NOTE

@@ -120,3 +120,18 @@ def test_agreement_axis_labels_and_chance_line():
     agreement_axis(b, ylabel="gap", ylim=None, chance=False, unit="words")
     assert b.get_xlabel() == "prefix length t (words)" and b.get_ylim() == before and len(b.get_lines()) == 1
     plt.close(fig)
+
+
+def test_as_run_labels_methods_as_run_and_keeps_the_paper_row_apart():
+    import pandas as pd
+
+    from sp_prm_lib.report.tables import as_run
+
+    frame = pd.DataFrame({"method": ["base", "bon-16", "bon-64"], "ours": ["base", "bon-4", "bon-8"], "tie": [1, 2, 3]})
+    out = as_run(frame)
+    assert out.columns.tolist() == ["method", "paper row", "tie"]
+    assert out["method"].tolist() == ["base", "bon-4", "bon-8"] and out["paper row"].tolist()[1:] == [
+        "bon-16",
+        "bon-64",
+    ]
+    assert as_run(out.drop(columns="paper row")).equals(out.drop(columns="paper row"))  # no ``ours``: unchanged

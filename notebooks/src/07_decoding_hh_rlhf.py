@@ -50,6 +50,7 @@ from sp_prm_lib.experiments.judges import judge_name
 from sp_prm_lib.notebook import start
 from sp_prm_lib.report.plots import plot_metric, publish_figure
 from sp_prm_lib.report.tables import (
+    as_run,
     labelled,
     show_decoding,
     show_side_by_side,
@@ -65,7 +66,7 @@ print(
     f"judge {judge_name(P)}"
 )
 show_table(
-    resolved_configs(P, "hh-rlhf"),
+    as_run(resolved_configs(P, "hh-rlhf")),
     caption="What each decoding run is: decoder and configuration",
 )
 
@@ -112,7 +113,12 @@ show_side_by_side(
 # %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
 plot_metric(result.table, "reward", axes[0], "ORM reward (average reward)")
-plot_metric(result.table, "ref_reward", axes[1], "reference-RM reward (independent)")
+plot_metric(
+    result.table,
+    "ref_reward",
+    axes[1],
+    "reference-RM reward (it filtered SP-PRM's pairs)",
+)
 plot_metric(result.table, "win_tie", axes[2], "win-tie vs base (%)")
 fig.suptitle(f"HH-RLHF decoding, profile {P.name}")
 fig.tight_layout()
@@ -130,18 +136,20 @@ publish_figure(
 #
 # **HH-RLHF decoding, method by method.** Bars are the mean over prompts for each guiding reward
 # model (ORM, SP-PRM, and the SC-only ablation where the profile runs it); the dashed line is the
-# base policy. Left the ORM's reward, middle the independent reference RM's, right the win-tie
-# rate against the base policy. Look at whether the SP-PRM bar beats the ORM bar within each
-# method, and whether that holds for the reference RM too (the ORM's own score can be gamed).
+# base policy. Left the ORM's reward, middle the reference RM's (the larger RM that filtered
+# SP-PRM's training pairs, so not neutral between ORM and SP-PRM: it leans towards SP-PRM),
+# right the win-tie rate against the base policy. Look at whether the SP-PRM bar beats the ORM
+# bar within each method, and whether that holds for the reference RM too (the ORM's own score
+# can be gamed; a lead on the reference RM alone is weaker evidence, for the reason above).
 # :::
 
 # %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(11, 3.4))
 spread = result.generations[result.generations.method != "base"]
-sns.boxplot(spread, x="method", y="reward", hue="variant", fliersize=0, ax=ax)
+sns.boxplot(spread, x="ours", y="reward", hue="variant", fliersize=0, ax=ax)
 sns.stripplot(
     spread,
-    x="method",
+    x="ours",
     y="reward",
     hue="variant",
     dodge=True,
@@ -229,7 +237,9 @@ win_estimates, win_verdict = effects_table(
     paired_differences(gens, "win"), "higher", independent=independent, **boot
 )
 display(show_table(win_estimates))
-rates = result.table[result.table.method != "base"][["method", "variant", "win", "tie"]]
+rates = as_run(result.table[result.table.method != "base"])[
+    ["method", "paper row", "variant", "win", "tie"]
+]
 display(show_table(rates, digits=1, units={"win": "%", "tie": "%"}))
 record(
     P,

@@ -27,12 +27,23 @@ tokenizer) and re-scores the ones that do not from their text, so every
 candidate gets ``r(x, decode(ids))``; ``guidance="token"`` keeps the ids the
 policy produced. ``final_rewards`` gives the reward of each returned text.
 
+One reward per candidate, whatever the batch: a candidate scorer keeps, per
+prompt, the first reward it returned for each distinct candidate (its text
+with ``guidance="text"``, its ids with ``"token"``) and gives every later
+candidate with the same text (or ids) that reward, in the same round and in
+later rounds. Two ids that decode to the same text (a lone byte and U+FFFD's
+three bytes, say) then tie exactly instead of differing by float noise from
+where they were computed (the RM cache or a text re-score, a batch of one or
+of many), and a decoder's tie rule (the earlier candidate wins: stable sorts,
+``argmax``, ``>``) gives the same output for a prompt alone and in a batch.
+
 Every batch of rewards a scorer returns is checked (``text_rewards``): one
 finite-or-NaN number per response, else a one-line ``ScorerError``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -377,6 +388,7 @@ class CandidateScorer:
         self.policy = policy
         self.prompts = list(prompts)
         self.owners = list(owners)
+        self.known: dict[tuple[int, object], float] = {}  # (prompt, text or ids) -> its first reward
 
     def candidate_ids(self, prefixes, blocks: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
         rows, k, _ = blocks.shape
@@ -385,8 +397,23 @@ class CandidateScorer:
     def score(self, prefixes: Sequence[Sequence[int]], blocks: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         rows, k, _ = blocks.shape
         ids = self.candidate_ids(prefixes, blocks, lengths)
+        texts = self.policy.decode_many(ids)
         prompts = [self.prompts[self.owners[r]] for r in range(rows) for _ in range(k)]
-        return text_rewards(self.scorer, prompts, self.policy.decode_many(ids)).reshape(rows, k)
+        return self.settle(text_rewards(self.scorer, prompts, texts).reshape(rows, k), ids, texts)
+
+    def settle(self, rewards: torch.Tensor, ids: Sequence[Sequence[int]], texts: Sequence[str] | None) -> torch.Tensor:
+        """``rewards`` (rows, k) with every candidate seen before for its prompt (same text;
+        same ids when not ``text_exact``) given the reward it got first (module docstring)."""
+        k = rewards.shape[1]
+        flat = rewards.reshape(-1).clone()
+        for i in range(flat.numel()):
+            key = (self.owners[i // k], texts[i] if self.text_exact else tuple(ids[i]))
+            first = self.known.get(key)
+            if first is not None:
+                flat[i] = first
+            elif math.isfinite(value := float(flat[i])):
+                self.known[key] = value
+        return flat.reshape(rewards.shape)
 
     def _from_text(self, rewards: torch.Tensor, bad: Sequence[int], texts: Sequence[str]) -> torch.Tensor:
         """``rewards`` (rows, k) with the candidates ``bad`` (flat indices) re-scored from their
@@ -438,14 +465,13 @@ class SessionCandidateScorer(CandidateScorer):
 
     def score(self, prefixes, blocks, lengths):
         rewards = self.session.score(blocks, lengths).cpu()
-        if self.guidance != "text":
-            return rewards
-        rows, k, _ = blocks.shape
         ids = self.candidate_ids(prefixes, blocks, lengths)
+        if self.guidance != "text":
+            return self.settle(rewards, ids, None)
         texts = self.policy.decode_many(ids)
         again = self.session.scorer.rm.formatter.response_ids(texts)
         bad = [i for i in range(len(ids)) if again[i] != ids[i]]
-        return self._from_text(rewards, bad, texts)
+        return self.settle(self._from_text(rewards, bad, texts), ids, texts)
 
     def select(self, rows):
         super().select(rows)
@@ -522,7 +548,7 @@ class CrossTokenizerCandidateScorer(CandidateScorer):
                 rewards[i // k, i % k] = self._empty[self.owners[i // k]]
         missing = [r * k + j for r, p in enumerate(plans) for j, t in enumerate(p.tails) if t is None]
         bad = [i for i in missing if i not in bare]
-        return self._from_text(rewards, bad, texts)
+        return self.settle(self._from_text(rewards, bad, texts), ids, texts)
 
     def select(self, rows):
         super().select(rows)

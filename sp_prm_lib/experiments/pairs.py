@@ -101,6 +101,15 @@ def flagged_words(text: str, flags: tuple[str, ...] = CONTENT_FLAGS) -> list[str
     return [word for word in _WORD.findall(text.lower()) if word.startswith(flags)]
 
 
+def is_neutral(row, flags: tuple[str, ...] = CONTENT_FLAGS) -> bool:
+    """True when a pair's prompt is a single user turn and its prompt, chosen and rejected
+    texts contain no word flagged by :func:`flagged_words` (the rule of ``neutral_example``)."""
+    messages = dialogue_to_messages(row["prompt"])
+    if [m["role"] for m in messages] != ["user"]:
+        return False
+    return not any(flagged_words(row[key], flags) for key in ("prompt", "chosen", "rejected"))
+
+
 def neutral_example(pairs: PairSet | pd.DataFrame, flags: tuple[str, ...] = CONTENT_FLAGS) -> pd.Series:
     """The pair a notebook shows as its example, chosen by a fixed rule.
 
@@ -112,10 +121,7 @@ def neutral_example(pairs: PairSet | pd.DataFrame, flags: tuple[str, ...] = CONT
     """
     frame = pairs if isinstance(pairs, pd.DataFrame) else pairs.frame
     for _, row in frame.iterrows():
-        messages = dialogue_to_messages(row["prompt"])
-        single_turn = [m["role"] for m in messages] == ["user"]
-        texts = (row["prompt"], row["chosen"], row["rejected"])
-        if single_turn and not any(flagged_words(text, flags) for text in texts):
+        if is_neutral(row, flags):
             return row
     name = getattr(pairs, "name", "pairs")
     raise DataError(f"{name}: none of the {len(frame)} rows is a single-turn pair free of flagged words")

@@ -49,9 +49,9 @@ import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
-from sp_prm_lib.core.errors import ConfigError, DataError
+from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import pairs_digest
-from sp_prm_lib.experiments.pairs import neutral_example, preference_splits, reward_setting
+from sp_prm_lib.experiments.pairs import is_neutral, preference_splits, reward_setting
 from sp_prm_lib.scoring.reward_model import RewardModel
 
 PROBE_ROLES = {"ORM": "orm", "SP-PRM": "sp-prm", "reference": "reference"}  # shown name: profile role
@@ -143,8 +143,18 @@ class PairProbe:
         return self.responses[side][: self.ends[side][min(t, self.lengths[side])]]
 
     def full_order(self, rm: str) -> int:
-        """+1 when ``rm`` prefers A's full response, -1 for B, 0 for a tie."""
+        """+1 when ``rm`` prefers A's full response, -1 for B, 0 for a tie: equal scores, or
+        the same text (whose two scores may differ by float noise; the rule of ``agreement``)."""
+        if self.responses[0] == self.responses[1]:
+            return 0
         return int(np.sign(self.scores[rm][0][-1] - self.scores[rm][1][-1]))
+
+    def order_at(self, rm: str, t: int) -> int:
+        """+1 when ``rm`` scores A's ``t``-token prefix higher, -1 for B, 0 for a tie (equal
+        scores, or the same prefix text)."""
+        if self.prefix(0, t) == self.prefix(1, t):
+            return 0
+        return int(np.sign(self.score(rm, 0, t) - self.score(rm, 1, t)))
 
     def identical(self) -> np.ndarray:
         """Booleans for t = 0 .. max_t: A's and B's prefixes are the same text (a tie for every RM)."""
@@ -229,6 +239,27 @@ def _check_text(value, what: str) -> str:
     return value
 
 
+def special_tokens(tokenizer) -> list[str]:
+    """The strings ``tokenizer`` turns into special tokens wherever they appear in a text."""
+    found = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    for added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
+        if getattr(added, "special", False):
+            found.add(str(added.content))
+    return sorted(t for t in found if t)
+
+
+def _check_no_special(models: Mapping, text: str, what: str) -> None:
+    """ConfigError when ``text`` holds a special token of a model's tokenizer (typed
+    ``<|im_end|>`` would become the real token, forging a chat turn)."""
+    for name, rm in models.items():
+        for token in special_tokens(rm.tokenizer):
+            if token in text:
+                raise ConfigError(
+                    f"{what} contains {token!r}, a special token of the {name} tokenizer; the probe scores "
+                    "text only, so remove it or spell it differently"
+                )
+
+
 def char_ends(tokenizer, text: str, ids: Sequence[int]) -> list[int]:
     """Characters of ``text`` covered by its first t tokens, for t = 0 .. len(ids).
 
@@ -305,6 +336,8 @@ def probe_pair(
         raise ConfigError("probe_pair needs at least one reward model")
     prompt = _check_text(prompt, "the prompt")
     responses = (_check_text(response_a, "response A"), _check_text(response_b, "response B"))
+    for text, what in ((prompt, "the prompt"), (responses[0], "response A"), (responses[1], "response B")):
+        _check_no_special(models, text, what)
     if len(labels) != 2:
         raise ConfigError(f"labels must name the 2 responses, got {len(labels)}")
     if chunk < 1:
@@ -394,25 +427,22 @@ def load_probe_models(profile: Profile, store: ArtifactStore | None = None) -> d
 
 
 def probe_rows(evaluation: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` eval pairs the probe shows, in the order it lists them.
+    """The eval pairs the probe shows (at most ``n``), in the order it lists them.
 
-    First the pair both probes open on: ``neutral_example`` of the whole eval
-    split (the first single-turn pair free of the words in ``CONTENT_FLAGS``;
-    HH-RLHF's first pairs include explicit red-team requests). Then the first
-    eval pairs in the split's own order, that one left out, up to ``n`` in all.
-    When no pair qualifies, simply the first ``n``. The index is each pair's
-    position in the eval split (0-based), so a pair keeps its name wherever it
-    is listed.
+    Every pair a reader can pick passes the content filter of the pair both
+    probes open on (``is_neutral``: a single-turn prompt, no word of
+    ``CONTENT_FLAGS`` in prompt, chosen or rejected; HH-RLHF's first pairs
+    include explicit red-team requests and dialogues): the first ``n`` such
+    pairs in the split's own order, so the first is ``neutral_example``. Fewer
+    than ``n`` when fewer pass; when none passes (a synthetic split), simply the
+    first ``n``. The index is each pair's position in the eval split (0-based),
+    so a pair keeps its name wherever it is listed.
     """
     frame = evaluation[["prompt", "chosen", "rejected"]].reset_index(drop=True)
     if n < 1 or n > len(frame):
         raise ConfigError(f"the probe needs 1 to {len(frame)} pairs of this eval split, got {n}")
-    try:
-        first = neutral_example(frame).name
-    except DataError:
-        return frame.head(n)
-    order = [first] + [i for i in range(len(frame)) if i != first][: n - 1]
-    return frame.loc[order]
+    passing = [i for i, row in frame.iterrows() if is_neutral(row)][:n]
+    return frame.loc[passing] if passing else frame.head(n)
 
 
 def probe_eval_pairs(profile: Profile, store: ArtifactStore | None = None) -> list[PairProbe]:

@@ -85,8 +85,27 @@ def plot_metric(table: pd.DataFrame, metric: str, ax, title: str | None = None):
         ax.axhline(base.mean(), color="grey", ls="--", lw=1, label="base policy")
     ax.set_xticks(x, [row_label(m, m, "orm") for m in methods])
     ax.set(ylabel=metric, title=title or metric)
-    ax.legend(fontsize=8)
+    legend_above_bars(ax, columns=len(variants) + 1)
     return ax
+
+
+def legend_above_bars(ax, columns: int = 3, room: float = 0.3) -> None:
+    """The legend in one row in a band added at the top of the axes (``room``: its share of
+    the height), so that it covers no bar or line (bars going down get no band: legend below)."""
+    low, high = ax.get_ylim()
+    if high > 0:
+        ax.set_ylim(low, high + room * (high - low))
+        ax.legend(fontsize=8, ncol=columns, loc="upper center", frameon=False)
+    else:
+        ax.set_ylim(low - room * (high - low), high)
+        ax.legend(fontsize=8, ncol=columns, loc="lower center", frameon=False)
+
+
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Whole-number ticks only on ``axis`` (for counts: no 2.5 on a histogram of integers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
 
 
 def show_figure(fig, name: str) -> None:

@@ -35,8 +35,15 @@ def _last_turn(prompt: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def _order_word(diff: float, labels: Sequence[str]) -> str:
-    return labels[0] if diff > 0 else labels[1] if diff < 0 else "tie"
+def _order_word(order: float, labels: Sequence[str]) -> str:
+    return labels[0] if order > 0 else labels[1] if order < 0 else "tie"
+
+
+#: under every score table: what the numbers are
+SCALE_NOTE = (
+    "Scores are raw reward-model outputs: higher is better. Each reward model has its own scale, "
+    "so compare within a row, not across rows."
+)
 
 
 def _unread_html(text: str, limit: int = 2000) -> str:
@@ -64,15 +71,14 @@ def step_html(probe: PairProbe, t: int) -> str:
     for rm in probe.rms:
         a, b = probe.score(rm, 0, t), probe.score(rm, 1, t)
         agree = bool(probe.agreement(rm)[t])
-        full = probe.scores[rm][0][-1] - probe.scores[rm][1][-1]
         cells = "".join(
             f"<td data-score='{x!r}' data-side='{side}' title='{x:.6f}'>{x:+.3f}</td>"
             for side, x in (("a", a), ("b", b))
         )
         body.append(
             f"<tr data-rm='{html.escape(rm)}'><td>{html.escape(rm)}</td>{cells}"
-            f"<td>{html.escape(_order_word(a - b, probe.labels))}</td>"
-            f"<td>{html.escape(_order_word(full, probe.labels))}</td>"
+            f"<td>{html.escape(_order_word(probe.order_at(rm, t), probe.labels))}</td>"
+            f"<td>{html.escape(_order_word(probe.full_order(rm), probe.labels))}</td>"
             f"<td style='color:{'#1a7f37' if agree else '#cf222e'}'>{'yes' if agree else 'no'}</td></tr>"
         )
     texts = []
@@ -91,6 +97,7 @@ def step_html(probe: PairProbe, t: int) -> str:
     return (
         f"<div><b>t = {t}</b> {html.escape(probe.unit)} (of {probe.lengths[0]} / {probe.lengths[1]})"
         f"<table class='spprm-live-table'>{head}{''.join(body)}</table>"
+        f"<div class='spprm-scale' style='font-size:90%;color:#57606a'>{html.escape(SCALE_NOTE)}</div>"
         f"<div style='display:flex;gap:1em;flex-wrap:wrap'>{''.join(texts)}</div></div>"
     )
 
@@ -238,6 +245,8 @@ def static_probe_data(probes: Sequence[PairProbe], digits: int = 4) -> dict:
                 "ends": [list(e) for e in p.ends],
                 "scores": {rm: [[round(x, digits) for x in side] for side in p.scores[rm]] for rm in rms},
                 "agree": {rm: "".join("1" if a else "0" for a in p.agreement(rm)) for rm in rms},
+                "same": "".join("1" if x else "0" for x in p.identical()),
+                "full": {rm: p.full_order(rm) for rm in rms},
             }
         )
     return {"rms": rms, "pairs": pairs}
@@ -271,6 +280,7 @@ def static_probe_html(probes: Sequence[PairProbe], element_id: str | None = None
         f"<details><summary>prompt</summary><div class='spprm-box' data-role='prompt'></div></details>"
         f"<table><thead><tr><th>reward model</th><th data-role='head-0'></th><th data-role='head-1'></th>"
         f"<th>prefers at t</th><th>prefers in full</th><th>agrees</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<div class='spprm-scale' data-role='scale'>{html.escape(SCALE_NOTE)}</div>"
         f"<div class='spprm-cols'>{cols}</div>"
         f"<noscript>This probe needs JavaScript.</noscript>"
         f"<script type='application/json' data-role='data'>{_json_for_script(data)}</script>"

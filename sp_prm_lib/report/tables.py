@@ -19,6 +19,17 @@ def labelled(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out.round(digits)
 
 
+def as_run(frame: pd.DataFrame) -> pd.DataFrame:
+    """Method names as run: ``ours`` (``bon-4``) becomes the ``method`` column and the paper's
+    row key (``bon-16``) a separate ``paper row`` column next to it (frames without ``ours``:
+    unchanged)."""
+    if "ours" not in frame:
+        return frame
+    out = frame.rename(columns={"method": "paper row", "ours": "method"})
+    first = ["method", "paper row"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
 #: shown for a missing value (NaN, None) in a table for people
 MISSING = "–"
 

@@ -27,12 +27,12 @@
     });
     data.rms.forEach(function (rm, k) {
       var sc = p.scores[rm], a = sc[0][Math.min(t, p.lengths[0])], b = sc[1][Math.min(t, p.lengths[1])];
-      var full = sc[0][p.lengths[0]] - sc[1][p.lengths[1]], agree = p.agree[rm].charAt(t) === "1";
+      var same = p.same.charAt(t) === "1", agree = p.agree[rm].charAt(t) === "1";
       var row = root.querySelectorAll("tr[data-rm]")[k];
       row.querySelector("[data-side=a]").textContent = fmt(a);
       row.querySelector("[data-side=b]").textContent = fmt(b);
-      row.querySelector("[data-role=at-t]").textContent = word(a - b, p.labels);
-      row.querySelector("[data-role=full]").textContent = word(full, p.labels);
+      row.querySelector("[data-role=at-t]").textContent = word(same ? 0 : a - b, p.labels);
+      row.querySelector("[data-role=full]").textContent = word(p.full[rm], p.labels);
       var cell = row.querySelector("[data-role=agree]");
       cell.textContent = agree ? "yes" : "no";
       cell.className = agree ? "spprm-yes" : "spprm-no";
