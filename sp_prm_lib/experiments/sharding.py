@@ -76,12 +76,14 @@ def decode_task_shard(
     total: int,
     store: ArtifactStore | None = None,
     log: Callable[[str], None] = print,
+    models=None,
 ) -> int:
-    """Generate shard ``index`` of ``total`` of every unfinished run of ``task``; returns the runs done."""
+    """Generate shard ``index`` of ``total`` of every unfinished run of ``task``; returns the runs done.
+    ``models``: an ``ExperimentModels`` (default: the profile's, loaded lazily)."""
     from sp_prm_lib.decoding import generate_run
 
     store = store or ArtifactStore()
-    models = dec.ExperimentModels(profile, store)
+    models = models or dec.ExperimentModels(profile, store)
     prompts, runs = task_runs(profile, task, store, models)
     done = 0
     for tr in runs:
@@ -106,12 +108,12 @@ def decode_task_shard(
     return done
 
 
-def merge_task(profile: Profile, task: str, store: ArtifactStore | None = None, log=print) -> int:
+def merge_task(profile: Profile, task: str, store: ArtifactStore | None = None, log=print, models=None) -> int:
     """Join the shards of every unfinished run of ``task`` into its ``run.jsonl``; returns the runs merged."""
     from sp_prm_lib.decoding import merge_shards
 
     store = store or ArtifactStore()
-    models = dec.ExperimentModels(profile, store)
+    models = models or dec.ExperimentModels(profile, store)
     prompts, runs = task_runs(profile, task, store, models)
     merged = 0
     for tr in runs:
