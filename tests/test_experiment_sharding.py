@@ -33,7 +33,7 @@ def test_shards_then_merge_give_the_single_process_records(tmp_path):
     sharded = ensure_decoding_table(P, "advbench", store=store, models=models)
     pd.testing.assert_frame_equal(_records(sharded), _records(single))
     # every entry was filed from the merged file: no prompt decoded again
-    resumed = {p["entry"]: None for p in sharded.provenance}
+    resumed = {p["entry"]: None for p in sharded.runs}
     for entry in resumed:
         from json import loads
         from pathlib import Path
