@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def hf_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("hf")
-    subprocess.run([sys.executable, str(REHEARSAL / "hub_cache.py"), "--hf-home", str(home)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REHEARSAL / "hub_cache.py"), "--hf-home", str(home)], check=True, capture_output=True
+    )
     return home
 
 
@@ -56,7 +58,11 @@ def test_hub_cache_serves_the_paper_ids_offline(hf_home, tmp_path):
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.split("PROBE", 1)[1])
-    assert (out["policy"], out["rm"], out["embedder"]) == ("LlamaForCausalLM", "GemmaForSequenceClassification", "BertModel")
+    assert (out["policy"], out["rm"], out["embedder"]) == (
+        "LlamaForCausalLM",
+        "GemmaForSequenceClassification",
+        "BertModel",
+    )
     assert (out["policy_tok"], out["rm_tok"]) == ("BPE", "WordPiece")  # tokenizers of different families
     assert out["rm_template"] and out["policy_template"]
     assert all(out[k] == 5 for k in ("hh_train", "hh_subset", "gsm8k", "advbench", "tldr"))

@@ -39,7 +39,9 @@ def test_rewards_go_through_the_ddp_forward(one_process_group, monkeypatch):
     calls = []
     original = torch.nn.parallel.DistributedDataParallel.forward
     monkeypatch.setattr(
-        torch.nn.parallel.DistributedDataParallel, "forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+        torch.nn.parallel.DistributedDataParallel,
+        "forward",
+        lambda self, *a, **k: calls.append(1) or original(self, *a, **k),
     )
     wrapped = _through_wrapper(ddp, packed)
     assert calls == [1]  # DDP's forward ran: it prepares the gradient all-reduce

@@ -157,8 +157,14 @@ def _minilm_dir() -> Path:
 
 
 # -- data sets ----------------------------------------------------------------------------
-def put_dataset(hf_home: Path, repo_id: str, splits: dict[str, list[dict]], *, config: str | None = None,
-                data_dir: str | None = None) -> Path:
+def put_dataset(
+    hf_home: Path,
+    repo_id: str,
+    splits: dict[str, list[dict]],
+    *,
+    config: str | None = None,
+    data_dir: str | None = None,
+) -> Path:
     """Write ``splits`` as the prepared cache ``datasets.load_dataset(repo_id, config, data_dir=...)``
     reads offline."""
     import datasets
@@ -177,8 +183,13 @@ def put_dataset(hf_home: Path, repo_id: str, splits: dict[str, list[dict]], *, c
     info = datasets.DatasetInfo(features=features, config_name=config_id)
     # the builder that reads the cache names its folder and files (snake_case names, ___ for /)
     builder = Cache(
-        cache_dir=str(hf_home / "datasets"), dataset_name=repo_id.split("/")[-1], repo_id=repo_id,
-        config_name=config_id, version="0.0.0", hash=digest, info=info,
+        cache_dir=str(hf_home / "datasets"),
+        dataset_name=repo_id.split("/")[-1],
+        repo_id=repo_id,
+        config_name=config_id,
+        version="0.0.0",
+        hash=digest,
+        info=info,
     )
     out, name = Path(builder.cache_dir), builder.dataset_name
     if out.parent.exists():
@@ -249,8 +260,14 @@ def build_datasets(hf_home: Path) -> dict[str, int]:
         a = row["chosen"].split("\n\nAssistant:")[-1].strip()
         b = row["rejected"].split("\n\nAssistant:")[-1].strip()
         record = {
-            "info": {"id": f"t{i}", "post": human, "title": human[:40], "subreddit": "rehearsal",
-                     "site": None, "article": None},
+            "info": {
+                "id": f"t{i}",
+                "post": human,
+                "title": human[:40],
+                "subreddit": "rehearsal",
+                "site": None,
+                "article": None,
+            },
             "summaries": [{"text": a, "policy": "x", "note": None}, {"text": b, "policy": "y", "note": None}],
             "choice": 0,
             "worker": "w",

@@ -132,10 +132,14 @@ def make_handler(state: State):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             }
-            state.write(request=digest, rank=rank, attempt=attempt, status=200, fault=fault if fault == "no-answer" else None)
+            state.write(
+                request=digest, rank=rank, attempt=attempt, status=200, fault=fault if fault == "no-answer" else None
+            )
             return self._send(200, json.dumps(reply).encode())
 
     return Handler

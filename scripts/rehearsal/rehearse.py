@@ -119,7 +119,11 @@ def wait_for(what: str, ready, cluster: LocalSlurm, timeout: float, poll: float 
         value = ready()
         if value:
             return value
-        failed = {j: s for j, s in job_states(cluster).items() if s["state"] in ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL")}
+        failed = {
+            j: s
+            for j, s in job_states(cluster).items()
+            if s["state"] in ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL")
+        }
         if failed:
             raise Failed(f"while waiting for {what}: job(s) failed: {failed}")
         time.sleep(poll)
@@ -224,14 +228,18 @@ def rehearse(folder: Path, timeout: float) -> dict:
             env=env, capture_output=True, text=True, check=True,
         ).stdout.strip().split(";")[0]  # fmt: skip
         cluster.run("scontrol", "update", f"JobId={ids['merge']}", f"Dependency=afterok:{ids['generate']}_0:{redo}")
-        log(f"fault: shard 1 resubmitted as job {redo}; merge job {ids['merge']} now waits for {ids['generate']}_0 and {redo}")
+        log(
+            f"fault: shard 1 resubmitted as job {redo}; "
+            f"merge job {ids['merge']} now waits for {ids['generate']}_0 and {redo}"
+        )
         summary["faults"]["array-cancel"] = {"cancelled": task, "resubmitted": redo}
         ids["generate-resubmitted"] = redo
 
         # an uninterrupted training of the same run, to compare with the requeued one
         ref = subprocess.run(
             ["sbatch", "--parsable", "--export=ALL,SP_PRM_GPUS=2", f"--chdir={checkout}", f"--output={logs}/%x-%j.out",
-             "--cpus-per-task=1", "--gres=none", "--job-name=sp-prm-train-reference", f"--dependency=afterok:{ids['train']}",
+             "--cpus-per-task=1", "--gres=none", "--job-name=sp-prm-train-reference",
+             f"--dependency=afterok:{ids['train']}",
              str(checkout / "cluster/slurm/train.sbatch")],
             env={**env, "SP_PRM_RUNS": str(folder / "runs-reference")}, capture_output=True, text=True, check=True,
         ).stdout.strip().split(";")[0]  # fmt: skip
@@ -239,8 +247,14 @@ def rehearse(folder: Path, timeout: float) -> dict:
 
         def finished():
             states = job_states(cluster)
-            live = [j for j, s in states.items() if s["state"] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING")]
-            stuck = [j for j, s in states.items() if s["state"] == "PENDING" and s["reason"] == "DependencyNeverSatisfied"]
+            live = [
+                j
+                for j, s in states.items()
+                if s["state"] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING")
+            ]
+            stuck = [
+                j for j, s in states.items() if s["state"] == "PENDING" and s["reason"] == "DependencyNeverSatisfied"
+            ]
             if stuck:
                 raise Failed(f"job(s) {stuck} can never start (a dependency failed): {states}")
             return states if not live else None
@@ -300,14 +314,26 @@ def check_outputs(checkout: Path, folder: Path, key: str) -> dict:
         raise Failed(f"judge faults seen: {faults}")
     if len(retried) < 4:
         raise Failed(f"only {len(retried)} judge requests were retried; the four transient faults need one each")
-    key_leaks = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".out", ".log", ".md", ".ipynb", ".json")
-                 and key in p.read_text(errors="ignore")]
+    key_leaks = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in (".out", ".log", ".md", ".ipynb", ".json")
+        and key in p.read_text(errors="ignore")
+    ]
     if key_leaks:
         raise Failed(f"the judge's key appears in {key_leaks[:3]}")
-    log(f"checks: {len(profile.notebooks)} notebooks executed, book built, judge faults {faults}, "
-        f"{len(records)} judge requests, results page: {first[:60]}...")
-    return {"notebooks": len(profile.notebooks), "judge_requests": len(records), "judge_faults": faults,
-            "results_first_line": first, "key_leaks": [str(p) for p in key_leaks]}
+    log(
+        f"checks: {len(profile.notebooks)} notebooks executed, book built, judge faults {faults}, "
+        f"{len(records)} judge requests, results page: {first[:60]}..."
+    )
+    return {
+        "notebooks": len(profile.notebooks),
+        "judge_requests": len(records),
+        "judge_faults": faults,
+        "results_first_line": first,
+        "key_leaks": [str(p) for p in key_leaks],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -137,7 +137,8 @@ class LocalSlurm:
                     "SlurmctldDebug=info",
                     "SlurmdDebug=info",
                     f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} State=UNKNOWN",
-                    f"PartitionName=rehearsal Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4",
+                    f"PartitionName=rehearsal Nodes={self.host} Default=YES MaxTime=INFINITE State=UP "
+                    "OverSubscribe=FORCE:4",
                     "",
                 ]
             )
@@ -168,7 +169,7 @@ class LocalSlurm:
         self._wait(lambda: self.munge_socket.exists(), timeout, "munged did not create its socket")
         self._spawn("slurmctld", [_bin("slurmctld"), "-D", "-i", "-f", str(self.conf)])
         self._spawn("slurmd", [_bin("slurmd"), "-D", "-f", str(self.conf), "-N", self.host])
-        self._wait(self._node_idle, timeout, "the node did not become idle (see the logs in " f"{self.folder / 'log'})")
+        self._wait(self._node_idle, timeout, f"the node did not become idle (see the logs in {self.folder / 'log'})")
         self.log(f"slurm: one-node cluster up ({self.host}, {self.cpus} CPUs), logs in {self.folder / 'log'}")
 
     def _wait(self, ready, timeout: float, problem: str) -> None:
@@ -176,16 +177,16 @@ class LocalSlurm:
         while time.time() < deadline:
             dead = [n for n, p in self.procs.items() if p.poll() is not None]
             if dead:
-                raise ClusterError(f"{dead[0]} exited with code {self.procs[dead[0]].returncode}: see {self.folder / 'log'}")
+                raise ClusterError(
+                    f"{dead[0]} exited with code {self.procs[dead[0]].returncode}: see {self.folder / 'log'}"
+                )
             if ready():
                 return
             time.sleep(0.5)
         raise ClusterError(problem)
 
     def _node_idle(self) -> bool:
-        done = subprocess.run(
-            [_bin("sinfo"), "-h", "-N", "-o", "%T"], env=self.env(), capture_output=True, text=True
-        )
+        done = subprocess.run([_bin("sinfo"), "-h", "-N", "-o", "%T"], env=self.env(), capture_output=True, text=True)
         return done.returncode == 0 and any(s.strip().startswith("idle") for s in done.stdout.splitlines())
 
     def run(self, *cmd: str, check: bool = True) -> str:
