@@ -67,3 +67,21 @@ def test_results_page_opens_with_the_profile_notice(tmp_path, profile, first):
     (tmp_path / "profile.json").write_text(json.dumps({"profile": P.name, "path": str(P.path), "timings": {}}))
     page = results_markdown(tmp_path, tmp_path / "_toc.yml")
     assert first in page.splitlines()[0]
+
+
+def test_the_rehearsal_profile_changes_sizes_only():
+    """paper-rehearsal runs the paper's code path: models, data sets, judge, dtypes, decoders are the paper's."""
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    paper, rehearsal = flat(load_profile("paper").to_dict()), flat(load_profile("paper-rehearsal").to_dict())
+    changed = {k for k in paper.keys() | rehearsal.keys() if paper.get(k) != rehearsal.get(k)}
+    sizes = ("pairs", "prompts", "questions", "tokens", "bootstrap", "max_length", "batch_size", "grad_accum")
+    sizes += ("methods.args.k", "width", "successors", "chunk_length", "bon", "calibration_prompts")
+    allowed = {"name", "description", "notice"}
+    assert changed and all(k in allowed or any(s in k for s in sizes) for k in changed), sorted(changed)
+    assert rehearsal["policy.id"] == paper["policy.id"] and rehearsal["analysis.judge"] == "api"
