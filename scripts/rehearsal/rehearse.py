@@ -218,9 +218,16 @@ def rehearse(folder: Path, timeout: float) -> dict:
 
         # fault 2: cancel a running generation array task, resubmit it, re-point the merge's dependency
         task = f"{ids['generate']}_1"
-        wait_for(f"array task {task} to run 10 s", lambda: running_for(cluster, task) >= 10, cluster, timeout)
+        task_log = logs / f"sp-prm-generate-{task}.out"
+
+        def some_runs_done() -> bool:  # mid-way: a few runs written, the rest still to do
+            done = task_log.read_text().count("decoded,") if task_log.exists() else 0
+            return running_for(cluster, task) > 0 and (done >= 3 or running_for(cluster, task) >= 90)
+
+        wait_for(f"array task {task} to be mid-way", some_runs_done, cluster, timeout)
         cluster.run("scancel", task)
-        log(f"fault: array task {task} cancelled while running")
+        written = task_log.read_text().count("decoded,")
+        log(f"fault: array task {task} cancelled while running, {written} of its runs written")
         time.sleep(3)
         redo = subprocess.run(
             ["sbatch", "--parsable", "--export=ALL", f"--chdir={checkout}", f"--output={logs}/%x-%A_%a.out",
