@@ -18,7 +18,7 @@ LIB := $(shell find sp_prm_lib -name '*.py' 2>/dev/null) pyproject.toml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md)
 
-.PHONY: all setup data models test test-fast lint notebooks-src reproduce notebooks book bench recipe-study clean distclean help
+.PHONY: all setup data models rehearse-paper slurm-submit test test-fast lint notebooks-src reproduce notebooks book bench recipe-study clean distclean help
 all: reproduce
 
 help:
@@ -28,6 +28,8 @@ help:
 	@echo "make lint                                  ruff check and ruff format --check"
 	@echo "make notebooks-src                         rebuild notebooks/*.ipynb from notebooks/src/*.py"
 	@echo "make recipe-study                          train and score the reward-model recipes of configs/recipe_study.yaml"
+	@echo "make rehearse-paper                        the paper run in miniature on a local Slurm cluster (root)"
+	@echo "make slurm-submit [PROFILE=paper]          submit the paper run to Slurm (cluster/slurm/)"
 	@echo "make setup | data | models | book | bench | clean | distclean"
 
 # --- environment -----------------------------------------------------------
@@ -72,6 +74,17 @@ book: $(STAMPS)/setup $(STAMPS)/vendor-js
 	@test -n "$$(ls book/executed/*.ipynb 2>/dev/null)" || { echo "book: no executed notebooks in book/executed; run make reproduce" >&2; exit 1; }
 	$(PY) scripts/build_book.py
 	$(PY) scripts/check_site.py browser _build/html
+
+# --- the paper run on a cluster --------------------------------------------
+# Submit the paper run to Slurm as a chain of jobs (cluster/slurm/submit.sh; see book/gpu.md).
+slurm-submit:
+	bash cluster/slurm/submit.sh
+
+# Rehearse the paper run on this machine: a local Slurm cluster, a local hub cache of random tiny
+# models under the paper's ids, a local judge server with faults (root; installs slurm-wlm, munge).
+rehearse-paper: $(STAMPS)/setup $(STAMPS)/vendor-js data
+	@bash scripts/install_chromium.sh
+	$(PY) scripts/rehearsal/rehearse.py
 
 # --- checks ----------------------------------------------------------------
 # pytest-xdist workers, one per core by default (TEST_WORKERS=0: no workers, one process); tests/conftest.py

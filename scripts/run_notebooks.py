@@ -96,6 +96,33 @@ def profile_notebooks(profile) -> list[Path]:
     return paths
 
 
+def file_track(book_dir: Path, profile, notebooks: list[Path], timings: dict) -> dict:
+    """Write the track's ``profile.json`` and drop the pages of notebooks the profile no longer runs.
+
+    The book shows one profile's run: pages of the profile's notebooks that this call did not run
+    (a run split over jobs, e.g. notebooks 00-06 then 07-13 on a cluster) are kept with their
+    recorded timings, as long as they come from the same profile; any other page is removed."""
+    wanted = {Path(nb).name for nb in notebooks} | {p.name for p in profile_notebooks(profile)}
+    before = {}
+    try:
+        old = json.loads((book_dir / "profile.json").read_text())
+        if old.get("profile") == profile.name:
+            before = {k: v for k, v in (old.get("timings") or {}).items() if f"{k}.ipynb" in wanted}
+    except (OSError, ValueError):
+        pass
+    if not before:
+        wanted = {Path(nb).name for nb in notebooks}
+    for stale in book_dir.glob("*.ipynb"):
+        if stale.name not in wanted:
+            stale.unlink()
+    merged = {**before, **timings}
+    order = [p.stem for p in profile_notebooks(profile)]
+    merged = dict(sorted(merged.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    record = {"profile": profile.name, "path": str(profile.path), "timings": merged}
+    (book_dir / "profile.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
 def clear_track(book_dir: Path) -> None:
     """Remove a track's executed pages (a profile without a lab must not show an old lab run)."""
     for stale in [*book_dir.glob("*.ipynb"), book_dir / "profile.json"]:
@@ -208,13 +235,8 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
             print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)
             timings[nb.stem] = {"seconds": seconds, "cached": False, **ran}
         book_copy(out, book_dir / nb.name, keep_exercises=not track, label_prefix=f"{track}-" if track else "")
-    # the book shows one profile's run: drop executed notebooks of notebooks no longer run
-    wanted = {Path(nb).name for nb in notebooks}
-    for stale in book_dir.glob("*.ipynb"):
-        if stale.name not in wanted:
-            stale.unlink()
-    record = {"profile": profile.name, "path": str(profile.path), "timings": timings}
-    (book_dir / "profile.json").write_text(json.dumps(record, indent=2))
+    record = file_track(book_dir, profile, notebooks, timings)
+    timings = {k: v for k, v in record["timings"].items() if k in {Path(nb).stem for nb in notebooks}}
     total = sum(t["seconds"] for t in timings.values() if not t["cached"])
     print(f"notebooks: {len(timings)} ok, {total:.1f}s executing (profile {profile.name})")
     return 0

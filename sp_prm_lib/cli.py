@@ -9,6 +9,8 @@
         --out runs/args.jsonl --set k=30 --set w=1.5
     accelerate launch --num_processes 4 -m sp_prm_lib.cli generate ... --out runs/args.jsonl
     sp-prm merge --out runs/args.jsonl --expected 100
+    sp-prm decode-task --profile paper --task hh-rlhf --shard 0/4   shard 0 of 4 of a table's runs, into the cache
+    sp-prm decode-task --profile paper --task hh-rlhf --merge       then join the shards (a Slurm job array)
 
 ``generate --prompts FILE`` reads prompts from a JSON list or a JSONL file (a
 string per line or objects with a ``prompt`` field); ``--profile NAME`` takes
@@ -48,7 +50,9 @@ def _cmd_models(args) -> None:
     from sp_prm_lib.models.loading import provision
 
     profile = load_profile(args.profile)
-    for role, spec in (("policy", profile.policy), ("embedder", profile.embedder)):
+    rms = (("orm", profile.reward.orm.model), ("reference", profile.reward.reference.model))
+    hub_rms = tuple((f"{role} RM", spec) for role, spec in rms if spec.source == "hub")  # used as released
+    for role, spec in (("policy", profile.policy), ("embedder", profile.embedder), *hub_rms):
         started = time.time()
         where = provision(spec)
         print(f"models: {role} {spec.id} ({spec.source}) -> {where} [{time.time() - started:.1f}s]")
@@ -220,6 +224,21 @@ def _cmd_merge(args) -> None:
     print(merge_shards(args.out, expected=args.expected, keep_shards=not args.delete_shards))
 
 
+def _cmd_decode_task(args) -> None:
+    """Shard I/N of every run of a decoding table, or the merge of the shards, in the cache."""
+    from sp_prm_lib.experiments.sharding import decode_task_shard, merge_task, parse_shard
+    from sp_prm_lib.notebook import start
+
+    if (args.shard is None) == (not args.merge):
+        raise ConfigError("decode-task needs either --shard I/N or --merge")
+    shard = parse_shard(args.shard) if args.shard is not None else None  # before any data or model loads
+    profile = start(args.profile)
+    if shard is None:
+        print(f"decode-task: merged {merge_task(profile, args.task)} run(s) of {args.task}")
+    else:
+        print(f"decode-task: {decode_task_shard(profile, args.task, *shard)} run(s) of {args.task} done")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sp-prm", description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--expected", type=int, default=None)
     m.add_argument("--delete-shards", action="store_true")
     m.set_defaults(fn=_cmd_merge)
+    t = sub.add_parser("decode-task", help="one shard (or the merge) of a decoding table's runs, in the cache")
+    t.add_argument("--profile", default="tiny")
+    t.add_argument("--task", required=True, help="hh-rlhf, tldr, advbench or gsm8k")
+    t.add_argument("--shard", default=None, help="I/N: this job's shard (e.g. $SLURM_ARRAY_TASK_ID/4)")
+    t.add_argument("--merge", action="store_true", help="join the shards of every run of the task")
+    t.set_defaults(fn=_cmd_decode_task)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

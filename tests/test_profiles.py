@@ -8,7 +8,7 @@ import yaml
 from sp_prm_lib.config.profile import Profile, available_profiles, load_profile
 from sp_prm_lib.core.errors import ConfigError
 
-SHIPPED = ["lab", "paper", "smoke", "smoke-lab", "tiny"]
+SHIPPED = ["lab", "paper", "paper-rehearsal", "smoke", "smoke-lab", "tiny"]
 
 
 def test_shipped_profiles_load():

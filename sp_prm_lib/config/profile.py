@@ -207,6 +207,9 @@ class Profile:
     notebooks: list[str] | None = setting(
         None, help="notebook names (e.g. 02_obs1_score_consistency) `make reproduce` runs; None: every numbered one"
     )
+    notice: str | None = setting(
+        None, help="a warning the book's results page opens with (e.g. that the numbers mean nothing)"
+    )
     lab: str | None = setting(
         None, help="the gold-lab profile `make reproduce` runs next to this one (its own track in the book)"
     )

@@ -178,18 +178,11 @@ def _prompts_key(prompts: list[str]) -> str:
     return hashlib.sha256(json.dumps(prompts).encode()).hexdigest()[:16]
 
 
-def ensure_run(
-    profile: Profile,
-    task: str,
-    run: Run,
-    variant: str | None,
-    prompts: list[str],
-    store: ArtifactStore | None = None,
-    models: ExperimentModels | None = None,
-) -> Artifact:
-    """The cached generations (``run.jsonl``) of one run guided by ``variant`` (None: unguided)."""
-    store = store or ArtifactStore()
-    models = models or ExperimentModels(profile, store)
+def run_key_parts(
+    profile: Profile, task: str, run: Run, variant: str | None, prompts: list[str], models: ExperimentModels
+) -> tuple[dict, dict]:
+    """The (config, inputs) that key the ``decode-run`` cache entry of one run (``ensure_run``;
+    ``experiments.sharding`` fills the same entry from a job array)."""
     if run.guided and variant is None:
         raise ConfigError(f"{run.ours} needs a guiding reward model (a variant)")
     trained = models.trained(variant) if run.guided else None
@@ -203,7 +196,22 @@ def ensure_run(
         "variant": variant if run.guided else None,
         **reward_setting(profile),
     }
-    inputs = {"scorer": trained.artifact.key if trained else None}
+    return config, {"scorer": trained.artifact.key if trained else None}
+
+
+def ensure_run(
+    profile: Profile,
+    task: str,
+    run: Run,
+    variant: str | None,
+    prompts: list[str],
+    store: ArtifactStore | None = None,
+    models: ExperimentModels | None = None,
+) -> Artifact:
+    """The cached generations (``run.jsonl``) of one run guided by ``variant`` (None: unguided)."""
+    store = store or ArtifactStore()
+    models = models or ExperimentModels(profile, store)
+    config, inputs = run_key_parts(profile, task, run, variant, prompts, models)
 
     def build(out: Path, work: Path) -> dict:
         from sp_prm_lib.decoding import generate_run, read_records

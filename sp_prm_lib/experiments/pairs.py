@@ -68,7 +68,12 @@ LABELLERS = {"human": _human_labels, "gold": _gold_labels}
 
 
 def prompt_sets(profile: Profile) -> dict[str, PromptSet | PairSet]:
-    """Seeded subsets of AdvBench, GSM8K test questions and GSM8K solution pairs."""
+    """Seeded subsets of AdvBench, GSM8K test questions and GSM8K solution pairs.
+
+    A set that the hub does not hold (the GSM8K solution pairs come from the
+    authors' GitHub files) is read from the mirror even under ``data.source: hub``."""
+    from sp_prm_lib.data.registry import get_spec
+
     d = profile.data
     out = {}
     for name, n, loader in (
@@ -76,7 +81,8 @@ def prompt_sets(profile: Profile) -> dict[str, PromptSet | PairSet]:
         ("gsm8k", d.gsm8k_questions, load_prompts),
         ("gsm8k-pairs", d.gsm8k_pairs, load_pairs),
     ):
-        full = loader(name, source=d.source)
+        source = d.source if get_spec(name).hub is not None else "auto"
+        full = loader(name, source=source)
         out[name] = split_train_eval(full, 0, min(n, len(full)), d.split_seed)[1]
     return out
 

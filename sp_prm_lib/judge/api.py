@@ -3,7 +3,8 @@
 Settings come from arguments, else the environment:
 ``SP_PRM_JUDGE_BASE_URL`` (default ``https://api.openai.com/v1``),
 ``SP_PRM_JUDGE_MODEL`` (default ``gpt-4o``, the released code's model),
-``SP_PRM_JUDGE_API_KEY`` then ``OPENAI_API_KEY`` (required).
+``SP_PRM_JUDGE_API_KEY`` then ``OPENAI_API_KEY`` (required),
+``SP_PRM_JUDGE_TIMEOUT`` (seconds per attempt, default 60).
 
 Requests are sent with temperature 0 by a thread pool of ``concurrency``
 workers. HTTP 429, 5xx, timeouts, connection errors and bodies that are not
@@ -47,6 +48,7 @@ from sp_prm_lib.judge.base import JudgeError, TemplateJudge, Verdict, verdict_fr
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o"
+DEFAULT_TIMEOUT = 60.0
 
 
 _URL_SECRET = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
@@ -157,6 +159,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _env_timeout() -> float:
+    text = os.environ.get("SP_PRM_JUDGE_TIMEOUT", "").strip()
+    try:
+        return float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        raise ConfigError(f"SP_PRM_JUDGE_TIMEOUT must be a number of seconds, got {text!r}") from None
+
+
 class OpenAIChatJudge(TemplateJudge):
     """Judge through ``POST {base_url}/chat/completions``, cached and retried."""
 
@@ -166,7 +176,7 @@ class OpenAIChatJudge(TemplateJudge):
         model: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         max_retries: int = 4,
         backoff: float = 1.0,
         max_backoff: float = 30.0,
@@ -183,6 +193,7 @@ class OpenAIChatJudge(TemplateJudge):
             raise ConfigError(
                 "the api judge needs a key: set SP_PRM_JUDGE_API_KEY (or OPENAI_API_KEY) or pass api_key="
             )
+        timeout = _env_timeout() if timeout is None else timeout
         if timeout <= 0 or max_retries < 0 or concurrency < 1 or backoff < 0:
             raise ConfigError(
                 f"api judge: need timeout > 0, max_retries >= 0, concurrency >= 1, backoff >= 0 "

@@ -32,6 +32,18 @@ def _rm(spec) -> str:
     return _model(spec.model) + trained
 
 
+def _notice(name: str) -> str | None:
+    """The profile's ``notice`` as one line of Markdown, or None (no notice, or no such profile)."""
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.core.errors import ConfigError
+
+    try:
+        notice = load_profile(name).notice
+    except ConfigError:
+        return None
+    return _cell(notice) if notice else None
+
+
 def _profile_paragraph(name: str) -> str:
     from sp_prm_lib.config.profile import load_profile
     from sp_prm_lib.core.errors import ConfigError
@@ -102,6 +114,8 @@ def results_markdown(executed: Path, toc: Path) -> str:
             "",
         ]
         return "\n".join(lines)
+    notices = [_notice(t.path) for t in tracks]
+    lines = [f"**{n}**" for n in dict.fromkeys(n for n in notices if n)] + ([""] if any(notices) else []) + lines
     lines += [
         "Each claim of the paper (a figure, a table or Theorem 1) is tested as an *effect* whose sign says "
         "whether the claim holds (SP-PRM minus ORM reward, a difference of agreement rates, ...), estimated "

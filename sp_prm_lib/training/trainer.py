@@ -28,6 +28,46 @@ from sp_prm_lib.training.objective import bradley_terry_loss, encode_pairs, trai
 from sp_prm_lib.training.runs import check_deepspeed, claim_output, run_fingerprint
 
 
+def _through_wrapper(model, packed) -> torch.Tensor:
+    """``forward_rewards`` of the bare model, called through a DistributedDataParallel wrapper when
+    there is one (multi-process training): DDP only synchronises gradients across processes for
+    outputs of its own forward, and the bare model's ``forward`` is not ``forward_rewards``. The
+    bare model's ``forward`` is swapped for the call and restored afterwards (accelerate may have
+    replaced it already, with its mixed-precision wrapper)."""
+    inner = getattr(model, "module", None)
+    if not isinstance(model, torch.nn.parallel.DistributedDataParallel) or inner is None:
+        return forward_rewards(model, packed)
+    own = inner.__dict__.get("forward")
+    inner.forward = lambda packed: forward_rewards(inner, packed)
+    try:
+        return model(packed)
+    finally:
+        if own is None:
+            del inner.forward
+        else:
+            inner.forward = own
+
+
+def world_size() -> int:
+    """The number of training processes (``accelerate launch`` / ``torchrun`` set WORLD_SIZE)."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def accumulation_steps(grad_accum: int, processes: int) -> int:
+    """Micro-batches per optimiser step and process, so that an optimiser step sees
+    ``batch_size x grad_accum`` items however many processes share it (the profile's batch, e.g.
+    the paper's 32, is the global batch): ``grad_accum`` must be a multiple of the processes."""
+    if grad_accum % processes:
+        raise ConfigError(
+            f"grad_accum = {grad_accum} is not a multiple of the {processes} training processes: the global "
+            f"batch (batch_size x grad_accum) cannot be kept; choose a grad_accum divisible by {processes}"
+        )
+    return grad_accum // processes
+
+
 def _trainer_class():
     from transformers import Trainer
 
@@ -64,7 +104,7 @@ def _trainer_class():
             # that accelerate puts around model.forward, so mixed precision is applied here
             device_type = next(model.parameters()).device.type
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bool(self.args.bf16)):
-                rewards = forward_rewards(model, inputs["packed"])
+                rewards = _through_wrapper(model, inputs["packed"])
             loss = bradley_terry_loss(rewards, inputs["weight"], inputs.get("present"))
             if not torch.isfinite(loss.detach()).all():
                 raise ModelError(
@@ -199,7 +239,7 @@ def train_reward_model(
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
         per_device_train_batch_size=1 if by_prefix_pairs else config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
+        gradient_accumulation_steps=accumulation_steps(config.grad_accum, world_size()),
         learning_rate=config.learning_rate,
         num_train_epochs=config.epochs,
         weight_decay=config.weight_decay,
