@@ -85,11 +85,16 @@ def _cell_progress_engine():
     return CellProgressEngine
 
 
-def profile_notebooks(profile) -> list[Path]:
-    """The notebooks a profile runs: its ``notebooks`` list, else every numbered notebook."""
+def _listed_notebooks(profile) -> list[Path]:
+    """The notebooks a profile names (its ``notebooks`` list, else every numbered notebook), unchecked."""
     if profile.notebooks is None:
         return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    paths = [ROOT / "notebooks" / f"{name}.ipynb" for name in profile.notebooks]
+    return [ROOT / "notebooks" / f"{name}.ipynb" for name in profile.notebooks]
+
+
+def profile_notebooks(profile) -> list[Path]:
+    """The notebooks a profile runs: its ``notebooks`` list, else every numbered notebook."""
+    paths = _listed_notebooks(profile)
     missing = [p.stem for p in paths if not p.is_file()]
     if missing:
         raise SpPrmError(f"{profile.path}: notebooks: no notebook {missing[0]!r} in notebooks/")
@@ -102,7 +107,8 @@ def file_track(book_dir: Path, profile, notebooks: list[Path], timings: dict) ->
     The book shows one profile's run: pages of the profile's notebooks that this call did not run
     (a run split over jobs, e.g. notebooks 00-06 then 07-13 on a cluster) are kept with their
     recorded timings, as long as they come from the same profile; any other page is removed."""
-    wanted = {Path(nb).name for nb in notebooks} | {p.name for p in profile_notebooks(profile)}
+    listed = [p.stem for p in _listed_notebooks(profile)]
+    wanted = {Path(nb).name for nb in notebooks} | {f"{name}.ipynb" for name in listed}
     before = {}
     try:
         old = json.loads((book_dir / "profile.json").read_text())
@@ -116,7 +122,7 @@ def file_track(book_dir: Path, profile, notebooks: list[Path], timings: dict) ->
         if stale.name not in wanted:
             stale.unlink()
     merged = {**before, **timings}
-    order = [p.stem for p in profile_notebooks(profile)]
+    order = listed
     merged = dict(sorted(merged.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     record = {"profile": profile.name, "path": str(profile.path), "timings": merged}
     (book_dir / "profile.json").write_text(json.dumps(record, indent=2))

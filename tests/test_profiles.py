@@ -293,7 +293,7 @@ def test_figures_of_a_shipped_name_with_other_settings_go_to_their_own_folder(tm
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sp_prm_lib.notebook import save_figure
+    from sp_prm_lib.report.plots import save_figure
 
     monkeypatch.setenv("SP_PRM_HOME", str(tmp_path / "home"))
     fig = plt.figure()

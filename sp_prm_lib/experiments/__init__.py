@@ -15,6 +15,7 @@ Measurements:
 - ``prefix_analysis``: the agreement rates of notebooks 02-06 and 11;
 - ``decoding_tasks``: the decoding benchmarks of Tables 1-4 and their prompts;
 - ``decoding``: run planning and the cached decoding runs and evaluations (notebooks 07-12);
+- ``sharding``: one decoding run split over processes or cluster jobs (``--shard I/N``) and merged;
 - ``decoding_tables``: the decoding tables with the paper's labels, next to the paper's;
 - ``probe``: the prefix probe's numbers (notebook 13);
 - ``recipe_study``: how good a CPU-sized ORM gets (the recipe study page).
