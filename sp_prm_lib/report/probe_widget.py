@@ -54,6 +54,8 @@ _RESTART_HTML = (
     "<style>.spprm-live-restart-note{display:none;color:#cf222e;font-weight:bold}"
     ".spprm-live-probe.jupyter-widgets-disconnected .spprm-live-restart-note{display:block}"
     ".spprm-live-probe.jupyter-widgets-disconnected>:not(.spprm-live-restart){display:none!important}"
+    ".spprm-live-probe.jupyter-widgets-disconnected::before,"
+    ".spprm-live-probe.jupyter-widgets-disconnected .spprm-live-restart::before{display:none}"
     "</style><div class='spprm-live-restart-note' role='status'>" + html.escape(RESTART_NOTE) + "</div>"
 )
 
