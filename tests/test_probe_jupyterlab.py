@@ -5,11 +5,17 @@ config folders: ``scripts/sitecheck/jupyterlab.py``) over a temporary folder
 holding a copy of ``notebooks/13_prefix_probe.ipynb`` whose ``parameters`` cell
 names the ``smoke`` profile (the reward models ``make test`` trains first).
 Chromium opens the notebook, runs all cells, and then uses the live probe like
-a reader: picks another pair, chooses "your own text", types a prompt and two
-responses (one of them longer than the reward models' window), presses Score.
-The scores shown must be those of ``probe_pair`` computed here on the same
-text and models; the window line must be shown; the page must log no console
-error and make no outside request. Screenshots go to the test's tmp folder and
+a reader: checks that the prompt box opens on the prompt's first line, picks the
+longest pair and presses End on the slider (it must reach that pair's maximum,
+not the first pair's), chooses "your own text", types a prompt and two
+responses (one of them longer than the reward models' window), presses Score;
+then types special tokens (a one-line error, nothing scored), two identical
+responses (a tie in full and at every t), an empty response (an error clears
+the table), restarts the kernel (the controls go, one line says to run the
+cell again) and runs the notebook again (the probe is back). The scores shown
+must be those of ``probe_pair`` computed here on the same text and models; the
+window line must be shown; the page must log no console error and make no
+outside request. Screenshots go to the test's tmp folder and
 the one after Score also to ``_build/screenshots/jupyterlab_probe.png``, beside
 the book's browser-test screenshots.
 """
@@ -231,8 +237,6 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
                 state = _until(dt, "s.status.includes('empty')", 30, "the error")
                 assert state["rows"] == [] and state["note"] == "" and "response B is empty" in state["status"]
                 jl.element_screenshot(dt, shots / "4_error.png", ".spprm-live-probe")
-                dt.pump(0.5)
-                problems = browser.page_problems(dt.events)
 
                 # a kernel restart: the dead controls go, one line says what to do
                 jl.choose(dt, ".spprm-live-pick select", 0)
@@ -242,6 +246,16 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
                 assert state["restart"] == RESTART_NOTE and "run this cell again" in state["restart"]
                 assert state["controls_shown"] == 0, state  # no control that looks alive, no stale table
                 jl.element_screenshot(dt, shots / "5_restarted.png", ".spprm-live-probe")
+
+                # ... and doing what it says brings the probe back, on the first pair
+                dt.evaluate("jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+                done = jl.wait_for(dt, _NOTEBOOK_DONE_JS, 150, "all cells to run again")
+                assert done["errors"] == [], done
+                state = _until(dt, "!s.restart && s.rows.length", 30, "the probe after the rerun")
+                assert state["pick"] == 0 and state["controls_shown"] == 5 and state["sliders"] == 1, state
+                _check_scores(state, probes[0], "first pair after the rerun")
+                dt.pump(0.5)
+                problems = browser.page_problems(dt.events)  # the whole session, restart included
             finally:
                 dt.close()
     assert problems == [], problems
