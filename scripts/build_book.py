@@ -5,9 +5,10 @@ results overview ``book/executed/results.md`` from the verdicts the notebooks
 filed (``sp_prm_lib.experiments.comparison.collected``) for the profile named
 in ``book/executed/profile.json`` (written by ``scripts/run_notebooks.py``),
 the gold lab's opening page, the execution, recipe-study and performance
-pages. Skips the build when its inputs (configuration, pages, executed
-notebooks, the generated pages, vendored JavaScript) are unchanged since the
-last successful build.
+pages, and the run times ``book/teaching.md`` includes (``executed/teaching/``).
+Skips the build when its inputs (configuration, pages, executed notebooks,
+the generated pages, vendored JavaScript) are unchanged since the last
+successful build.
 """
 
 from __future__ import annotations
@@ -47,15 +48,21 @@ def write_results_page(executed: Path = EXECUTED) -> Path:
     """Write ``executed/results.md``, the lab's opening page, the execution page, the recipe
     study's page from ``results/recipe_study/`` and the performance page from ``bench/results/``
     (atomically; untouched when unchanged)."""
+    from sp_prm_lib.report.book_runs import read_tracks
     from sp_prm_lib.report.execution_page import execution_markdown
     from sp_prm_lib.report.performance import performance_markdown
     from sp_prm_lib.report.recipe_page import load_records, recipe_study_markdown
     from sp_prm_lib.report.results_page import lab_index_markdown
+    from sp_prm_lib.report.teaching_times import teaching_snippets
 
     _write(executed / "lab" / "index.md", lab_index_markdown(executed))
     _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
     _write(executed / "execution.md", execution_markdown(executed, TOC))
     _write(executed / "performance.md", performance_markdown(ROOT / "bench" / "results"))
+    for name, text in teaching_snippets(
+        read_tracks(executed), ROOT / "results" / "run_times" / "reference.json"
+    ).items():
+        _write(executed / "teaching" / name, text)  # included by book/teaching.md
     return _write(executed / "results.md", results_page(executed))
 
 

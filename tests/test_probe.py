@@ -122,9 +122,15 @@ def test_static_html_embeds_the_data_and_no_outside_url(tmp_path, probe):
 
 
 def _widget_parts(ui):
-    pick, prompt, resp_a, resp_b, row, slider, note, view = ui.children
+    pick, prompt, resp_a, resp_b, row, slot, note, view, restart = ui.children
     button, bar, status = row.children
+    assert pw.RESTART_NOTE in restart.value and "jupyter-widgets-disconnected" in restart.value
+    (slider,) = slot.children  # the current pair's slider (each pair gets a new one)
     return pick, prompt, resp_a, resp_b, button, bar, status, slider, note, view
+
+
+def _slider(ui):
+    return ui.children[5].children[0]
 
 
 def test_live_widget_scores_typed_text(models, probe):
@@ -137,7 +143,7 @@ def test_live_widget_scores_typed_text(models, probe):
     pick.value = -1
     prompt.value, resp_a.value, resp_b.value = PROMPT, "Yes.", "Absolutely not, never."
     button.click()
-    assert "live" in status.value and slider.max == len("Absolutely not, never.")
+    assert "live" in status.value and _slider(ui).max == len("Absolutely not, never.")
     assert bar.layout.display == "none" and not button.disabled
     resp_b.value = "   "
     button.click()
@@ -156,7 +162,7 @@ def test_live_widget_clears_the_previous_table_after_an_error(models, probe):
     assert view.value == "" and "press <b>Score</b>" in status.value
     resp_b.value = B
     button.click()
-    assert "live" in status.value and "data-score" in view.value and not slider.disabled
+    assert "live" in status.value and "data-score" in view.value and not _slider(ui).disabled
     pick.value = 0
     assert "precomputed" in status.value and "data-score" in view.value
 
@@ -253,6 +259,7 @@ def test_the_window_is_said_in_one_line_and_caps_the_slider(models, windowed):
     bar.observe(lambda change: shown.append(change["new"]), names="value")
     prompt.value, resp_a.value, resp_b.value = PROMPT, LONG, B
     button.click()
+    slider = _slider(ui)
     assert slider.max == got.max_t and "read only the first" in note_w.value
     assert shown and shown[-1] == bar.max and bar.layout.display == "none"
     slider.value = slider.max
@@ -429,3 +436,35 @@ def test_identical_responses_tie_in_full_and_at_every_t():
     assert data["full"] == {"ORM": 0} and data["same"] == "111"
     assert pw.SCALE_NOTE in pw.step_html(p, 1) and pw.SCALE_NOTE in pw.static_probe_html([p])
     assert "higher is better" in pw.SCALE_NOTE and "within a row" in pw.SCALE_NOTE
+
+
+def test_each_pair_gets_a_slider_drawn_with_its_own_maximum(models, probe):
+    """The browser slider's End key goes to the maximum it was drawn with: a new pair, a new slider."""
+    short = pr.probe_pair(models, PROMPT, "Yes.", "No.")
+    assert short.max_t < probe.max_t
+    ui = pw.live_probe(models, [short, probe])
+    pick, *_ = _widget_parts(ui)
+    first = _slider(ui)
+    assert first.max == short.max_t
+    pick.value = 1
+    second = _slider(ui)
+    assert second is not first and second.max == probe.max_t and second.value <= second.max
+    assert first.comm is None  # the old slider is closed, not left behind in the kernel
+    second.value = second.max  # the slider in the slot drives the table
+    assert f"t = {probe.max_t}</b>" in ui.children[7].value
+
+
+def test_the_prompt_box_opens_without_leading_blank_lines_and_scores_the_data_sets_prompt(models, probe):
+    ui = pw.live_probe(models, [probe])
+    pick, prompt, resp_a, resp_b, button, bar, status, slider, note, view = _widget_parts(ui)
+    assert probe.prompt.startswith("\n\nHuman:") and prompt.value == probe.prompt.lstrip("\n")
+    assert pw.scored_prompt(prompt.value) == probe.prompt  # the box's text scores as the pair's prompt
+    assert pw.scored_prompt("  Human: hi") == "  Human: hi" and pw.scored_prompt("hi") == "hi"
+    pick.value = -1
+    prompt.value, resp_a.value, resp_b.value = probe.prompt.lstrip("\n"), A, B
+    button.click()
+    slider = _slider(ui)
+    slider.value = slider.max
+    cells = re.findall(r"data-score='([^']+)'", view.value)
+    want = [repr(probe.score(rm, side, slider.max)) for rm in probe.rms for side in (0, 1)]
+    assert cells == want  # scored live from the box: the same numbers as the pair's own

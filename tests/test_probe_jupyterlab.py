@@ -5,22 +5,31 @@ config folders: ``scripts/sitecheck/jupyterlab.py``) over a temporary folder
 holding a copy of ``notebooks/13_prefix_probe.ipynb`` whose ``parameters`` cell
 names the ``smoke`` profile (the reward models ``make test`` trains first).
 Chromium opens the notebook, runs all cells, and then uses the live probe like
-a reader: picks another pair, chooses "your own text", types a prompt and two
-responses (one of them longer than the reward models' window), presses Score.
-The scores shown must be those of ``probe_pair`` computed here on the same
-text and models; the window line must be shown; the page must log no console
-error and make no outside request. Screenshots go to the test's tmp folder and
+a reader: checks that the prompt box opens on the prompt's first line, picks the
+longest pair and presses End on the slider (it must reach that pair's maximum,
+not the first pair's), chooses "your own text", types a prompt and two
+responses (one of them longer than the reward models' window), presses Score;
+then types special tokens (a one-line error, nothing scored), two identical
+responses (a tie in full and at every t), an empty response (an error clears
+the table), restarts the kernel (the controls go, one line says to run the
+cell again) and runs the notebook again (the probe is back). The scores shown
+must be those of ``probe_pair`` computed here on the same text and models; the
+window line must be shown; the page must log no console error and make no
+outside request. Screenshots go to the test's tmp folder and
 the one after Score also to ``_build/screenshots/jupyterlab_probe.png``, beside
 the book's browser-test screenshots.
 """
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from sp_prm_lib.report.probe_widget import RESTART_NOTE
 
 from sitecheck import browser, serve
 from sitecheck import jupyterlab as jl
@@ -33,6 +42,7 @@ PROFILE = "smoke"
 PROMPT = "\n\nHuman: What should I pack for a day of hiking?\n\nAssistant:"
 RESPONSE_A = "Water, a snack, sun cream, a map and a warm layer. " * 40  # far longer than the window
 RESPONSE_B = "Just go, you will be fine."
+FORGED = "<|im_end|><|endoftext|> hello"  # typed special tokens: refused, not tokenized as such
 
 pytestmark = pytest.mark.slow  # executes a notebook (in JupyterLab)
 
@@ -40,17 +50,25 @@ _READ_JS = """
 (() => {
   const q = s => document.querySelector(s);
   const view = q(".spprm-live-view"), status = q(".spprm-live-status"), note = q(".spprm-live-note");
-  const pick = q(".spprm-live-pick select");
-  if (!view || !status || !pick) { return null; }
+  const pick = q(".spprm-live-pick select"), box = q(".spprm-live-prompt textarea");
+  const restart = q(".spprm-live-restart-note");
+  if (!view || !status || !pick || !box || !restart) { return null; }
+  const cell = (r, i) => r.querySelectorAll("td")[i].textContent;
   const rows = Array.from(view.querySelectorAll("tr[data-rm]")).map(r => ({
     rm: r.dataset.rm,
     a: Number(r.querySelector("td[data-side=a]").dataset.score),
     b: Number(r.querySelector("td[data-side=b]").dataset.score),
-    shown: r.querySelector("td[data-side=a]").textContent}));
+    shown: r.querySelector("td[data-side=a]").textContent,
+    at_t: cell(r, 3), full: cell(r, 4), agrees: cell(r, 5)}));
   const t = (view.textContent.match(/t = (\\d+)/) || [])[1];
+  const shown = e => !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  const handle = q(".spprm-live-slider [role=slider]");
   return {status: status.textContent, note: note ? note.textContent : "", rows: rows,
           t: t === undefined ? null : Number(t), pick: pick.selectedIndex, options: pick.options.length,
-          prompt: q(".spprm-live-prompt textarea").value};
+          prompt: box.value, prompt_top: box.scrollTop, sliders: document.querySelectorAll(".spprm-live-slider").length,
+          slider_max: handle ? Number(handle.getAttribute("aria-valuemax")) : null,
+          restart: shown(restart) ? restart.textContent : "",
+          controls_shown: [pick, box, view, q(".spprm-live-score"), handle].filter(shown).length};
 })()
 """
 
@@ -68,6 +86,10 @@ _KERNEL_IDLE_JS = f"""
   return true;
 }})()
 """
+
+_RESTART_JS = (
+    f"(() => {{ const p = {_PANEL_JS}; return p.sessionContext.session.kernel.restart().then(() => true); }})()"
+)
 
 _NOTEBOOK_DONE_JS = """
 (() => {
@@ -130,6 +152,7 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
     shots = tmp_path / "shots"
     # the reference values, computed here on the same models (while the lab starts it has the CPUs)
     want = probe_pair(probe_models, PROMPT, RESPONSE_A, RESPONSE_B)
+    same = probe_pair(probe_models, PROMPT, RESPONSE_B, RESPONSE_B)
     assert want.cut[0] and want.window_note(), "response A must be longer than the window"
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     with jl.lab_server(work, env=env) as lab, serve.site_and_trap(work) as (_, trap):  # trap: no outside request
@@ -151,13 +174,24 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
                 probes = probe_eval_pairs(load_profile(PROFILE))  # cached by the notebook's run
                 assert state["options"] == len(probes) + 1 and state["pick"] == 0
                 _check_scores(state, probes[0], "first pair")
+                # the prompt box opens on the prompt's first line, not on the data set's blank lines
+                assert probes[0].prompt.startswith("\n\n")
+                assert state["prompt"] == probes[0].prompt.lstrip("\n") and state["prompt_top"] == 0, state
+                assert state["restart"] == "" and state["controls_shown"] == 5, state  # kernel alive: no note
                 jl.element_screenshot(dt, shots / "1_opened.png", ".spprm-live-probe")
 
-                # another pair
-                jl.choose(dt, ".spprm-live-pick select", 1)
-                state = _until(dt, f"s.status.includes({json.dumps(probes[1].pair_id)})", 20, "the second pair")
-                assert state["prompt"] == probes[1].prompt
-                _check_scores(state, probes[1], "second pair")
+                # a longer pair: the End key goes to its maximum, not to the first pair's
+                longer = max(range(len(probes)), key=lambda i: probes[i].max_t)
+                assert probes[longer].max_t > probes[0].max_t, [p.max_t for p in probes]
+                jl.choose(dt, ".spprm-live-pick select", longer)
+                wanted = json.dumps(probes[longer].pair_id + " ")
+                state = _until(dt, f"s.status.includes({wanted}) && s.rows.length", 20, "the longer pair")
+                assert state["prompt"] == probes[longer].prompt.lstrip("\n") and state["sliders"] == 1
+                _check_scores(state, probes[longer], "longer pair")
+                state = _until(dt, f"s.slider_max === {probes[longer].max_t}", 10, "the new slider")
+                jl.press(dt, ".spprm-live-slider [role=slider]", "End")
+                state = _until(dt, f"s.t === {probes[longer].max_t}", 10, "End to reach the pair's maximum")
+                _check_scores(state, probes[longer], "longer pair at its end")
 
                 # your own text: the table of the pair goes away until Score is pressed
                 jl.choose(dt, ".spprm-live-pick select", state["options"] - 1)
@@ -177,18 +211,55 @@ def test_live_probe_in_jupyterlab_scores_typed_text_like_probe_pair(tmp_path, pr
                 assert want.window_note() in state["note"], state["note"]
                 jl.element_screenshot(dt, shots / "2_scored.png", ".spprm-live-probe")
 
+                # typed special tokens: one line, the table cleared, nothing scored
+                jl.type_into(dt, ".spprm-live-response-a textarea", FORGED)
+                jl.click(dt, ".spprm-live-score")
+                state = _until(dt, "s.status.includes('special token')", 30, "the special-token error")
+                assert state["rows"] == [] and state["note"] == "" and state["t"] is None, state
+                assert (
+                    re.match(r"response A contains '<\|(im_end|endoftext)\|>', a special token", state["status"])
+                    and "\n" not in state["status"]
+                )
+                assert "Traceback" not in state["status"] and len(state["status"]) < 200, state["status"]
+
+                # identical responses: a tie in full and at every t, whatever the float noise
+                jl.type_into(dt, ".spprm-live-response-a textarea", RESPONSE_B)
+                jl.click(dt, ".spprm-live-score")
+                state = _until(dt, "s.status.includes('live') && s.rows.length", 60, "the identical pair")
+                _check_scores(state, same, "identical responses")
+                for row in state["rows"]:
+                    assert (row["at_t"], row["full"], row["agrees"]) == ("tie", "tie", "no"), row
+                jl.element_screenshot(dt, shots / "3_tie.png", ".spprm-live-probe")
+
                 # an error clears the table
                 jl.type_into(dt, ".spprm-live-response-b textarea", "   ")
                 jl.click(dt, ".spprm-live-score")
                 state = _until(dt, "s.status.includes('empty')", 30, "the error")
                 assert state["rows"] == [] and state["note"] == "" and "response B is empty" in state["status"]
-                jl.element_screenshot(dt, shots / "3_error.png", ".spprm-live-probe")
+                jl.element_screenshot(dt, shots / "4_error.png", ".spprm-live-probe")
+
+                # a kernel restart: the dead controls go, one line says what to do
+                jl.choose(dt, ".spprm-live-pick select", 0)
+                _until(dt, "s.pick === 0 && s.rows.length", 20, "the first pair again")
+                dt.evaluate(_RESTART_JS)  # what Kernel > Restart does, without its dialog
+                state = _until(dt, "s.restart", 30, "the kernel-restarted line")
+                assert state["restart"] == RESTART_NOTE and "run this cell again" in state["restart"]
+                assert state["controls_shown"] == 0, state  # no control that looks alive, no stale table
+                jl.element_screenshot(dt, shots / "5_restarted.png", ".spprm-live-probe")
+
+                # ... and doing what it says brings the probe back, on the first pair
+                dt.evaluate("jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+                done = jl.wait_for(dt, _NOTEBOOK_DONE_JS, 150, "all cells to run again")
+                assert done["errors"] == [], done
+                state = _until(dt, "!s.restart && s.rows.length", 30, "the probe after the rerun")
+                assert state["pick"] == 0 and state["controls_shown"] == 5 and state["sliders"] == 1, state
+                _check_scores(state, probes[0], "first pair after the rerun")
                 dt.pump(0.5)
-                problems = browser.page_problems(dt.events)
+                problems = browser.page_problems(dt.events)  # the whole session, restart included
             finally:
                 dt.close()
     assert problems == [], problems
-    for name in ("1_opened.png", "2_scored.png", "3_error.png"):
+    for name in ("1_opened.png", "2_scored.png", "3_tie.png", "4_error.png", "5_restarted.png"):
         assert (shots / name).stat().st_size > 2000, name
     SHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shots / "2_scored.png", SHOT_COPY)

@@ -80,7 +80,13 @@ static_probe(probes, element_id="spprm-probe-eval")
 # responses, press *Score*. It needs a running Python kernel, which the
 # rendered book does not have: its output is hidden here. Open
 # `notebooks/13_prefix_probe.ipynb` in JupyterLab (`.venv/bin/jupyter lab`,
-# works offline) and run the notebook to use it.
+# works offline) and run the notebook to use it. After a kernel restart the
+# probe's controls are replaced by one line, "Kernel restarted: run this cell
+# again". The prompt box shows a prompt from its first word: HH-RLHF prompts
+# begin with a blank line before "Human:", and a prompt typed from "Human:"
+# is scored with that blank line put back, as the reward models saw in
+# training. Text is scored as text: a typed special token such as
+# `<|im_end|>` is refused with a one-line error, not turned into a token.
 
 # %% tags=["remove-output"]
 models = load_probe_models(P)

@@ -177,6 +177,27 @@ def click(dt: DevTools, selector: str) -> None:
         dt.call("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
 
 
+#: DevTools key descriptions of the keys a test presses (``Input.dispatchKeyEvent``)
+_KEYS = {
+    "End": {"key": "End", "code": "End", "windowsVirtualKeyCode": 35},
+    "Home": {"key": "Home", "code": "Home", "windowsVirtualKeyCode": 36},
+    "ArrowRight": {"key": "ArrowRight", "code": "ArrowRight", "windowsVirtualKeyCode": 39},
+}
+
+
+def press(dt: DevTools, selector: str, key: str) -> None:
+    """Focus the element and press ``key`` (one of ``_KEYS``) with real key events."""
+    if key not in _KEYS:
+        raise LabError(f"no key description for {key!r}; known: {sorted(_KEYS)}")
+    found = dt.evaluate(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
+        if (!e) {{ return false; }} e.scrollIntoView({{block: "center"}}); e.focus();
+        return document.activeElement === e; }})()""")
+    if not found:
+        raise LabError(f"nothing to focus for a key press: {selector}")
+    for kind in ("rawKeyDown", "keyUp"):
+        dt.call("Input.dispatchKeyEvent", type=kind, **_KEYS[key])
+
+
 def type_into(dt: DevTools, selector: str, text: str) -> None:
     """Replace the text of an input or textarea as a person would: focus it, select all, type."""
     found = dt.evaluate(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});

@@ -46,6 +46,35 @@ SCALE_NOTE = (
 )
 
 
+#: shown by the live probe only when its kernel link is gone (a restarted or stopped kernel):
+#: ipywidgets then marks every view ``jupyter-widgets-disconnected`` and the controls would
+#: look alive but do nothing, so the style below hides them and shows this line instead
+RESTART_NOTE = "Kernel restarted: run this cell again to use the probe."
+_RESTART_HTML = (
+    "<style>.spprm-live-restart-note{display:none;color:#cf222e;font-weight:bold}"
+    ".spprm-live-probe.jupyter-widgets-disconnected .spprm-live-restart-note{display:block}"
+    ".spprm-live-probe.jupyter-widgets-disconnected>:not(.spprm-live-restart){display:none!important}"
+    ".spprm-live-probe.jupyter-widgets-disconnected::before,"
+    ".spprm-live-probe.jupyter-widgets-disconnected .spprm-live-restart::before{display:none}"
+    "</style><div class='spprm-live-restart-note' role='status'>" + html.escape(RESTART_NOTE) + "</div>"
+)
+
+#: HH-RLHF prompts start with a blank line before "Human:"; the prompt box shows them without it
+#: (it would open on two empty lines) and scoring puts it back
+HH_LEAD = "\n\n"
+
+
+def shown_prompt(prompt: str) -> str:
+    """The prompt as the live probe's box shows it: without its leading line breaks."""
+    return prompt.lstrip("\r\n")
+
+
+def scored_prompt(text: str) -> str:
+    """The prompt the live probe scores for the box's ``text``: an HH-RLHF turn typed from
+    "Human:" gets the data set's leading ``"\n\n"`` back; any other text is scored as typed."""
+    return HH_LEAD + text if text.startswith("Human:") else text
+
+
 def _unread_html(text: str, limit: int = 2000) -> str:
     """The part of a response past the window: very light, and cut after ``limit`` characters."""
     if not text:
@@ -112,9 +141,14 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
 
     The slider stops at the reward models' window, and a line under it says when a
     response is longer; a progress bar follows the scoring; after an error only the
-    error is shown (the previous pair's table is cleared). Every part has a CSS class
-    ``spprm-live-*`` (probe for the whole, pick, prompt, response-a, response-b, score,
-    progress, status, slider, note, view) so that a browser test can find it.
+    error is shown (the previous pair's table is cleared). Each pair gets a new slider
+    (its keyboard's End key goes to the maximum the slider was drawn with), in the
+    ``spprm-live-slot`` box. The prompt box shows a prompt without its leading line
+    breaks (``shown_prompt``, ``scored_prompt``). When the kernel is gone the controls
+    are hidden and one line says to run the cell again (``RESTART_NOTE``). Every part
+    has a CSS class ``spprm-live-*`` (probe for the whole, pick, prompt, response-a,
+    response-b, score, progress, status, slot, slider, note, view, restart) so that a
+    browser test can find it.
     """
     import ipywidgets as w
 
@@ -122,17 +156,21 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
     options.append((OWN_TEXT, -1))
     pick = w.Dropdown(options=options, value=options[0][1], description="pair", layout=w.Layout(width="95%"))
     box = dict(layout=w.Layout(width="95%", height="5em"))
-    prompt = w.Textarea(description="prompt", **box)
+    prompt = w.Textarea(
+        description="prompt",
+        placeholder="Human: ...\n\nAssistant:",
+        tooltip="HH-RLHF form; a prompt starting with 'Human:' is scored with the data set's leading blank line",
+        **box,
+    )
     resp_a = w.Textarea(description="response A", **box)
     resp_b = w.Textarea(description="response B", **box)
     button = w.Button(description="Score", button_style="primary", tooltip="score every prefix of A and B")
     bar = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(width="12em", display="none"))
     status = w.HTML()
-    slider = w.IntSlider(
-        description="t (tokens)", min=0, max=1, value=1, continuous_update=True, layout=w.Layout(width="95%")
-    )
+    slot = w.Box(layout=w.Layout(width="95%"))
     note = w.HTML()
     view = w.HTML()
+    restart = w.HTML(_RESTART_HTML)
     for part, name in (
         (pick, "pick"),
         (prompt, "prompt"),
@@ -141,22 +179,40 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
         (button, "score"),
         (bar, "progress"),
         (status, "status"),
-        (slider, "slider"),
+        (slot, "slot"),
         (note, "note"),
         (view, "view"),
+        (restart, "restart"),
     ):
         part.add_class(f"spprm-live-{name}")
-    state = {"probe": None}
+    state = {"probe": None, "slider": None}
 
     def show(*_):
         if state["probe"] is not None:
-            view.value = step_html(state["probe"], slider.value)
+            view.value = step_html(state["probe"], state["slider"].value)
+
+    def new_slider(top: int, value: int, disabled: bool = False):
+        """A fresh slider in the slot: one drawn with its final maximum (the End key's target)."""
+        slider = w.IntSlider(
+            description="t (tokens)",
+            min=0,
+            max=top,
+            value=value,
+            disabled=disabled,
+            continuous_update=True,
+            layout=w.Layout(width="100%"),
+        )
+        slider.add_class("spprm-live-slider")
+        slider.observe(show, names="value")
+        old, state["slider"] = state["slider"], slider
+        slot.children = (slider,)
+        if old is not None:
+            old.close()
 
     def use(probe: PairProbe):
+        state["probe"] = None  # no table drawn for the old slider's value
+        new_slider(max(1, probe.max_t), min(max(1, probe.max_t // 2), probe.max_t))
         state["probe"] = probe
-        slider.disabled = False
-        slider.max = max(1, probe.max_t)
-        slider.value = min(max(1, probe.max_t // 2), probe.max_t)
         note.value = _note_html(probe)
         show()
 
@@ -164,7 +220,7 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
         """Nothing shown: no table, no window line, the slider off."""
         state["probe"] = None
         view.value = note.value = ""
-        slider.disabled = True
+        state["slider"].disabled = True
 
     def on_pick(change):
         i = change["new"] if isinstance(change, dict) else change
@@ -173,7 +229,7 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
             status.value = "Type a prompt and two responses, then press <b>Score</b>."
             return
         p = probes[i]
-        prompt.value, resp_a.value, resp_b.value = p.prompt, p.responses[0], p.responses[1]
+        prompt.value, resp_a.value, resp_b.value = shown_prompt(p.prompt), p.responses[0], p.responses[1]
         status.value = f"{html.escape(p.pair_id)} (A = {p.labels[0]}, B = {p.labels[1]}; precomputed)"
         use(p)
 
@@ -186,7 +242,7 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
         button.disabled = True
         status.value = "scoring every prefix\u2026"
         try:
-            probe = probe_pair(models, prompt.value, resp_a.value, resp_b.value, progress=on_progress)
+            probe = probe_pair(models, scored_prompt(prompt.value), resp_a.value, resp_b.value, progress=on_progress)
         except Exception as err:  # shown in the widget: a callback's traceback would go to the log only
             clear()
             text = str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
@@ -201,12 +257,12 @@ def live_probe(models: Mapping[str, object], probes: Sequence[PairProbe] = ()):
 
     pick.observe(on_pick, names="value")
     button.on_click(on_score)
-    slider.observe(show, names="value")
+    new_slider(1, 1, disabled=True)
     if probes:
         on_pick(0)
     else:
         on_pick(-1)
-    ui = w.VBox([pick, prompt, resp_a, resp_b, w.HBox([button, bar, status]), slider, note, view])
+    ui = w.VBox([pick, prompt, resp_a, resp_b, w.HBox([button, bar, status]), slot, note, view, restart])
     ui.add_class("spprm-live-probe")
     return ui
 
