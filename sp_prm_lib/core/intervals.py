@@ -262,9 +262,7 @@ def units_needed(effect: float, sd: float, *, alpha: float = 0.05, power: float 
     return float(lo)
 
 
-def ratio_interval(
-    numerator, denominator, level: float = 0.95, *, n_boot: int = 1999, seed: int = 0
-) -> MeanInterval:
+def ratio_interval(numerator, denominator, level: float = 0.95, *, n_boot: int = 1999, seed: int = 0) -> MeanInterval:
     """mean(numerator) / mean(denominator) over paired units, with a BCa bootstrap interval in
     which both means are recomputed in every replicate (``p_value`` is NaN: a ratio has no null here)."""
     num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
@@ -301,3 +299,24 @@ def holm(p_values) -> np.ndarray:
     adjusted = np.maximum.accumulate([min(1.0, (m - i) * p[j]) for i, j in enumerate(order)])
     out[order] = adjusted
     return out
+
+
+def statistic_interval(statistic, n: int, level: float = 0.95, *, n_boot: int = 1999, seed: int = 0) -> MeanInterval:
+    """Any statistic of ``n`` paired units with a BCa bootstrap interval: ``statistic(index)`` gets
+    an array of unit indices (the units themselves, a resample, or a jackknife sample) and returns
+    a number, so every mean inside it (a numerator and its denominator alike) is recomputed in each
+    replicate. ``p_value`` and ``sd`` are NaN: the caller decides with the interval."""
+    _check(level, "real", n_boot)
+    if n < 2:
+        return MeanInterval(math.nan, math.nan, math.nan, n, math.nan, math.nan, level)
+    value = float(statistic(np.arange(n)))
+    if not math.isfinite(value):
+        return MeanInterval(value, math.nan, math.nan, n, math.nan, math.nan, level)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap(
+            (np.arange(n),), lambda i: statistic(np.asarray(i, dtype=int)), vectorized=False,
+            n_resamples=n_boot, confidence_level=level, method="BCa", random_state=np.random.default_rng(seed),
+        )  # fmt: skip
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return MeanInterval(value, low, high, n, math.nan, math.nan, level)
