@@ -485,7 +485,7 @@ def rules_markdown() -> str:
         "intervals that hold their level from 8 units up (the hull of the t and bootstrap-t intervals, "
         "with an exact interval for 0/1 outcomes and a score interval for win/tie/loss); a ratio's "
         "denominator is recomputed in every resample (BCa).\n\n"
-        f"- **reproduced**: every deciding interval excludes no effect (or the bound) on the paper's side.\n"
+        "- **reproduced**: every deciding interval excludes no effect (or the bound) on the paper's side.\n"
         "- **contradicted**: an interval excludes it on the other side, at the level 1 - 0.05/k for a claim "
         "of k parts (Bonferroni), so a true claim is contradicted at most 5% of the time.\n"
         "- **smaller than the paper's**: not reproduced, and an interval (same level) excludes the paper's "
