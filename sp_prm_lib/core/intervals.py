@@ -71,9 +71,24 @@ def support_of(values) -> str:
     return "real"
 
 
+def _check_share(value: float, what: str) -> None:
+    if not 0 < value < 1:
+        raise ConfigError(f"{what} must be in (0, 1), got {value}")
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    """``values`` as floats (NaN allowed, it means not measured); a one-line ConfigError for text or inf."""
+    try:
+        x = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{what}: values must be numbers ({err})") from None
+    if np.isinf(x).any():
+        raise ConfigError(f"{what}: values contain inf; finite numbers expected (NaN = not measured)")
+    return x
+
+
 def _check(level: float, support: str, n_boot: int) -> None:
-    if not 0 < level < 1:
-        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
+    _check_share(level, "confidence level")
     if support not in SUPPORTS:
         raise ConfigError(f"support must be one of {', '.join(SUPPORTS)}, got {support!r}")
     if n_boot < 99:
@@ -82,6 +97,7 @@ def _check(level: float, support: str, n_boot: int) -> None:
 
 def wilson(share, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of a proportion ``share`` observed over ``n`` units (vectorised)."""
+    _check_share(level, "confidence level")
     p, n = np.asarray(share, dtype=float), np.asarray(n, dtype=float)
     z = stats.norm.ppf(1 - (1 - level) / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -91,6 +107,7 @@ def wilson(share, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
 
 def clopper_pearson(successes, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson) interval of a proportion: ``successes`` out of ``n`` (vectorised)."""
+    _check_share(level, "confidence level")
     k, n = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
     a = (1 - level) / 2
     with np.errstate(invalid="ignore"):
@@ -120,12 +137,18 @@ def union_intervals(
     keeps the simulation tests fast; rows stay independent because their data are.
     """
     _check(level, support, n_boot)
-    x = np.atleast_2d(np.asarray(samples, dtype=float))
+    x = np.atleast_2d(_numbers(samples, "union_intervals"))
+    if x.ndim != 2:
+        raise ConfigError(f"union_intervals needs a 2-d array (rows of units), got shape {x.shape}")
     m, n = x.shape
     if n < 2:
         raise ConfigError(f"an interval of a mean needs at least 2 units, got {n}")
     if np.isnan(x).any():
         raise ConfigError("union_intervals: samples contain NaN; drop unmeasured units first")
+    allowed = {"binary": (0.0, 1.0), "signed": (-1.0, 0.0, 1.0)}.get(support)
+    other = x[~np.isin(x, allowed)] if allowed else x[:0]
+    if other.size:
+        raise ConfigError(f"support {support!r} needs values in {allowed}, got {other[0]} among them")
     alpha = 1 - level
     mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
     se = sd / math.sqrt(n)
@@ -183,7 +206,8 @@ def mean_interval(
     """The mean of ``values`` (one per unit; NaN = not measured, left out) with its interval and
     the two-sided p-value against ``null`` (the largest of the interval's parts' p-values, so
     ``p < 1 - level`` exactly when the interval excludes ``null``, up to resampling noise)."""
-    x = np.asarray(values, dtype=float).ravel()
+    _check(level, support or "real", n_boot)
+    x = _numbers(values, "mean_interval").ravel()
     x = x[~np.isnan(x)]
     n = int(x.size)
     if n < 2:
@@ -207,8 +231,9 @@ def _p_value(x, null, support, n_boot, seed) -> float:
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.where(bse > 0, (sample.mean(axis=1) - mean) / bse, np.nan)
         t = t[~np.isnan(t)]
-        if t.size:
-            pvals.append(float((1 + np.sum(np.abs(t) >= abs(t_obs))) / (1 + t.size)))
+        if t.size:  # equal-tailed, as the interval is: p < 1 - level exactly when it excludes null
+            tail = min(np.sum(t >= t_obs), np.sum(t <= t_obs))
+            pvals.append(float(min(1.0, 2 * (1 + tail) / (1 + t.size))))
     elif mean != null and support == "real":
         pvals.append(0.0)
     if support == "binary":
@@ -227,6 +252,7 @@ def _p_value(x, null, support, n_boot, seed) -> float:
 
 def power_t(effect: float, sd: float, n: int, alpha: float = 0.05) -> float:
     """Power of the two-sided one-sample t test at level ``alpha`` to detect a mean ``effect``."""
+    _check_share(alpha, "alpha")
     if n < 2 or not sd > 0:
         return math.nan
     crit = stats.t.ppf(1 - alpha / 2, n - 1)
@@ -237,6 +263,8 @@ def power_t(effect: float, sd: float, n: int, alpha: float = 0.05) -> float:
 def minimal_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
     """The smallest mean effect the two-sided t test at ``alpha`` detects with ``power`` over ``n``
     units of standard deviation ``sd`` (NaN when it cannot be computed)."""
+    _check_share(alpha, "alpha")
+    _check_share(power, "power")
     if n < 2 or not (sd > 0 and math.isfinite(sd)):
         return math.nan
     lo, hi = 0.0, sd
@@ -251,6 +279,8 @@ def minimal_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: 
 def units_needed(effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8, limit: int = 100_000) -> float:
     """The fewest units for which the two-sided t test at ``alpha`` detects ``effect`` with
     ``power`` (NaN when the effect is 0 or the sd unknown; ``inf`` beyond ``limit``)."""
+    _check_share(alpha, "alpha")
+    _check_share(power, "power")
     if not (sd > 0 and math.isfinite(sd)) or not (effect and math.isfinite(effect)):
         return math.nan
     if power_t(effect, sd, limit, alpha) < power:
@@ -265,7 +295,8 @@ def units_needed(effect: float, sd: float, *, alpha: float = 0.05, power: float 
 def ratio_interval(numerator, denominator, level: float = 0.95, *, n_boot: int = 1999, seed: int = 0) -> MeanInterval:
     """mean(numerator) / mean(denominator) over paired units, with a BCa bootstrap interval in
     which both means are recomputed in every replicate (``p_value`` is NaN: a ratio has no null here)."""
-    num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    _check(level, "real", n_boot)
+    num, den = _numbers(numerator, "ratio_interval numerator"), _numbers(denominator, "ratio_interval denominator")
     if num.shape != den.shape or num.ndim != 1:
         raise ConfigError(f"ratio_interval needs two 1-d arrays of one value per unit, got {num.shape} and {den.shape}")
     keep = ~(np.isnan(num) | np.isnan(den))
@@ -289,7 +320,9 @@ def ratio_interval(numerator, denominator, level: float = 0.95, *, n_boot: int =
 
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaN stays NaN and does not count as a test)."""
-    p = np.asarray(p_values, dtype=float)
+    p = _numbers(p_values, "holm")
+    if ((p < 0) | (p > 1)).any():
+        raise ConfigError(f"holm: p-values must be in [0, 1], got {p[(p < 0) | (p > 1)][0]}")
     out = np.full_like(p, np.nan)
     ok = np.flatnonzero(~np.isnan(p))
     if not ok.size:
