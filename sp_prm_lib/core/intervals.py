@@ -168,8 +168,23 @@ def union_intervals(
     elif support == "signed":
         w_lo, w_hi = signed_score(mean, (x != 0).mean(axis=1), n, crit)
         low, high = np.where(constant, w_lo, np.fmin(low, w_lo)), np.where(constant, w_hi, np.fmax(high, w_hi))
+        wins, losses = (x == 1).sum(axis=1), (x == -1).sum(axis=1)
+        e_lo, e_hi = signed_exact(wins, losses, n, level)
+        one_sided = (wins == 0) | (losses == 0)  # all ties, or no loss, or no win: the t parts are unreliable
+        low, high = np.where(one_sided, np.fmin(low, e_lo), low), np.where(one_sided, np.fmax(high, e_hi), high)
         low, high = np.clip(low, -1, 1), np.clip(high, -1, 1)
     return low, high
+
+
+def signed_exact(wins, losses, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """A conservative interval of the mean of a -1/0/+1 variable (share of wins minus share of
+    losses) from two exact Clopper-Pearson intervals at level 1 - (1 - level) / 2 each
+    (Bonferroni): it keeps a width when a sample has no win, no loss, or only ties, where the
+    t and score intervals shrink to nothing."""
+    inner = 1 - (1 - level) / 2
+    w_lo, w_hi = clopper_pearson(wins, n, inner)
+    l_lo, l_hi = clopper_pearson(losses, n, inner)
+    return w_lo - l_hi, w_hi - l_lo
 
 
 def _bootstrap_t_quantiles(x, mean, alpha, n_boot, seed):
@@ -242,6 +257,9 @@ def _p_value(x, null, support, n_boot, seed) -> float:
         else:
             pvals.append(1.0 if mean == null else 0.0)
     elif support == "signed":
+        wins, losses = int(np.sum(x == 1)), int(np.sum(x == -1))
+        if null == 0 and (wins == 0 or losses == 0):
+            pvals.append(stats.binomtest(wins, wins + losses, 0.5).pvalue if wins + losses else 1.0)
         share, p0 = (mean + 1) / 2, (null + 1) / 2
         if 0 < p0 < 1:
             pvals.append(2 * stats.norm.sf(abs(share - p0) / math.sqrt(p0 * (1 - p0) / n)))

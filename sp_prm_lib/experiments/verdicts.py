@@ -12,7 +12,9 @@ method, a prefix length t, a reward model), in the direction the paper gives.
   bound at t = 5 and another at t = 50);
 - ``kind: non-inferiority``: "at least as good": the effect may fall short by at
   most the ``margin`` the yaml states;
-- ``kind: equivalence``: "equals the paper's within a band".
+- ``kind: equivalence``: "equals the paper's within a band";
+- ``kind: check``: a theorem checked case by case where the truth is known
+  exhaustively (a toy): every case must hold (``check_verdict``); no sampling.
 
 ``over: every`` (every method, every t) is an intersection-union test: the
 claim is reproduced only when every part is, each at the 95% level; the pooled
@@ -57,7 +59,7 @@ from sp_prm_lib.core.intervals import MeanInterval
 
 VERDICTS = ("reproduced", "contradicted", "smaller than the paper's", "inconclusive", "not run here")
 DIRECTIONS = ("higher", "lower")
-KINDS = ("difference", "bound", "non-inferiority", "equivalence")
+KINDS = ("difference", "bound", "non-inferiority", "equivalence", "check")
 OVER = ("every", "pooled")
 ALPHA = 0.05
 N_BOOT = 1999
@@ -229,6 +231,15 @@ def _pooled(arrays: list[np.ndarray]) -> np.ndarray:
         return np.where(counted > 0, np.nansum(x, axis=1) / np.maximum(counted, 1), np.nan)
 
 
+def _support(values: np.ndarray, test: ClaimTest) -> str | None:
+    """A difference of two 0/1 outcomes is a -1/0/+1 variable even when no -1 occurred (it must
+    not be read as a share, whose interval stops at 0); levels (a bound) keep the detected support."""
+    x = values[~np.isnan(values)]
+    if test.kind != "bound" and x.size and np.isin(x, (-1.0, 0.0, 1.0)).all():
+        return "signed"
+    return None
+
+
 def _row(name, values, test: ClaimTest, null, level_sim, decides, n_boot, seed) -> dict:
     if isinstance(values, MeanInterval):
         iv = sim = values
@@ -236,8 +247,15 @@ def _row(name, values, test: ClaimTest, null, level_sim, decides, n_boot, seed) 
             raise ConfigError(f"part {name!r}: a precomputed interval can only decide a claim of one part")
         sd = values.sd
     else:
-        iv = intervals.mean_interval(values, 1 - ALPHA, null=test.threshold(null), n_boot=n_boot, seed=seed)
-        sim = iv if level_sim == iv.level else intervals.mean_interval(values, level_sim, n_boot=n_boot, seed=seed)
+        support = _support(values, test)
+        iv = intervals.mean_interval(
+            values, 1 - ALPHA, null=test.threshold(null), support=support, n_boot=n_boot, seed=seed
+        )
+        sim = (
+            iv
+            if level_sim == iv.level
+            else intervals.mean_interval(values, level_sim, support=support, n_boot=n_boot, seed=seed)
+        )
         sd = iv.sd
     n = iv.n
     mde = intervals.minimal_detectable_effect(sd, n) if n >= 2 and math.isfinite(sd) and sd > 0 else math.nan
@@ -285,8 +303,8 @@ def evaluate(
     but neither decide nor enter the pooled mean.
     """
     test = test.scaled(scale)
-    if test.kind == "equivalence":
-        raise ConfigError("an equivalence claim is decided by equivalence_verdict")
+    if test.kind in ("equivalence", "check"):
+        raise ConfigError(f"a claim of kind {test.kind} is decided by {test.kind}_verdict")
     if family < 1:
         raise ConfigError(f"family must be >= 1, got {family}")
     parts = _as_units(effects)
@@ -431,6 +449,16 @@ def equivalence_verdict(interval: MeanInterval, low: float, high: float) -> tupl
     return "inconclusive", f"the interval straddles an edge of the paper's band {band}"
 
 
+def check_verdict(held: int, cases: int) -> tuple[str, str]:
+    """A theorem checked on ``cases`` cases with exhaustive ground truth: reproduced when every case
+    holds, contradicted by one that does not (a counterexample); nothing is estimated."""
+    if cases < 1 or not 0 <= held <= cases:
+        raise ConfigError(f"check_verdict needs 0 <= held <= cases and cases >= 1, got {held} of {cases}")
+    if held == cases:
+        return "reproduced", f"it holds in every one of the {cases} cases checked (exhaustive ground truth)"
+    return "contradicted", f"{cases - held} of {cases} cases are counterexamples"
+
+
 def interval(values, *, n_boot: int = N_BOOT, seed: int = 0) -> MeanInterval:
     """The 95% interval of a mean of per-unit values (``core.intervals.mean_interval``)."""
     return intervals.mean_interval(values, 1 - ALPHA, n_boot=n_boot, seed=seed)
@@ -493,6 +521,9 @@ def rules_markdown() -> str:
         "- **inconclusive**: the interval holds both no effect and the paper's effect; the page gives the "
         "number of units a t test would need for 80% power at the paper's effect.\n"
         "- **not run here**: the run lacks models, data or a judge the claim needs.\n\n"
+        "Theorem 1 is checked, not estimated: on a toy whose optimum is known exhaustively, every case must "
+        "hold, and one counterexample contradicts it. An *equals the paper's* claim (Table 9) is reproduced "
+        "when its whole interval lies inside the band the yaml states.\n\n"
         "A judge that is not independent of the methods it compares caps the verdict at inconclusive in "
         "both directions, and the evidence says why. Rows per method or per t show Holm-adjusted "
         "p-values, not verdict words. The rules live in `sp_prm_lib.experiments.verdicts`."
