@@ -228,10 +228,10 @@ def test_the_numbers_table_is_narrow(home):
     assert all(line.count(" | ") == 5 for line in table if line.startswith("| "))  # no stray column breaks
     rows = {line.split(" | ")[0][2:]: line for line in table[2:]}
     assert rows["Table 1 (reward)"] == (
-        "| Table 1 (reward) | inconclusive | pooled +0.015 [-0.005, +0.035] (n=16) | +0.05 | 0.071 (n=16) | 2,400 |"
+        "| Table 1 (reward) | inconclusive | pooled +0.015 [-0.005, +0.035] | +0.05 | 0.071 (n=16) | 2,400 |"
     )
-    assert "| pooled +0.012 [+0.006, +0.018] (n=16) | +0.0128 |" in rows["Table 2: rouge_l"]
-    assert "| pooled +0.200 [-0.100, +0.500] (n=16) |" in rows["Table 2: reward"]
+    assert "| pooled +0.012 [+0.006, +0.018] | +0.0128 |" in rows["Table 2: rouge_l"]
+    assert "| pooled +0.200 [-0.100, +0.500] |" in rows["Table 2: reward"]
     assert rows["Fig. 5"].endswith("| +0.05 | 0.023 (n=300) | - |")
     assert rows["Table 3"] == "| Table 3 | not run here | - | - | - | - |"
     assert "Fig. 8 (appendix E)" not in rows  # views are not counted again

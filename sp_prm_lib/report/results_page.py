@@ -245,6 +245,9 @@ def _group_heading(verdict: str, group: list[dict]) -> str:
     return f"Inconclusive (needs n >= {span})"
 
 
+_N_SUFFIX = re.compile(r"\s*\(n=\d+\)$")
+
+
 def _numbers_table(entries: list[dict]) -> list[str]:
     """One short row per test: Paper | verdict | our estimate | paper's effect | detectable at n |
     n for 80% power (no long text: the why is in the groups, the words in the evidence)."""
@@ -260,6 +263,7 @@ def _numbers_table(entries: list[dict]) -> list[str]:
             continue
         for t in tests:
             estimate = _estimate(e, t.get("test", "")) if len(tests) > 1 else _estimate(e)
+            estimate = _N_SUFFIX.sub("", estimate)  # n is in the column "detectable at n"
             lines.append(
                 f"| {_ref(e, t if len(tests) > 1 else None)} | {_cell(t.get('verdict'))} | {_cell(estimate) or '-'} | "
                 f"{_paper_effect(t)} | {_detectable(t)} | {_count(t.get('n_needed'))} |"
