@@ -146,20 +146,21 @@ def test_counts_exclude_views_and_list_them_apart():
         (
             {"fig5": "smaller than the paper's", "table1-reward": "inconclusive", "obs1": "reproduced"},
             [
-                "None of SP-PRM's own claims (2 tested) held (smaller than the paper's: Fig. 5; inconclusive: Table 1)",
+                "None of SP-PRM's own claims (Fig. 5 and Tables 1-5: 2 tested) held "
+                "(Fig. 5 smaller than the paper's; Table 1 inconclusive)",
                 "What reproduced are only the paper's observations about outcome reward models "
-                "(Fig. 1 (bottom), observation 1), not claims about SP-PRM.",
+                "(observation 1), not claims about SP-PRM.",
             ],
         ),
         (
             {"fig5": "reproduced", "table1-reward": "reproduced", "obs1": "inconclusive"},
-            ["Every one of SP-PRM's own claims held (Fig. 5, Table 1)."],
+            ["Every one of SP-PRM's own claims held (Fig. 5 and Table 1)."],
         ),
         (
             {"fig5": "reproduced", "table1-reward": "contradicted", "obs1": "reproduced"},
             [
-                "1 of SP-PRM's 2 own claims held (Fig. 5). The others: contradicted: Table 1.",
-                "Of the paper's observations about outcome reward models, Fig. 1 (bottom), observation 1 reproduced.",
+                "1 of SP-PRM's 2 own claims held (Fig. 5). Of the others: Table 1 contradicted.",
+                "Of the paper's observations about outcome reward models, observation 1 reproduced.",
             ],
         ),
         ({"obs1": "inconclusive"}, ["None of SP-PRM's own claims (Fig. 5, Tables 1-5) was tested here.", "Nothing"]),
@@ -187,6 +188,8 @@ def test_bottom_line_classifies_the_papers_claims():
     }
     assert {ref: rp._kind({"ref": ref}) for ref in kinds} == kinds
     assert rp.bottom_line([]) == "no claim was tested."
+    refs = [{"ref": "Fig. 2a, observation 2"}, {"ref": "Table 1 (+Ablation), section 5.3.2"}, {"ref": "Table 2"}]
+    assert rp._refs(refs) == "observation 2, Table 1 (+Ablation) and Table 2"
 
 
 def test_the_page(home):
@@ -197,7 +200,7 @@ def test_the_page(home):
     order += ["## gold lab (profile `smoke-lab`)", "## gold lab: evidence, claim by claim", "## Notebook run times"]
     assert [page.index(h) for h in order] == sorted(page.index(h) for h in order)
     bottom = _section(page, "## The bottom line", "## How to read")
-    assert "- **gold lab**: None of SP-PRM's own claims (4 tested) held" in bottom
+    assert "- **gold lab**: None of SP-PRM's own claims (Fig. 5 and Tables 1-5: 4 tested) held" in bottom
     assert "6 claims tested: 1 reproduced" in bottom and "2 claims tested: 1 reproduced, 1 contradicted." in bottom
     assert rules_markdown() in page  # the rules text comes from verdicts, not retyped
     lab = _section(page, "## gold lab (profile `smoke-lab`)", "## HH-RLHF")

@@ -167,8 +167,18 @@ def _kind(entry: dict) -> str:
     return "own" if OWN_CLAIM.match(ref) else "other"
 
 
+def _short(ref) -> str:
+    """A ref in a sentence: "observation 2" for "Fig. 2a, observation 2", else the ref up to its
+    first comma ("Table 1 (+Ablation)" for "Table 1 (+Ablation), section 5.3.2")."""
+    ref = str(ref or "?")
+    found = re.search(r"observation \d+", ref, re.IGNORECASE)
+    return _cell(found.group(0) if found else ref.split(", ")[0])
+
+
 def _refs(entries: list[dict]) -> str:
-    return ", ".join(_cell(e.get("ref")) for e in entries)
+    """``a``, ``a and b``, ``a, b and c``: the entries' short refs in a sentence."""
+    names = [_short(e.get("ref")) for e in entries]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def bottom_line(entries: list[dict]) -> str:
@@ -183,7 +193,7 @@ def bottom_line(entries: list[dict]) -> str:
         held = [e for e in own if e.get("verdict") == "reproduced"]
         rest = [e for e in own if e.get("verdict") != "reproduced"]
         if not held:
-            opening = f"none of SP-PRM's own claims ({len(own)} tested) held"
+            opening = f"none of SP-PRM's own claims (Fig. 5 and Tables 1-5: {len(own)} tested) held"
         elif not rest:
             opening = f"every one of SP-PRM's own claims held ({_refs(held)})"
         else:
@@ -191,10 +201,10 @@ def bottom_line(entries: list[dict]) -> str:
         others = []
         for verdict in _ordered({e.get("verdict", "?") for e in rest}):
             group = [e for e in rest if e.get("verdict", "?") == verdict]
-            others.append(f"{verdict}: {_refs(group)}")
+            others.append(f"{_refs(group)} {verdict}")
         words.append(opening + (f" ({'; '.join(others)})" if others and not held else "") + ".")
         if others and held:
-            words.append("The others: " + "; ".join(others) + ".")
+            words.append("Of the others: " + "; ".join(others) + ".")
     else:
         words.append("none of SP-PRM's own claims (Fig. 5, Tables 1-5) was tested here.")
     reproduced = [e for e in tested if e.get("verdict") == "reproduced"]
@@ -361,9 +371,8 @@ SUMMARIES = {
     "": "The paper's own setting scaled to this machine: reward models trained here on a few thousand "
     "HH-RLHF pairs with their human labels. It shows what the paper's recipe gives at this size. It cannot "
     "show the paper's observations about human preference on prefixes (no human judges prefixes here: a "
-    "reward model stands in, which is not independent of the models it judges, so such claims stay "
-    "inconclusive whatever the numbers), and its reward models are close to chance on held-out full pairs, "
-    "so most effects are smaller than what its few prompts can detect.",
+    "reward model stands in, which is not independent of the models it judges), and its reward models are "
+    "close to chance on held-out full pairs, so most effects are too small to tell from noise.",
     "lab/": "The same code and claims where the human is a known function: a gold reward labels the same "
     "HH-RLHF pairs and judges every prefix and every decoded answer. Reward models can learn its labels, "
     "human preference on prefixes is exact, and every claim gets an interval that means something. It "
