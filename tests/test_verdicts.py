@@ -318,6 +318,11 @@ def test_a_precomputed_interval_decides_a_claim_of_one_part():
         evaluate({"a": up, "b": wide}, _test(over="every"))
     with pytest.raises(ConfigError, match="a pooled claim needs per-unit effects"):
         evaluate({"a": up, "b": [0.1, 0.2, 0.3]}, _test())
+    # in a claim of two tests (obs. 4: growth and a ratio), the interval must come at 1 - 0.05/2
+    with pytest.raises(ConfigError, match="precomputed interval"):
+        evaluate({"ratio": up}, _test(), family=2)
+    at_975 = MeanInterval(0.2, 0.05, 0.35, 30, math.nan, math.nan, level=0.975)
+    assert evaluate({"ratio": at_975}, _test(), family=2).verdict == "reproduced"
 
 
 def test_bad_effects():
