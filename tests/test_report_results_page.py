@@ -377,3 +377,24 @@ def test_an_old_claim_over_two_metrics_shows_both_pooled_estimates(home):
 def test_results_page_without_a_run(tmp_path):
     page = _build_book().results_page(tmp_path)
     assert page.startswith("# Results overview") and "make reproduce" in page
+
+
+def test_every_claim_of_the_values_file_fits_the_numbers_table():
+    """The worst case: every claim and test of paper_values.yaml with long estimates and numbers."""
+    from sp_prm_lib.experiments import comparison
+
+    entries = []
+    for cid, claim in comparison._load()[1].items():
+        if "view_of" in claim:
+            continue
+        names = list(claim.get("tests") or [""])
+        tests = [
+            _test(n, "smaller than the paper's", paper_effect=0.123456, mde=0.0123456, n=300, n_needed=99999.0)
+            for n in names
+        ]
+        rows = [["pooled", "-0.012 [-0.045, +0.078] (n=300)", "shown", n] for n in names]
+        estimates = {"columns": ["part", "estimate", "role", "test"], "data": rows}
+        entries.append(_entry(cid, claim["ref"], "smaller than the paper's", tests=tests, estimates=estimates))
+    table = rp._numbers_table(entries)
+    assert len(table) == 2 + sum(max(1, len(e["tests"])) for e in entries)
+    assert max(len(line) for line in table) <= WIDEST_TABLE_LINE - 50, max(table, key=len)
