@@ -267,6 +267,13 @@ def test_papers_effect_cell(test, expected):
     assert rp._paper_effect(test) == expected
 
 
+def test_a_bound_shows_the_levels_it_was_tested_against():
+    rows = [["5", "decides", "+0.450"], ["50", "decides", "+0.650"], ["pooled", "shown", "+0.450"]]
+    entry = {"estimates": {"columns": ["part", "role", "tested against"], "data": rows}}
+    test = _test(kind="bound", direction="lower", paper_effect=None)
+    assert rp._paper_effect(test, entry) == "below +0.450/+0.650"
+
+
 def test_old_records_without_why_or_tests_do_not_break_the_page(home):
     old = {
         "id": "obs1",

@@ -122,12 +122,16 @@ def _tests(entry: dict) -> list[dict]:
     return [t for t in tests if isinstance(t, dict)] if isinstance(tests, list) else []
 
 
-def _paper_effect(test: dict) -> str:
-    """The paper's effect in our units as the test uses it (a level for a bound, a margin for
-    non-inferiority), signed in the paper's direction; "-" when the paper's effect is not convertible."""
+def _paper_effect(test: dict, entry: dict | None = None) -> str:
+    """The paper's effect in our units as the test uses it (for a bound, its level(s) from the
+    deciding rows of ``entry``; for non-inferiority, the margin), signed in the paper's direction;
+    "-" when the paper's effect is not convertible."""
     lower = test.get("direction") == "lower"
     if test.get("kind") == "bound":
-        return "a bound"
+        rows = _rows((entry or {}).get("estimates"))
+        rows = [r for r in rows if r.get("role") == "decides" and r.get("test", test.get("test")) == test.get("test")]
+        levels = list(dict.fromkeys(str(r["tested against"]) for r in rows if r.get("tested against")))
+        return f"{'below' if lower else 'above'} {'/'.join(levels)}" if levels else "a bound"
     effect = _number(test.get("paper_effect"))
     if effect is not None:
         return f"{'-' if lower else '+'}{effect:.3g}"
@@ -148,7 +152,7 @@ def _ref(entry: dict, test: dict | None = None) -> str:
 
 
 def _needs(entry: dict) -> str:
-    """ " (needs n >= N)" for an inconclusive claim whose units needed are known, else ""."""
+    """The text ``(needs n >= N)`` for a claim whose units needed are known, else ""."""
     n = _number(entry.get("n_needed"))
     return f" (needs n >= {_count(n)})" if n is not None else ""
 
@@ -276,7 +280,7 @@ def _numbers_table(entries: list[dict]) -> list[str]:
             estimate = _N_SUFFIX.sub("", estimate)  # n is in the column "detectable at n"
             lines.append(
                 f"| {_ref(e, t if len(tests) > 1 else None)} | {_cell(t.get('verdict'))} | {_cell(estimate) or '-'} | "
-                f"{_paper_effect(t)} | {_detectable(t)} | {_count(t.get('n_needed'))} |"
+                f"{_paper_effect(t, e)} | {_detectable(t)} | {_count(t.get('n_needed'))} |"
             )
     return lines
 
@@ -313,7 +317,7 @@ def _track_summary(t, executed: Path, toc: Path) -> list[str]:
     return lines
 
 
-def _how_tested(test: dict) -> str:
+def _how_tested(test: dict, entry: dict) -> str:
     """One test's estimand and method in one line of Markdown."""
     kind = test.get("kind") or "difference"
     over = test.get("over")
@@ -330,7 +334,7 @@ def _how_tested(test: dict) -> str:
     if test.get("direction"):
         how += f", the paper's side: {test['direction']}"
     name = f"*{_cell(test['test'])}*: " if test.get("test") else ""
-    paper = _paper_effect(test)
+    paper = _paper_effect(test, entry)
     source = _cell(test.get("paper_effect_from"))
     parts = [
         f"{name}{_cell(test.get('estimand')) or 'the effect'}; {how}",
@@ -357,7 +361,7 @@ def _evidence(t, executed: Path, toc: Path) -> list[str]:
         lines += [f"**Our evidence.** {_cell(e.get('evidence'))}", ""]
         tests = _tests(e)
         if tests:
-            lines += ["**How it was tested.**", "", *[_how_tested(x) for x in tests], ""]
+            lines += ["**How it was tested.**", "", *[_how_tested(x, e) for x in tests], ""]
         lines += [
             f"**Our setting.** {_cell(e.get('setting'))}",
             "",
