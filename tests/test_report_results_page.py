@@ -252,6 +252,11 @@ def test_the_evidence_says_how_each_claim_was_tested(home):
         "0.071 (n=16); n for 80% power: 35; **inconclusive** (because inconclusive)." in t2
     )
     assert "A view of Table 1 (reward), shown again and not counted." in evidence
+    bare = rp._how_tested({"verdict": "inconclusive"}, {})
+    assert (
+        bare
+        == "- the effect; a difference; paper's effect -; detectable at n: -; n for 80% power: -; **inconclusive**."
+    )
 
 
 @pytest.mark.parametrize(

@@ -335,11 +335,11 @@ def _how_tested(test: dict, entry: dict) -> str:
         how += f", the paper's side: {test['direction']}"
     name = f"*{_cell(test['test'])}*: " if test.get("test") else ""
     paper = _paper_effect(test, entry)
-    source = _cell(test.get("paper_effect_from"))
+    source = cell(test.get("paper_effect_from"))
     parts = [
-        f"{name}{_cell(test.get('estimand')) or 'the effect'}; {how}",
+        f"{name}{cell(test.get('estimand')) or 'the effect'}; {how}",
         f"paper's effect {paper}" + (f" ({source})" if source else ""),
-        f"decided on {_cell(test.get('decided_on'))}" if test.get("decided_on") else "",
+        f"decided on {cell(test.get('decided_on'))}" if test.get("decided_on") else "",
         f"detectable at n: {_detectable(test)}",
         f"n for 80% power: {_count(test.get('n_needed'))}",
         f"**{_cell(test.get('verdict'))}**" + (f" ({_cell(test.get('why'))})" if test.get("why") else ""),
