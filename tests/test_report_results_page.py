@@ -410,3 +410,36 @@ def test_every_claim_of_the_values_file_fits_the_numbers_table():
     table = rp._numbers_table(entries)
     assert len(table) == 2 + sum(max(1, len(e["tests"])) for e in entries)
     assert max(len(line) for line in table) <= WIDEST_TABLE_LINE - 50, max(table, key=len)
+
+
+def test_the_page_reads_what_record_writes(home):
+    """End to end: verdicts filed by comparison.record for real claims of the values file."""
+    import numpy as np
+
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.experiments import comparison
+
+    profile = load_profile("smoke")
+    rng = np.random.default_rng(0)
+    parts = {m: rng.normal(0.0, 1.0, 16) for m in ("args", "cbs")}
+    results = {
+        name: comparison.check(profile, "table2", parts, test=name, scale=2.0 if name == "reward" else None)
+        for name in comparison.claim_test_names("table2")
+    }
+    comparison.record(profile, "table2", results=results, evidence="e", setting="s")
+    levels = {"5": (rng.random(40) < 0.9).astype(float), "50": (rng.random(40) < 0.95).astype(float)}
+    obs2 = comparison.check(profile, "obs2", levels)
+    comparison.record(profile, "obs2", result=obs2, evidence="e", setting="s")
+    comparison.record(profile, "fig8", verdict="inconclusive", why="as Table 1 (reward)", evidence="e", setting="s")
+    executed = home / "executed"
+    _run_file(executed, "smoke")
+    page = rp.results_markdown(executed, home / "_toc.yml")
+    table = {line.split(" | ")[0][2:]: line for line in page.splitlines() if line.startswith("| ")}
+    assert set(table) >= {"Table 2: reward", "Table 2: rouge_l", "Fig. 2a, observation 2"}
+    assert "Fig. 8 (appendix E)" not in table and "1 view of another claim not counted (Fig. 8" in page
+    row = table["Table 2: reward"].split(" | ")
+    assert row[2].startswith("pooled ") and "(n=" not in row[2]
+    assert row[3] == f"+{results['reward'].test.paper_effect:.3g}"  # the relative effect times the scale
+    assert row[5].rstrip(" |") == f"{math.ceil(results['reward'].units_needed):,}"
+    assert table["Fig. 2a, observation 2"].split(" | ")[3] == "above +0.650"
+    assert f"**{obs2.verdict[0].upper() + obs2.verdict[1:]}" in page
