@@ -15,6 +15,7 @@ Notebooks compare their own measurements with ``side_by_side``;
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -232,8 +233,9 @@ def _test_summary(name: str, result: ClaimResult) -> dict:
         "why": result.why,
         "decided_on": "; ".join(f"{r.part} {r.estimate}" for r in rows.itertuples()),
         "n": int(rows.n.min()) if len(rows) else 0,
-        "mde": None if result.mde != result.mde else result.mde,
-        "n_needed": None if result.units_needed != result.units_needed else result.units_needed,
+        "mde": result.mde if math.isfinite(result.mde) else None,
+        # JSON has no infinity: beyond the search limit (the why says "more than 100,000") reads null
+        "n_needed": result.units_needed if math.isfinite(result.units_needed) else None,
     }
 
 
