@@ -258,9 +258,17 @@ TEST_CLAIMS = {
 def claims(values_file):
     """A values file with one entry (``t``, whose claim ``from-entry`` borrows) and TEST_CLAIMS."""
     lines = ["t:", "  ref: T", "  setting: s", "  claim: The entry's   words.", "  columns: [a]", "  rows: []"]
-    lines += ["claims:", "  from-entry:", "    ref: T", "    notebook: 03_obs2_3_human_preference", "    values: t"]
+    test = ["    test:", "      estimand: an effect", "      paper_effect_from: not given"]
+    lines += [
+        "claims:",
+        "  from-entry:",
+        "    ref: T",
+        "    notebook: 03_obs2_3_human_preference",
+        "    values: t",
+        *test,
+    ]
     for key, (ref, notebook, words) in TEST_CLAIMS.items():
-        lines += [f"  {key}:", f"    ref: {ref}", f"    notebook: {notebook}", f"    claim: {json.dumps(words)}"]
+        lines += [f"  {key}:", f"    ref: {ref}", f"    notebook: {notebook}", f"    claim: {json.dumps(words)}", *test]
     values_file.write_text("\n".join(lines) + "\n")
     return values_file
 
@@ -327,6 +335,12 @@ def test_record_not_run_says_why(home):
         ("claims:\n  c:\n    ref: R\n    notebook: n\n", r"claims\.c: missing 'claim'"),
         ("claims:\n  c:\n    ref: R\n    notebook: n\n    values: u\n", "values names no entry 'u'"),
         ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    nb: x\n", "unknown key 'nb'"),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n", "needs exactly one of test, tests or view_of"),
+        (
+            "claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    test: {kind: x}\n",
+            r"claims\.c\.test: test\.estimand must say",
+        ),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    view_of: nope\n", "view_of must name a tested"),
         ("claims:\n  c: 3\n", r"claims\.c: expected a mapping"),
         ("claims: [1]\n", "claims: expected a mapping of claim ids"),
     ],
