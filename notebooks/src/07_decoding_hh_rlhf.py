@@ -244,7 +244,8 @@ record(
     "table1-win-tie",
     setting=setting,
     evidence=(
-        f"per prompt, win-or-tie with SP-PRM minus with the ORM: {win_claim.evidence()} "
+        "per prompt, win-or-tie with SP-PRM minus with the ORM: "
+        f"{win_claim.evidence()} "
         f"(judge: {judge_name(P)}, {d.prompts} prompts). Win and tie rates apart "
         "(identical answers count as ties): "
         + ", ".join(
