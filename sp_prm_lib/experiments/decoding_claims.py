@@ -94,9 +94,9 @@ def evaluator_dependence(metric: str, against: str, *, judge_independent: bool, 
     if metric == "ref_reward":
         return "the reference RM scores the answers, and it filtered SP-PRM's training pairs (Eq. 3)"
     if metric in JUDGED and not judge_independent:
-        return f"the judge ({judge or 'rm-proxy'}) filtered SP-PRM's training pairs (Eq. 3)"
+        return f"the judge, {judge or 'rm-proxy'}, filtered SP-PRM's training pairs (Eq. 3)"
     if metric == "judge_reward" and not judge_independent:
-        return f"the judge ({judge or 'rm-proxy'}) is not independent of the reward models under test"
+        return f"the judge, {judge or 'rm-proxy'}, is not independent of the reward models under test"
     return ""
 
 
@@ -150,10 +150,10 @@ class DecodingClaim:
             row = t[t.decides].iloc[0]
             text += f" {'pooled over methods ' if row.part == 'pooled' else ''}{row.estimate}"
         scale = self.scales.get(name)
-        if scale is not None and r.test is not None and r.test.paper_effect is not None:
-            text += f" (paper's effect {r.test.paper_effect:+.3g} in our units, scaled by {scale:+.3g})"
-        elif scale is not None and r.test is not None and r.test.kind == "non-inferiority":
-            text += f" (margin {r.test.margin:.3g}, {scale:+.3g} x the relative margin)"
+        if scale is not None and r.test is not None:
+            size = r.test.paper_effect if r.test.paper_effect is not None else r.test.margin
+            what = "paper's effect" if r.test.paper_effect is not None else "margin"
+            text += f" ({what} in our units {size:.3g}: {size / abs(scale):.1%} of |{scale:.3g}|, the baseline level)"
         return text
 
     def evidence(self) -> str:
