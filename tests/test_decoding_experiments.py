@@ -412,7 +412,7 @@ def test_check_claim_skips_bon_scales_by_the_orm_level_and_caps_the_orms_own_rew
 
 
 def test_check_claim_runs_each_named_test_on_its_metric_in_shares():
-    from sp_prm_lib.experiments.decoding_claims import check_claim, paired_differences
+    from sp_prm_lib.experiments.decoding_claims import check_claim
 
     lab = load_profile("smoke-lab")
     g = _generations(n=60)
