@@ -154,6 +154,8 @@ class DecodingClaim:
             size = r.test.paper_effect if r.test.paper_effect is not None else r.test.margin
             what = "paper's effect" if r.test.paper_effect is not None else "margin"
             text += f" ({what} in our units {size:.3g}: {size / abs(scale):.1%} of |{scale:.3g}|, the baseline level)"
+        if self.dependence.get(name):
+            text += f" [not independent: {self.dependence[name]}]"
         return text
 
     def evidence(self) -> str:
