@@ -236,8 +236,17 @@ def _row(name, values, test: ClaimTest, null, level_sim, decides, n_boot, seed) 
             raise ConfigError(f"part {name!r}: a precomputed interval can only decide a claim of one part")
         sd = values.sd
     else:
-        iv = intervals.mean_interval(values, 1 - ALPHA, null=test.threshold(null), n_boot=n_boot, seed=seed)
-        sim = iv if level_sim == iv.level else intervals.mean_interval(values, level_sim, n_boot=n_boot, seed=seed)
+        support = intervals.support_of(values)
+        if support == "binary" and test.kind != "bound":
+            support = "signed"  # a difference of 0/1 outcomes: an unseen -1 is possible
+        iv = intervals.mean_interval(
+            values, 1 - ALPHA, null=test.threshold(null), support=support, n_boot=n_boot, seed=seed
+        )
+        sim = (
+            iv
+            if level_sim == iv.level
+            else intervals.mean_interval(values, level_sim, support=support, n_boot=n_boot, seed=seed)
+        )
         sd = iv.sd
     n = iv.n
     mde = intervals.minimal_detectable_effect(sd, n) if n >= 2 and math.isfinite(sd) and sd > 0 else math.nan
