@@ -244,9 +244,8 @@ record(
     "table1-win-tie",
     setting=setting,
     evidence=(
-        "per prompt, win-or-tie with SP-PRM minus with the ORM: "
-        f"{win_claim.evidence()} "
-        f"(judge: {judge_name(P)}, {d.prompts} prompts). Win and tie rates apart "
+        f"judge {judge_name(P)}, {d.prompts} prompts; per prompt, win-or-tie with "
+        f"SP-PRM minus with the ORM: {win_claim.evidence()} Win and tie rates apart "
         "(identical answers count as ties): "
         + ", ".join(
             f"{r.method} {r.variant} win {r.win:.0f}% tie {r.tie:.0f}%"

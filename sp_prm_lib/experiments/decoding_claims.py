@@ -138,7 +138,7 @@ class DecodingClaim:
     def summary(self, name: str = "") -> str:
         """One test's numbers in words: the metric, the deciding estimate(s), the pooled summary."""
         r = self.results[name]
-        metric = self.metrics[name].replace("_", " ")
+        metric = {"win_tie": "win-or-tie"}.get(self.metrics[name], self.metrics[name].replace("_", " "))
         t = r.table
         pooled = t[t.part == "pooled"]
         text = f"{metric}"
