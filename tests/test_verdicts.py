@@ -339,7 +339,15 @@ def test_bad_effects():
     with pytest.raises(ConfigError, match="family must be >= 1"):
         evaluate({"a": [1.0, 2.0]}, _test(), family=0)
     r = evaluate({"a": [1.0, np.nan, np.nan]}, _test())
-    assert r.verdict == "inconclusive" and "fewer than 2 units measured in a" in r.why
+    assert r.verdict == "inconclusive" and "1 units measured (a): a verdict needs at least 8" in r.why
+
+
+def test_fewer_than_eight_units_decide_nothing_however_clear():
+    strong = np.array([1.0, 1.1, 0.9, 1.2, 1.05, 0.95, 1.15, 1.0])
+    assert evaluate({"a": strong[:7]}, _test()).verdict == "inconclusive"
+    assert evaluate({"a": strong}, _test()).verdict == "reproduced"
+    assert evaluate({"a": -strong[:7]}, _test()).verdict == "inconclusive"
+    assert evaluate({"a": -strong}, _test()).verdict == "contradicted"
 
 
 def test_the_null_claim_is_rarely_decided(no_power):

@@ -166,13 +166,18 @@ def union_intervals(
         low, high = np.where(constant, b_lo, np.fmin(low, b_lo)), np.where(constant, b_hi, np.fmax(high, b_hi))
         low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
     elif support == "signed":
-        w_lo, w_hi = signed_score(mean, (x != 0).mean(axis=1), n, crit)
+        nonzero = (x != 0).mean(axis=1)
+        # all ties: no unit was non-zero; bound the share that could be by its exact interval (0 of n)
+        nonzero = np.where(nonzero == 0, clopper_pearson(0, n, level)[1], nonzero)
+        w_lo, w_hi = signed_score(mean, nonzero, n, crit)
         low, high = np.where(constant, w_lo, np.fmin(low, w_lo)), np.where(constant, w_hi, np.fmax(high, w_hi))
         wins, losses = (x == 1).sum(axis=1), (x == -1).sum(axis=1)
         e_lo, e_hi = signed_exact(wins, losses, n, level)
         one_sided = (wins == 0) | (losses == 0)  # all ties, or no loss, or no win: the t parts are unreliable
         low, high = np.where(one_sided, np.fmin(low, e_lo), low), np.where(one_sided, np.fmax(high, e_hi), high)
         low, high = np.clip(low, -1, 1), np.clip(high, -1, 1)
+    else:  # a constant real sample measured no spread: it bounds nothing
+        low, high = np.where(constant, np.nan, low), np.where(constant, np.nan, high)
     return low, high
 
 

@@ -38,6 +38,9 @@ The verdicts:
   too few units (the evidence gives the number needed for 80% power);
 - ``not run here``: the run lacks what the claim needs.
 
+Fewer than ``MIN_UNITS`` (8) units decide nothing: the intervals' coverage is
+checked from 8 (``tests/test_intervals.py``).
+
 A judge that is not independent of the methods it compares (it trained or
 filtered one of them, or one of them steered by it) cannot decide either way:
 a decisive result becomes ``inconclusive`` with the reason. Per-part rows show
@@ -63,6 +66,7 @@ KINDS = ("difference", "bound", "non-inferiority", "equivalence", "check")
 OVER = ("every", "pooled")
 ALPHA = 0.05
 N_BOOT = 1999
+MIN_UNITS = 8  # the intervals' coverage is checked from 8 units (tests/test_intervals.py); fewer decide nothing
 
 
 @dataclass(frozen=True)
@@ -356,8 +360,14 @@ def _fmt_n(n: float) -> str:
 
 def _decide(table: pd.DataFrame, test: ClaimTest, independent: bool, dependence: str) -> tuple[str, str]:
     rows = table[table.decides]
-    if (rows.n < 2).any():
-        return "inconclusive", "fewer than 2 units measured in " + ", ".join(rows[rows.n < 2].part)
+    if (rows.n < MIN_UNITS).any():
+        few = rows[rows.n < MIN_UNITS]
+        return "inconclusive", (
+            f"{int(few.n.min())} units measured ({', '.join(few.part)}): a verdict needs at least {MIN_UNITS} "
+            "(the intervals are checked from 8)"
+        )
+    if rows.ci_low.isna().any():
+        return "inconclusive", "no interval for " + ", ".join(rows[rows.ci_low.isna()].part) + " (no spread measured)"
     d = test.direction
     supports, against, smaller = [], [], []
     for i, r in zip(rows.index, rows.itertuples(), strict=True):
@@ -521,6 +531,8 @@ def rules_markdown() -> str:
         "- **inconclusive**: the interval holds both no effect and the paper's effect; the page gives the "
         "number of units a t test would need for 80% power at the paper's effect.\n"
         "- **not run here**: the run lacks models, data or a judge the claim needs.\n\n"
+        f"A claim measured on fewer than {MIN_UNITS} prompts or pairs is inconclusive whatever its interval: "
+        f"the intervals' coverage is checked from {MIN_UNITS} units up.\n\n"
         "Theorem 1 is checked, not estimated: on a toy whose optimum is known exhaustively, every case must "
         "hold, and one counterexample contradicts it. An *equals the paper's* claim (Table 9) is reproduced "
         "when its whole interval lies inside the band the yaml states.\n\n"
