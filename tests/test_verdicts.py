@@ -535,3 +535,8 @@ def test_relative_claims_say_so_and_absolute_ones_do_not():
         assert t.relative and 0 < t.paper_effect < 0.2, (cid, name)
     for cid, name in (("table1-win-tie", None), ("table2", "rouge_l"), ("table3", "asr"), ("table4", "accuracy")):
         assert not comparison.claim_test(cid, name).relative, (cid, name)
+
+
+def test_combine_names_each_test_in_its_reason():
+    verdict, why = combine({"reward": _result("smaller than the paper's"), "asr": _result("inconclusive")})
+    assert verdict == "smaller than the paper's" and why.startswith("reward: ")

@@ -270,7 +270,7 @@ def record(
             raise ConfigError("record: give one of result, results or verdict")
         named = {"": result} if result is not None else dict(results)
         if results:
-            verdict, why = combine(list(named.values()))
+            verdict, why = combine(named)
         else:
             verdict, why = result.verdict, result.why
         summaries = [_test_summary(n, r) for n, r in named.items()]

@@ -129,7 +129,7 @@ class DecodingClaim:
         """The claim's verdict and why (``verdicts.combine`` of its tests)."""
         if list(self.results) == [""]:
             return self.results[""].verdict, self.results[""].why
-        return combine(list(self.results.values()))
+        return combine(self.results)
 
     def record_kwargs(self) -> dict:
         """``result=`` or ``results=`` for ``comparison.record``."""

@@ -425,23 +425,29 @@ def _null_words(test: ClaimTest) -> str:
     return "no effect"
 
 
-def combine(results: list[ClaimResult]) -> tuple[str, str]:
+def combine(results) -> tuple[str, str]:
     """The verdict of a claim made of several tests that must all hold (each run with
-    ``family=len(results)``): contradicted when one is, reproduced when all are, smaller than
-    the paper's when one is, not run here when all are, else inconclusive; with the reason."""
-    if not results:
+    ``family`` = their number): contradicted when one is, reproduced when all are, smaller than
+    the paper's when one is, not run here when all are, else inconclusive; with the reason.
+    ``results``: a list, or a mapping from each test's name to its result (the reasons then
+    name their test)."""
+    named = list(results.items()) if isinstance(results, Mapping) else [("", r) for r in results]
+    if not named:
         raise ConfigError("combine needs at least one result")
-    verdicts = [r.verdict for r in results]
-    for v in ("contradicted",):
-        if v in verdicts:
-            return v, "; ".join(r.why for r in results if r.verdict == v)
+    verdicts = [r.verdict for _, r in named]
+
+    def reasons(keep) -> str:
+        return "; ".join(f"{n}: {r.why}" if n else r.why for n, r in named if keep(r.verdict))
+
+    if "contradicted" in verdicts:
+        return "contradicted", reasons(lambda v: v == "contradicted")
     if all(v == "reproduced" for v in verdicts):
-        return "reproduced", "; ".join(r.why for r in results)
+        return "reproduced", reasons(lambda v: True)
     if all(v == "not run here" for v in verdicts):
-        return "not run here", results[0].why
+        return "not run here", named[0][1].why
     if "smaller than the paper's" in verdicts:
-        return "smaller than the paper's", "; ".join(r.why for r in results if r.verdict == "smaller than the paper's")
-    return "inconclusive", "; ".join(r.why for r in results if r.verdict != "reproduced")
+        return "smaller than the paper's", reasons(lambda v: v == "smaller than the paper's")
+    return "inconclusive", reasons(lambda v: v != "reproduced")
 
 
 def equivalence_verdict(interval: MeanInterval, low: float, high: float) -> tuple[str, str]:
