@@ -268,6 +268,8 @@ def _row(name, values, test: ClaimTest, null, level_sim, decides, n_boot, seed) 
         if test.paper_effect is not None and math.isfinite(sd) and sd > 0
         else math.nan
     )
+    if math.isfinite(needed):
+        needed = float(max(needed, MIN_UNITS))  # no verdict below MIN_UNITS, however small the spread
     return {
         "part": name,
         "estimate": iv.text(),
