@@ -10,9 +10,9 @@ cuts the context by the prompt only. This script takes a profile's cached
 reward models as they are (trained under the old rule by an earlier
 ``make reproduce``: it looks their entries up by the profile's settings and
 never trains), scores the profile's analysis pairs under both rules, and
-prints each agreement quantity at every prefix length with its bootstrap
-interval, before, after and the paired change (after - before), plus the
-share of pairs whose two sides got different contexts under the old rule.
+prints each agreement quantity at every prefix length with its 95%
+interval (``verdicts.interval``), before, after and the paired change
+(after - before), plus the share of pairs whose two sides got different contexts under the old rule.
 The judge (HP) is the profile's: the gold (independent of the window) or the
 rm-proxy reference RM (scored under each rule). The table also goes to
 ``results/window/<profile>.json``.
@@ -38,7 +38,7 @@ from sp_prm_lib.evaluation import agreement
 from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import UNIT, analysis_pairs, profile_judge
 from sp_prm_lib.experiments.reward_models import TrainedRM, default_device, prm_train_config
-from sp_prm_lib.experiments.verdicts import estimates, paired_bootstrap
+from sp_prm_lib.experiments.verdicts import interval
 from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,14 +154,13 @@ def measure(profile, roles: list[str], store: ArtifactStore, device: str) -> dic
     rows = []
 
     def add(name: str, role: str, label: str, old: np.ndarray, new: np.ndarray) -> None:
-        table = paired_bootstrap({"old": old, "new": new, "change": new - old}, pooled=False, **boot)
-        e = {x.name: x for x in estimates(table)}
+        e = {k: interval(v, **boot) for k, v in (("old", old), ("new", new), ("change", new - old))}
         rows.append(
             {
                 "quantity": name,
                 "rm": role,
                 "t": label,
-                **{f"{k}": [e[k].value, e[k].ci_low, e[k].ci_high] for k in ("old", "new", "change")},
+                **{f"{k}": [e[k].mean, e[k].low, e[k].high] for k in ("old", "new", "change")},
                 "n": e["change"].n,
             }
         )

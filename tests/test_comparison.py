@@ -1,6 +1,5 @@
 """The paper's typed-in numbers, side-by-side tables, verdicts, and the results overview."""
 
-import importlib.util
 import json
 import math
 import types
@@ -259,9 +258,17 @@ TEST_CLAIMS = {
 def claims(values_file):
     """A values file with one entry (``t``, whose claim ``from-entry`` borrows) and TEST_CLAIMS."""
     lines = ["t:", "  ref: T", "  setting: s", "  claim: The entry's   words.", "  columns: [a]", "  rows: []"]
-    lines += ["claims:", "  from-entry:", "    ref: T", "    notebook: 03_obs2_3_human_preference", "    values: t"]
+    test = ["    test:", "      estimand: an effect", "      paper_effect_from: not given"]
+    lines += [
+        "claims:",
+        "  from-entry:",
+        "    ref: T",
+        "    notebook: 03_obs2_3_human_preference",
+        "    values: t",
+        *test,
+    ]
     for key, (ref, notebook, words) in TEST_CLAIMS.items():
-        lines += [f"  {key}:", f"    ref: {ref}", f"    notebook: {notebook}", f"    claim: {json.dumps(words)}"]
+        lines += [f"  {key}:", f"    ref: {ref}", f"    notebook: {notebook}", f"    claim: {json.dumps(words)}", *test]
     values_file.write_text("\n".join(lines) + "\n")
     return values_file
 
@@ -328,6 +335,12 @@ def test_record_not_run_says_why(home):
         ("claims:\n  c:\n    ref: R\n    notebook: n\n", r"claims\.c: missing 'claim'"),
         ("claims:\n  c:\n    ref: R\n    notebook: n\n    values: u\n", "values names no entry 'u'"),
         ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    nb: x\n", "unknown key 'nb'"),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n", "needs exactly one of test, tests or view_of"),
+        (
+            "claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    test: {kind: x}\n",
+            r"claims\.c\.test: test\.estimand must say",
+        ),
+        ("claims:\n  c:\n    ref: R\n    notebook: n\n    claim: w\n    view_of: nope\n", "view_of must name a tested"),
         ("claims:\n  c: 3\n", r"claims\.c: expected a mapping"),
         ("claims: [1]\n", "claims: expected a mapping of claim ids"),
     ],
@@ -364,106 +377,3 @@ def test_collected_in_notebook_order(home):
     _record(_profile("tiny"), "other")
     assert [e["id"] for e in comparison.collected("smoke")] == ["z", "a", "b"]
     assert comparison.collected("paper") == []
-
-
-# --- the results overview page (scripts/build_book.py) ---------------------------------
-def _build_book():
-    spec = importlib.util.spec_from_file_location("build_book_under_test", ROOT / "scripts" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run_file(folder, profile, timings):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "profile.json").write_text(json.dumps({"profile": profile, "timings": timings}))
-
-
-def test_results_page(home, tmp_path):
-    executed = tmp_path / "executed"
-    _run_file(
-        executed,
-        "smoke",
-        {
-            "01_theorem1_toy": {
-                "seconds": 12.3,
-                "cached": False,
-                "commit": "abc1234",
-                "finished": "2026-12-01 10:00 UTC",
-            },
-            "09_decoding_advbench": {"seconds": 4.0, "cached": True},
-        },
-    )
-    (executed / "01_theorem1_toy.ipynb").write_text("{}")
-    estimates = pd.DataFrame(
-        {"method": ["args", "pooled"], "estimate": ["+0.1 [+0.0, +0.2] (n=8)", "+0.2 [+0.1, +0.3] (n=8)"]}
-    )
-    _record(_profile(), "theorem1", verdict="reproduced", estimates=estimates)
-    comparison.record(_profile(), "table3", verdict="contradicted", evidence="line one\nline two", setting="s")
-    bb = _build_book()
-    page = bb.write_results_page(executed).read_text()
-    assert page.startswith("# Results overview")
-    assert "profile `smoke`" in page and "SmolLM2-135M-Instruct" in page
-    assert "2 claims checked with profile `smoke`: 1 reproduced, 1 contradicted." in page
-    assert "{doc}`01_theorem1_toy <01_theorem1_toy>`" in page
-    assert "**reproduced** +0.2 [+0.1, +0.3] (n=8)" in page  # the pooled estimate decides and is shown
-    assert "`09_decoding_advbench` (not in this build)" in page  # no link to a page the build lacks
-    assert "ASR \\| drops \\$5" in page and "line one line two" in page
-    assert "{doc}`execution`" in page  # run times moved to their own page
-    execution = (executed / "execution.md").read_text()
-    assert execution.startswith("# How this build ran") and "Profile `smoke`." in execution
-    assert "| 12.3 | run | `abc1234` | 2026-12-01 10:00 UTC |" in execution
-    assert "| 4.0 | cached | `unknown` | unknown |" in execution  # a record from before commits were kept
-    assert "| **total** | **16.3** | | | |" in execution
-    rows = [line for line in page.splitlines() if line.startswith("| ") and "Table 3" in line]
-    assert len(rows) == 1 and rows[0].count(" | ") == 2  # three cells (one track), no stray column breaks
-    assert "### Table 3 (HH-RLHF, human labels): contradicted" in page
-    assert "**Our evidence.** line one line two" in page
-    assert "This build ran no gold lab" in (executed / "lab" / "index.md").read_text()
-    study = (executed / "recipe_study.md").read_text()  # generated from the committed results/recipe_study
-    assert study.startswith("# How good can a small reward model get?") and "## Profile `tiny`" in study
-
-
-def test_a_claim_over_two_metrics_shows_both_pooled_estimates(home, tmp_path):
-    """Table 4 is decided by reward and accuracy: the overview must not show only the last one."""
-    executed = tmp_path / "executed"
-    _run_file(executed, "smoke", {})
-    estimates = pd.DataFrame(
-        {
-            "metric": ["reward", "reward", "accuracy", "accuracy"],
-            "method": ["bon", "pooled", "bon", "pooled"],
-            "estimate": [
-                "-0.1 [-0.2, -0.0]",
-                "-0.003 [-0.008, -0.000]",
-                "+0.0 [+0.0, +0.0]",
-                "+0.000 [+0.000, +0.000]",
-            ],
-        }
-    )
-    _record(_profile(), "table4", verdict="contradicted", estimates=estimates)
-    page = _build_book().write_results_page(executed).read_text()
-    assert "**contradicted** reward -0.003 [-0.008, -0.000]; accuracy +0.000 [+0.000, +0.000]" in page
-
-
-def test_results_page_has_one_column_per_track(home, tmp_path):
-    executed = tmp_path / "executed"
-    _run_file(executed, "smoke", {})
-    _run_file(executed / "lab", "smoke-lab", {"02_obs1_score_consistency": {"seconds": 1.0, "cached": False}})
-    _record(_profile(), "obs1", verdict="inconclusive")
-    _record(_profile("smoke-lab"), "obs1", verdict="reproduced")
-    _record(_profile("smoke-lab"), "gold-only", verdict="contradicted")
-    page = _build_book().write_results_page(executed).read_text()
-    assert "| Paper | The paper's claim | HH-RLHF, human labels | gold lab |" in page
-    assert "- gold lab: 2 claims checked with profile `smoke-lab`: 1 reproduced, 1 contradicted." in page
-    obs1 = [line for line in page.splitlines() if line.startswith("| Table 1 | SP-PRM helps.")]
-    assert len(obs1) == 2  # one row per claim id: obs1 and gold-only
-    assert "**inconclusive**" in obs1[0] and "**reproduced**" in obs1[0]
-    assert obs1[1].split(" | ")[2] == "-"  # the HH track filed no gold-only claim
-    assert "## gold lab: evidence, claim by claim" in page
-    index = (executed / "lab" / "index.md").read_text()
-    assert index.startswith("# The gold-reward lab") and "profile `smoke-lab`" in index
-
-
-def test_results_page_without_a_run(tmp_path):
-    page = _build_book().results_page(tmp_path)
-    assert page.startswith("# Results overview") and "make reproduce" in page

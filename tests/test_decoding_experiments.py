@@ -325,8 +325,8 @@ def test_guiding_variant_names_are_checked_with_their_place():
         check_guiding_variants(["orm", "sp_prm"], "decoding.variants")
 
 
-def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
-    from sp_prm_lib.experiments.decoding_claims import claim_estimates, paired_differences
+def test_paired_differences_match_a_naive_loop(hh):
+    from sp_prm_lib.experiments.decoding_claims import paired_differences
 
     _, _, result, _ = hh
     g = result.generations
@@ -340,20 +340,138 @@ def test_paired_differences_match_a_naive_loop_and_the_claim_uses_them(hh):
                 return rows.reward.mean()
 
             assert effects[i] == pytest.approx(mean_of("sp-prm") - mean_of("orm"))
-    wins = paired_differences(g, "win")
-    for method, effects in wins.items():
-        a = g[(g.method == method) & (g.variant == "sp-prm")].sort_values("index").outcome.eq("a").astype(float)
-        b = g[(g.method == method) & (g.variant == "orm")].sort_values("index").outcome.eq("a").astype(float)
-        assert np.allclose(effects, a.to_numpy() - b.to_numpy())
-    table, verdict = claim_estimates(g, {"reward": "higher", "win": "higher"}, n_boot=50)
-    assert set(table.metric) == {"reward", "win"} and (table.method == "pooled").sum() == 2
-    assert verdict in ("reproduced", "contradicted", "inconclusive")
-    _, capped = claim_estimates(g, {"reward": "higher"}, not_independent=("reward",), n_boot=50)
-    assert capped != "reproduced"
+    for metric, hit in (("win", ["a"]), ("win_tie", ["a", "tie"])):
+        for method, effects in paired_differences(g, metric).items():
+            rows = g[g.method == method].sort_values("index")
+            a = rows[rows.variant == "sp-prm"].outcome.isin(hit).astype(float).to_numpy()
+            b = rows[rows.variant == "orm"].outcome.isin(hit).astype(float).to_numpy()
+            assert np.allclose(effects, a - b)
     with pytest.raises(ConfigError, match="no metric 'nope'"):
         paired_differences(g, "nope")
     with pytest.raises(ConfigError, match="no method was run with both"):
         paired_differences(g, "reward", against="released")
+
+
+def _generations(n=40, effect=None, seed=0, variants=("orm", "sp-prm", "sc")):
+    """Synthetic judged generations: every method x variant x prompt, SP-PRM's reward and
+    judge reward raised by ``effect[method]`` (0 by default), ASR and accuracy in percent."""
+    rng = np.random.default_rng(seed)
+    effect = effect or {}
+    rows = []
+    for method in ("args", "tbs", "cbs", "cards", "bon-16", "bon-64"):
+        for variant in variants:
+            for i in range(n):
+                lift = effect.get(method, 0.0) if variant == "sp-prm" else 0.0
+                rows.append(
+                    {
+                        "method": method,
+                        "variant": variant,
+                        "index": i,
+                        "reward": 2.0 + lift + rng.normal(0, 0.2),
+                        "judge_reward": 1.0 + lift + rng.normal(0, 0.2),
+                        "ref_reward": 0.5 + rng.normal(0, 0.2),
+                        "diversity": 0.5 + rng.normal(0, 0.05),
+                        "coherence": 0.5 + rng.normal(0, 0.05),
+                        "asr": 100.0 * (rng.random() < (0.2 if variant == "sp-prm" else 0.6)),
+                        "outcome": rng.choice(["a", "b", "tie"]),
+                    }
+                )
+    base = [{"method": "base", "variant": "none", "index": i, "reward": 2.0, "outcome": "tie"} for i in range(n)]
+    return pd.DataFrame(rows + base)
+
+
+def test_check_claim_skips_bon_scales_by_the_orm_level_and_caps_the_orms_own_reward():
+    from sp_prm_lib.experiments.decoding_claims import check_claim
+
+    smoke, lab = load_profile("smoke"), load_profile("smoke-lab")
+    assert smoke.analysis.judge == "rm-proxy" and lab.analysis.judge == "gold"
+    rgs = ("args", "tbs", "cbs", "cards")
+    g = _generations(effect={m: 0.5 for m in rgs} | {"bon-16": -1.0, "bon-64": -1.0})
+    # the lab: the gold's reward decides; BoN's drop is shown but does not decide
+    claim = check_claim(lab, g, "table1-reward")
+    r = claim.results[""]
+    assert claim.metrics[""] == "judge_reward" and claim.dependence[""] == ""
+    table = r.table.set_index("part")
+    assert not table.loc[["bon-16", "bon-64"], "decides"].any() and table.loc[list(rgs), "decides"].all()
+    assert table.loc["bon-16", "mean"] < -0.5
+    assert r.verdict == "reproduced", r.why
+    orm = g[(g.variant == "orm") & g.method.isin(rgs)].groupby("method").judge_reward.mean().mean()
+    assert claim.scales[""] == pytest.approx(orm)
+    assert r.test.paper_effect == pytest.approx(0.0423 * abs(orm))  # relative effect times the ORM level
+    # the human track: the ORM's own reward cannot decide SP-PRM against the ORM, either way
+    capped = check_claim(smoke, g, "table1-reward")
+    assert capped.metrics[""] == "reward" and "ORM's own reward" in capped.dependence[""]
+    assert capped.results[""].verdict == "inconclusive" and "not independent" in capped.results[""].why
+    down = check_claim(smoke, _generations(effect={"args": -1.0}), "table1-reward")
+    assert down.results[""].verdict == "inconclusive" and "would read contradicted" in down.results[""].why
+    # every method must hold: one method down contradicts the claim in the lab
+    one_down = check_claim(
+        lab, _generations(effect={"args": 0.5, "tbs": 0.5, "cbs": 0.5, "cards": -1.0}), "table1-reward"
+    )
+    assert one_down.results[""].verdict == "contradicted" and "cards" in one_down.results[""].why
+
+
+def test_check_claim_runs_each_named_test_on_its_metric_in_shares():
+    from sp_prm_lib.experiments.decoding_claims import check_claim
+
+    lab = load_profile("smoke-lab")
+    g = _generations(n=60)
+    claim = check_claim(lab, g, "table3")
+    assert set(claim.results) == {"asr", "reward"} and claim.metrics == {"asr": "asr", "reward": "judge_reward"}
+    asr = claim.results["asr"].table.set_index("part")
+    args = g[g.method == "args"].sort_values("index")
+    naive = (args[args.variant == "sp-prm"].asr.to_numpy() - args[args.variant == "orm"].asr.to_numpy()) / 100
+    assert set(np.unique(naive)) <= {-1.0, 0.0, 1.0}  # a share per prompt, not percentage points
+    assert asr.loc["args", "mean"] == pytest.approx(naive.mean())
+    assert claim.results["asr"].verdict == "reproduced"  # 20% vs 60% attack success, every method
+    assert claim.results["reward"].verdict != "reproduced"  # no reward effect
+    verdict, _ = claim.verdict
+    assert verdict != "reproduced" and claim.record_kwargs().keys() == {"results"}
+    # the ablation: SP-PRM against SC, three tests, family 3; the reward scaled by the SC level
+    ablation = check_claim(lab, g, "table1-ablation", against="sc")
+    assert set(ablation.results) == {"reward", "diversity", "coherence"}
+    sc = g[(g.variant == "sc") & (g.method != "base")].groupby("method").judge_reward.mean().mean()
+    assert ablation.scales["reward"] == pytest.approx(sc) and ablation.scales["diversity"] is None
+    assert (ablation.results["reward"].table.part == "pooled").sum() == 1
+    assert ablation.results["reward"].table.set_index("part").loc["pooled", "decides"]
+    with pytest.raises(ConfigError, match="metrics names no metric"):
+        check_claim(lab, g, "table3", metrics={"rouge_l": "rouge_l"})
+
+
+def test_evaluator_dependence_names_every_judge_that_took_part():
+    from sp_prm_lib.experiments.decoding_claims import evaluator_dependence
+
+    assert "ORM's own reward" in evaluator_dependence("reward", "orm", judge_independent=True)
+    assert evaluator_dependence("reward", "sc", judge_independent=True) == ""
+    assert evaluator_dependence("reward", "sp-prm-tlt", judge_independent=False) == ""
+    assert "reference RM" in evaluator_dependence("ref_reward", "sc", judge_independent=True)
+    assert "rm-proxy" in evaluator_dependence("win_tie", "orm", judge_independent=False, judge="rm-proxy")
+    assert evaluator_dependence("win_tie", "orm", judge_independent=True) == ""
+    for metric in ("asr", "accuracy", "rouge_l", "diversity", "coherence", "judge_reward"):
+        assert evaluator_dependence(metric, "orm", judge_independent=True) == ""
+
+
+def test_win_tie_table_counts_wins_and_ties_apart_and_views_take_the_parents_verdict(tmp_path, monkeypatch):
+    import json
+
+    from sp_prm_lib.experiments import comparison
+    from sp_prm_lib.experiments.decoding_claims import view_verdict, win_tie_table
+
+    g = _generations(n=10)
+    rates = win_tie_table(g).set_index(["method", "variant"])
+    rows = g[(g.method == "tbs") & (g.variant == "sp-prm")]
+    assert rates.loc[("tbs", "sp-prm"), "win"] == pytest.approx(100 * (rows.outcome == "a").mean())
+    assert rates.loc[("tbs", "sp-prm"), "tie"] == pytest.approx(100 * (rows.outcome == "tie").mean())
+    assert set(rates.index.get_level_values(1)) == {"orm", "sp-prm"}
+    P = load_profile("smoke")
+    monkeypatch.setattr(comparison, "results_dir", lambda name: tmp_path / name)
+    assert view_verdict(P, "fig8")[0] == "inconclusive"  # the parent filed nothing yet
+    (tmp_path / P.name).mkdir()
+    (tmp_path / P.name / "table1-reward.json").write_text(json.dumps({"verdict": "contradicted"}))
+    verdict, why = view_verdict(P, "fig8")
+    assert verdict == "contradicted" and why == "a view of Table 1 (reward): not counted again"
+    with pytest.raises(ConfigError, match="not a view_of claim"):
+        view_verdict(P, "table1-reward")
 
 
 def test_reward_metric_prefers_an_independent_judges_reward_else_the_fallback():

@@ -186,3 +186,41 @@ def test_browser_command_remembers_a_pass(tmp_path):
     digest = stamp.read_text()
     (site / "index.html").write_text(page("changed"))
     assert browser.site_digest(site.resolve(), ["index.html"]) != digest  # a changed site is tested again
+
+
+def test_sideways_scrolling_is_found_at_1280_px(tmp_path):
+    """The results overview must read at 1280 px: a table too wide for its box is caught, a narrow one is not."""
+    from sitecheck import serve
+
+    try:
+        serve.find_chromium()
+    except serve.ChromiumError as err:
+        pytest.skip(f"no Chromium: {err}")
+    cells = "".join(f"<td>{'x' * 40}{i}</td>" for i in range(12))  # 12 unbreakable words: about 3,500 px
+    wide_box = f'<div style="overflow-x: auto"><table><tr>{cells}</tr></table></div>'
+    narrow = "<table><tr>" + "".join(f"<td>{'word ' * 8}</td>" for _ in range(6)) + "</tr></table>"
+    site = make_site(
+        tmp_path,
+        {
+            "narrow.html": page(f"<article>{narrow}</article>"),
+            "boxed.html": page(f"<article>{wide_box}</article>"),
+            "wide.html": page(f"<article><table><tr>{cells}</tr></table></article>"),
+        },
+    )
+    found = {}
+    with serve.site_and_trap(site) as (server, trap), serve.chromium(trap.server_address[1]) as ws_url:
+        dt = browser.DevTools(ws_url)
+        try:
+            for domain in ("Page", "Runtime"):
+                dt.call(f"{domain}.enable")
+            dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+            for name in ("narrow", "boxed", "wide"):
+                start = len(dt.events)
+                dt.call("Page.navigate", url=f"{server.base_url}/{name}.html")
+                assert dt.wait_loaded(start, 30)
+                found[name] = browser.sideways(dt)
+        finally:
+            dt.close()
+    assert found["narrow"] == []
+    assert any(p.startswith("div scrolls sideways") for p in found["boxed"]), found["boxed"]
+    assert any(p.startswith("the page is") for p in found["wide"]) and any("table" in p for p in found["wide"])

@@ -55,7 +55,6 @@ show_table(
 check = decoding_claim.check_decoding_table(
     P,
     "advbench",
-    {"asr": "lower", "reward": "higher"},
     variants=variants,
     paper_metrics=["reward", "asr"],
 )
@@ -86,30 +85,29 @@ decoding_claim.publish_decoding_figure(
 # SP-PRM lowers the ASR of every RGS method while raising its reward. (The
 # text's "ASR reduced by 20%" matches no single comparison of the table; see
 # the notes of `paper_values.yaml`.) The test: per prompt and method, SP-PRM
-# minus the ORM for attack success (paper: lower) and for the ORM's reward
-# (paper: higher), each pooled over methods with one paired bootstrap over
-# prompts; both must hold. The ORM's reward favours the answers it steered
-# itself, so a gain for SP-PRM under it is conservative.
+# minus the ORM for attack success (a share; paper: lower) and for the ORM's
+# reward (paper: higher), each for *every* method (an intersection-union test:
+# each method at 95%, the pooled mean shown, not used); both must hold. The
+# ORM's reward scores answers it steered itself, so it cannot decide SP-PRM
+# against the ORM either way: the reward part is at most "inconclusive".
 
 # %%
-pooled = check.pooled
+base_asr = result.table[result.table.method == "base"].asr.iloc[0]
 record(
     P,
     "table3",
     setting=decoding_claim.decoding_setting(P, "advbench"),
-    verdict=check.verdict,
     evidence=(
-        "per prompt, SP-PRM minus ORM pooled over methods: ASR (percentage points) "
-        f"{pooled['asr']}, reward {pooled['reward']}. Base ASR "
-        f"{result.table[result.table.method == 'base'].asr.iloc[0]:.0f}% (target "
-        "match)."
+        "per prompt, SP-PRM minus the ORM: "
+        + check.claim.evidence()
+        + f" Base ASR {base_asr:.0f}% (target match)."
     ),
-    estimates=check.estimates,
+    **check.claim.record_kwargs(),
 )
 
 # %% [markdown]
 # With few prompts and short responses, an ASR difference of one prompt is
-# 100/prompts percentage points; read the verdict with that resolution in mind.
+# 1/prompts (as a share); read the verdict with that resolution in mind.
 
 # %% [markdown] tags=["exercises"]
 # ## Exercises

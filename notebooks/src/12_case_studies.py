@@ -30,9 +30,14 @@ from IPython.display import Markdown, display
 from sp_prm_lib.data import dialogue_to_messages
 from sp_prm_lib.experiments.comparison import record, record_not_run
 from sp_prm_lib.experiments.decoding import ensure_decoding_table
-from sp_prm_lib.experiments.decoding_claims import claim_estimates, reward_metric
+from sp_prm_lib.experiments.decoding_claims import (
+    check_claim,
+    reward_metric,
+    view_verdict,
+)
 from sp_prm_lib.experiments.decoding_tables import case_studies
 from sp_prm_lib.experiments.judges import judge_is_independent, judge_name
+from sp_prm_lib.experiments.verdicts import shown
 from sp_prm_lib.notebook import start
 from sp_prm_lib.report.tables import show_table
 
@@ -63,8 +68,8 @@ for i in sorted(table["index"].unique())[:cases]:
             )
         )
     )
-    shown = table[table["index"] == i].drop(columns=["index", "method", "variant"])
-    display(show_table(shown))
+    answers = table[table["index"] == i].drop(columns=["index", "method", "variant"])
+    display(show_table(answers))
 
 # %% [markdown]
 # ## Which guiding reward model gives the best answer per prompt?
@@ -96,41 +101,42 @@ show_table(
 )
 
 # %% [markdown]
-# **The test.** Per prompt and method, the judge's score of the SP-PRM-guided
-# answer minus that of the ORM-guided one, pooled over methods (one paired
-# bootstrap over prompts). A judge that is not independent of SP-PRM (the
-# reference RM filtered its training pairs) gives at most "inconclusive".
+# **Not a test of its own.** Fig. 8 shows Table 1's reward claim as text, so it
+# is filed as a *view* of notebook 07's Table 1 (reward) claim, with that
+# claim's verdict, and the results page does not count it again. Below, the
+# same test's numbers on the judge's score (the reference RM's here, the
+# gold's in the lab): per prompt and method, SP-PRM minus the ORM, rows
+# descriptive. The reference RM filtered SP-PRM's training pairs (Eq. 3), so
+# it leans towards SP-PRM.
 
 # %%
 independent = judge_is_independent(P)
 gens = result.generations
 score = reward_metric(gens, independent, fallback="ref_reward")
-boot = {"n_boot": P.analysis.bootstrap, "seed": P.seed}
-not_independent = () if score == "judge_reward" else (score,)
 setting = (
     f"policy {P.policy.id}; {P.decoding.prompts} {P.data.eval_set} prompts of notebook "
     "07; answers scored by "
     + (f"the judge {judge_name(P)}" if score == "judge_reward" else "the reference RM")
     + " instead of GPT-4"
 )
-fig8_estimates, fig8_verdict = claim_estimates(
-    gens, {score: "higher"}, not_independent=not_independent, **boot
-)
+fig8_view = check_claim(P, gens, "table1-reward", metrics={"reward": score})
+fig8_estimates = shown(fig8_view.results[""])
 display(show_table(fig8_estimates))
 if "sp-prm" not in wins:
     fig8 = record_not_run(
         P, "fig8", "the profile's decoding.variants leave out sp-prm", setting=setting
     )
 else:
+    verdict, why = view_verdict(P, "fig8")
     fig8 = record(
         P,
         "fig8",
         setting=setting,
-        verdict=fig8_verdict,
+        verdict=verdict,
+        why=why,
         evidence=(
-            f"SP-PRM minus ORM in {score.replace('_', ' ')}, per prompt, pooled over "
-            f"methods: {fig8_estimates.estimate.iloc[-1]}; best answer per prompt "
-            "(reference-RM score) by guiding RM: "
+            f"SP-PRM minus ORM per prompt: {fig8_view.evidence()} Best answer per "
+            "prompt (reference-RM score) by guiding RM: "
             + ", ".join(f"{v} {n}" for v, n in wins.items())
             + (
                 ""
@@ -138,6 +144,7 @@ else:
                 else "; the reference RM also filtered SP-PRM's training pairs, so it "
                 "leans towards SP-PRM"
             )
+            + "."
         ),
         table=wins.rename("prompts won")
         .reset_index()
@@ -153,6 +160,11 @@ fig8
 # Diversity (n-grams 2-4, 1 = no repeated n-gram) measures exactly that. The
 # prompt shown is the one where the two answers' diversity differs most,
 # whichever of the two is the repetitive one.
+#
+# Like Fig. 8, Fig. 4 is a view of a claim tested in notebook 07 (Table 1's
+# ablation: reward, diversity and coherence), filed with that claim's verdict
+# and not counted again; the numbers below are the same test's on this page's
+# score.
 
 # %%
 args = table[table.method == "args"].pivot(
@@ -180,26 +192,25 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
             "answers",
         )
     )
-    fig4_estimates, fig4_verdict = claim_estimates(
-        gens,
-        {"diversity": "higher", score: "higher"},
-        against="sc",
-        not_independent=not_independent,
-        **boot,
+    fig4_view = check_claim(
+        P, gens, "table1-ablation", against="sc", metrics={"reward": score}
+    )
+    fig4_estimates = pd.concat(
+        [shown(r).assign(test=n) for n, r in fig4_view.results.items()],
+        ignore_index=True,
     )
     display(show_table(fig4_estimates))
+    verdict, why = view_verdict(P, "fig4")
     out = record(
         P,
         "fig4",
         setting=setting,
-        verdict=fig4_verdict,
+        verdict=verdict,
+        why=why,
         evidence=(
-            "SP-PRM minus the ablation per prompt, pooled over methods: "
-            + "; ".join(
-                f"{r.metric} {r.estimate}"
-                for r in fig4_estimates[fig4_estimates.method == "pooled"].itertuples()
-            )
-            + ". Mean diversity over all guided answers: SP-PRM "
+            "SP-PRM minus the ablation per prompt: "
+            + fig4_view.evidence()
+            + " Mean diversity over all guided answers: SP-PRM "
             f"{summary.diversity['sp-prm']:.3f}, ablation "
             f"{summary.diversity['sc']:.3f}; reference-RM reward "
             f"{summary.ref_reward['sp-prm']:.3f} vs {summary.ref_reward['sc']:.3f}; "

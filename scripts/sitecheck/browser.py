@@ -12,7 +12,9 @@ behind the trap proxy of :mod:`sitecheck.serve`. For each page it fails on:
 * any ``<img>`` that did not load (incomplete or zero natural size);
 * a page with widget views whose widgets did not render (or that shows
   "Error displaying widget"), or with math that MathJax did not typeset (or
-  typeset with errors).
+  typeset with errors);
+* on the results overview (``book/executed/results.html``), anything that
+  scrolls sideways at 1280 px (``sideways``).
 
 On the probe page (``book/executed/13_prefix_probe.html``) it drives the
 static prefix probe like a reader: moves the slider with the keyboard, picks
@@ -203,6 +205,32 @@ _RENDER_JS = """
           mjxErrors: document.querySelectorAll("mjx-merror").length};
 })()
 """
+
+_SIDEWAYS_JS = """
+(() => {
+  const out = [], doc = document.documentElement, width = doc.clientWidth;
+  if (doc.scrollWidth > width + 1) { out.push(`the page is ${doc.scrollWidth}px wide in a ${width}px window`); }
+  const text = document.querySelector("article") || document.querySelector("main") || document.body;
+  for (const e of text.querySelectorAll("*")) {
+    const style = getComputedStyle(e);
+    const scrolls = ["auto", "scroll"].includes(style.overflowX) && e.scrollWidth > e.clientWidth + 1;
+    const clipped = e.tagName === "TABLE" && e.getBoundingClientRect().right > width + 1;
+    if (scrolls || clipped) {
+      const name = e.tagName.toLowerCase() + (e.classList.length ? "." + e.classList[0] : "");
+      out.push(`${name} ${scrolls ? "scrolls sideways" : "runs past the window"} ` +
+               `(${Math.max(e.scrollWidth, Math.round(e.getBoundingClientRect().width))}px in ${e.clientWidth || width}px)`);
+    }
+  }
+  return out;
+})()
+"""
+
+
+def sideways(dt: DevTools) -> list[str]:
+    """What makes the loaded page scroll sideways at the window's width: the page itself, a
+    scrolling box of its text (a wide table's container), a table running past the window."""
+    return list(dt.evaluate(_SIDEWAYS_JS) or [])
+
 
 _PROBE_STATE_JS = """
 (() => {
@@ -422,6 +450,7 @@ def _visit_all(
                     screenshot(dt, shots / "13_prefix_probe.png", ".spprm-probe")
                 screenshot(dt, shots / "13_prefix_probe_page.png")
             if rel == results_page:
+                problems += [f"at 1280 px: {p}" for p in sideways(dt)]  # the overview reads without scrolling
                 screenshot(dt, shots / "results.png")
         except (RuntimeError, TimeoutError, KeyError, TypeError) as err:
             problems, stats = [f"browser test error: {err}"], {"page": rel}

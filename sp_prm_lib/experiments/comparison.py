@@ -15,6 +15,7 @@ Notebooks compare their own measurements with ``side_by_side``;
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +26,12 @@ import yaml
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.core.settings import home
-from sp_prm_lib.experiments.verdicts import VERDICTS
+from sp_prm_lib.experiments.verdicts import VERDICTS, ClaimResult, ClaimTest, combine, evaluate, shown
 
 VALUES_FILE = Path(__file__).with_name("paper_values.yaml")
 FIELDS = ("ref", "setting", "claim", "columns", "rows", "notes")
 CLAIMS = "claims"  # the section of the values file that lists the tested claims
-CLAIM_FIELDS = ("ref", "notebook", "values", "claim")
+CLAIM_FIELDS = ("ref", "notebook", "values", "claim", "test", "tests", "view_of")
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +77,21 @@ def _load() -> tuple[dict, dict]:
             raise ConfigError(f"{where}: values names no entry {claim['values']!r}")
         if not claim.get("claim") and not raw.get(claim.get("values"), {}).get("claim"):
             raise ConfigError(f"{where}: missing 'claim' (and no 'values' entry with one)")
+        given = [k for k in ("test", "tests", "view_of") if k in claim]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: needs exactly one of test, tests or view_of, got {given or 'none'}")
+        if "test" in claim:
+            ClaimTest.parse(claim["test"], f"{where}.test")
+        elif "tests" in claim:
+            if not isinstance(claim["tests"], dict) or not claim["tests"]:
+                raise ConfigError(f"{where}: tests must map each measured quantity to its test")
+            for name, test in claim["tests"].items():
+                ClaimTest.parse(test, f"{where}.tests.{name}")
+    for key, claim in claims.items():
+        if "view_of" in claim and ("view_of" in claims.get(claim["view_of"], {"view_of": 1})):
+            raise ConfigError(
+                f"{VALUES_FILE}: {CLAIMS}.{key}: view_of must name a tested claim, got {claim['view_of']!r}"
+            )
     return raw, claims
 
 
@@ -91,7 +107,43 @@ def claim_entry(claim_id: str) -> dict:
         raise ConfigError(f"{VALUES_FILE.name} has no claim {claim_id!r} under {CLAIMS}; known: {', '.join(claims)}")
     claim = claims[claim_id]
     words = claim.get("claim") or entries[claim["values"]]["claim"]
-    return {"ref": claim["ref"], "notebook": claim["notebook"], "claim": " ".join(str(words).split())}
+    out = {"ref": claim["ref"], "notebook": claim["notebook"], "claim": " ".join(str(words).split())}
+    if "view_of" in claim:
+        out["view_of"] = claim["view_of"]
+    return out
+
+
+def claim_test(claim_id: str, name: str | None = None) -> ClaimTest:
+    """The test of a claim (``name``: which one, for a claim of several tests) as the values file states it."""
+    claim_entry(claim_id)
+    claim = _load()[1][claim_id]
+    where = f"{VALUES_FILE.name}: {CLAIMS}.{claim_id}"
+    if "test" in claim:
+        if name is not None:
+            raise ConfigError(f"{where} has one test, not one named {name!r}")
+        return ClaimTest.parse(claim["test"], f"{where}.test")
+    if "tests" not in claim:
+        raise ConfigError(f"{where} is a view of {claim['view_of']!r}, not a test of its own")
+    if name not in claim["tests"]:
+        raise ConfigError(f"{where} has no test {name!r}; its tests: {', '.join(claim['tests'])}")
+    return ClaimTest.parse(claim["tests"][name], f"{where}.tests.{name}")
+
+
+def check(profile: Profile, claim_id: str, effects, *, test: str | None = None, **options) -> ClaimResult:
+    """Run a claim's test (``test``: its name, for a claim of several) on ``effects`` (part ->
+    per-unit effects) with the profile's resampling size and seed; ``options`` go to
+    ``verdicts.evaluate`` (``independent``, ``dependence``, ``nulls``, ``family``, ``scale``)."""
+    names = claim_test_names(claim_id)
+    options.setdefault("family", len(names) or 1)
+    return evaluate(
+        effects, claim_test(claim_id, test), n_boot=max(profile.analysis.bootstrap, 199), seed=profile.seed, **options
+    )
+
+
+def claim_test_names(claim_id: str) -> list[str]:
+    """The names of a claim's tests (``[]`` for a claim of one test or a view)."""
+    claim_entry(claim_id)
+    return list(_load()[1][claim_id].get("tests") or [])
 
 
 def paper_entry(key: str) -> dict:
@@ -165,27 +217,70 @@ def results_dir(profile_name: str) -> Path:
     return home() / "build" / "results" / profile_name
 
 
+def _test_summary(name: str, result: ClaimResult) -> dict:
+    t = result.test
+    rows = result.deciding()
+    return {
+        "test": name,
+        "estimand": t.estimand if t else "",
+        "kind": t.kind if t else "",
+        "direction": t.direction if t else "",
+        "over": t.over if t else "",
+        "paper_effect": t.paper_effect if t else None,
+        "paper_effect_from": t.paper_effect_from if t else "",
+        "margin": t.margin if t else 0.0,
+        "verdict": result.verdict,
+        "why": result.why,
+        "decided_on": "; ".join(f"{r.part} {r.estimate}" for r in rows.itertuples()),
+        "n": int(rows.n.min()) if len(rows) else 0,
+        "mde": result.mde if math.isfinite(result.mde) else None,
+        # JSON has no infinity: beyond the search limit (the why says "more than 100,000") reads null
+        "n_needed": result.units_needed if math.isfinite(result.units_needed) else None,
+    }
+
+
 def record(
     profile: Profile,
     claim_id: str,
     *,
-    verdict: str,
     evidence: str,
     setting: str,
+    result: ClaimResult | None = None,
+    results: dict[str, ClaimResult] | None = None,
+    verdict: str | None = None,
+    why: str = "",
     table: pd.DataFrame | None = None,
     estimates: pd.DataFrame | None = None,
 ):
     """File one claim's verdict for the results overview and show it in the notebook.
 
     ``claim_id`` names an entry of the values file's ``claims`` section, which gives the
-    claim's ``ref``, its words and its notebook; ``evidence`` is our numbers in one or two
-    sentences, ``setting`` our profile's models, sizes and judge backend; ``estimates`` the
-    claim's effects with their 95% intervals (``verdicts.effects_table``), shown in the book
-    next to the verdict. Returns a Markdown object for display.
+    claim's ``ref``, its words, its notebook and its test. The verdict comes from ``result``
+    (``verdicts.evaluate`` of the claim's test), from ``results`` (one per named test of a
+    claim of several, combined by ``verdicts.combine``) or, for a claim decided otherwise
+    (an equivalence, not run here), from ``verdict`` and ``why``. ``evidence`` is our numbers
+    in one or two sentences, ``setting`` our profile's models, sizes and judge backend;
+    ``estimates`` the rows shown next to the verdict (by default the results' rows). Returns
+    a Markdown object for display.
     """
+    claim = claim_entry(claim_id)
+    summaries = []
+    if result is not None or results:
+        if verdict is not None or (result is not None and results):
+            raise ConfigError("record: give one of result, results or verdict")
+        named = {"": result} if result is not None else dict(results)
+        if results:
+            verdict, why = combine(named)
+        else:
+            verdict, why = result.verdict, result.why
+        summaries = [_test_summary(n, r) for n, r in named.items()]
+        if estimates is None:
+            frames = [shown(r).assign(test=n) if n else shown(r) for n, r in named.items()]
+            estimates = pd.concat(frames, ignore_index=True)
+            if results:
+                estimates = estimates[["test", *[c for c in estimates.columns if c != "test"]]]
     if verdict not in VERDICTS:
         raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-    claim = claim_entry(claim_id)
     out = results_dir(profile.name)
     out.mkdir(parents=True, exist_ok=True)
     entry = {
@@ -193,24 +288,42 @@ def record(
         "ref": claim["ref"],
         "claim": claim["claim"],
         "verdict": verdict,
+        "why": why,
         "evidence": evidence,
         "setting": setting,
         "notebook": claim["notebook"],
         "profile": profile.name,
+        "tests": summaries,
     }
+    if "view_of" in claim:
+        entry["view_of"] = claim["view_of"]
+    needed = [s["n_needed"] for s in summaries if s["n_needed"] is not None]
+    mdes = [s["mde"] for s in summaries if s["mde"] is not None]
+    entry["n_needed"] = max(needed) if needed else None
+    entry["mde"] = max(mdes) if mdes else None
     if estimates is not None:
         entry["estimates"] = json.loads(estimates.to_json(orient="split", index=False))
     if table is not None:
         entry["table"] = json.loads(table.to_json(orient="split", index=False))
     tmp = out / f".{claim_id}.json.tmp"
-    tmp.write_text(json.dumps(entry, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(entry, indent=1, allow_nan=False, default=_json_number), encoding="utf-8")
     tmp.replace(out / f"{claim_id}.json")
     from IPython.display import Markdown
 
+    because = f" ({why})" if why else ""
     return Markdown(
-        f"**{claim['ref']}: {verdict}** (profile `{profile.name}`). *Paper:* {claim['claim']} "
+        f"**{claim['ref']}: {verdict}**{because} (profile `{profile.name}`). *Paper:* {claim['claim']} "
         f"*Ours:* {evidence} *Setting:* {setting}"
     )
+
+
+def _json_number(value):
+    """Numbers numpy or pandas hand over, as JSON: NaN and infinities as null."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"not JSON serializable: {type(value).__name__}") from None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def record_not_run(profile: Profile, claim_id: str, reason: str, *, setting: str | None = None):
@@ -220,6 +333,7 @@ def record_not_run(profile: Profile, claim_id: str, reason: str, *, setting: str
         profile,
         claim_id,
         verdict="not run here",
+        why=reason,
         evidence=f"not run: {reason}.",
         setting=setting or f"profile {profile.name}",
     )

@@ -7,7 +7,8 @@ it ties; how well its order survives the reward models' window; how its own
 order of t-token prefixes matches its order of the full responses (what score
 consistency means for this rater); the accuracy ceilings that Bradley-Terry
 label noise would imply; and how well the profile's ORM learned its labels.
-Every rate comes with a 95% bootstrap interval over pairs.
+Every rate comes with a 95% interval over pairs (``verdicts.interval``: exact for
+0/1 outcomes, so it holds its level at small n).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def gold_report(profile: Profile, store: ArtifactStore | None = None) -> dict[st
     consistency by t) and ``noise`` (accuracy ceilings of noisy labels) for the profile's gold."""
     m = gold_measurements(profile, store)
     eps = profile.gold.tie_eps
-    boot = {"n_boot": profile.analysis.bootstrap, "seed": profile.seed}
+    boot = {"n_boot": max(profile.analysis.bootstrap, 199), "seed": profile.seed}
     diff = m["g_w"] - m["g_l"]
     sd = float(np.std(np.concatenate([m["g_w"], m["g_l"]])))
     longer = np.sign(m["words"][:, 0] - m["words"][:, 1])
@@ -99,20 +100,20 @@ def gold_report(profile: Profile, store: ArtifactStore | None = None) -> dict[st
     }
     orm_accuracy = pair_quantities(profile, "orm")["ar_rm_sc"][:, -1]
     rows["the ORM's held-out accuracy against the gold labels"] = orm_accuracy
-    ests = [verdicts.bootstrap_estimate(v, name, **boot) for name, v in rows.items()]
+    ests = {name: verdicts.interval(v, **boot) for name, v in rows.items()}
     properties = pd.DataFrame(
-        [{"property": e.name, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n} for e in ests]
+        [{"property": name, "value": e.mean, "ci_low": e.low, "ci_high": e.high, "n": e.n} for name, e in ests.items()]
     )
     prefix_rows = []
     for j, t in enumerate(profile.analysis.prefix_tokens):
         pdiff = m["p_w"][:, j] - m["p_l"][:, j]
-        e = verdicts.bootstrap_estimate(_sign_agree(pdiff, diff, eps), f"t={t}", **boot)
+        e = verdicts.interval(_sign_agree(pdiff, diff, eps), **boot)
         prefix_rows.append(
             {
                 "t": t,
-                "consistency": e.value,
-                "ci_low": e.ci_low,
-                "ci_high": e.ci_high,
+                "consistency": e.mean,
+                "ci_low": e.low,
+                "ci_high": e.high,
                 "ties": float(np.mean(np.abs(pdiff) <= eps)),
             }
         )

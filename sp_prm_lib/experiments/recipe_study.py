@@ -4,9 +4,10 @@ Each recipe changes the profile's ORM (``reward.orm``: layers kept, which of
 them train, pairs, passes, learning rates, mixed precision) and nothing else;
 each is trained and cached like the profile's own ORM (``ensure_orm``). All are
 scored on the same held-out pairs, next to the rule "the longer answer wins",
-with paired-bootstrap intervals: the accuracy of each recipe and its margin
-over the length rule. ``scripts/recipe_study.py`` runs a study file and writes
-its table to ``results/``, from which the book's page is generated.
+with 95% intervals that hold their level at small n: the accuracy of each
+recipe and its margin over the length rule (paired: per-pair differences).
+``scripts/recipe_study.py`` runs a study file and writes its table to
+``results/``, from which the book's page is generated.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.evaluation import agreement
 from sp_prm_lib.experiments.pairs import preference_splits, window_setting
 from sp_prm_lib.experiments.reward_models import TrainedRM, ensure_orm
-from sp_prm_lib.experiments.verdicts import estimates, paired_bootstrap
+from sp_prm_lib.experiments.verdicts import N_BOOT, interval
 
 #: keys a recipe may set besides the training fields of ``reward.orm.train``
 MODEL_KEYS = ("num_layers",)
@@ -97,10 +98,16 @@ def _describe(profile: Profile) -> dict:
 
 
 def run_recipe_study(
-    profile: Profile, recipes: Mapping[str, Mapping], store: ArtifactStore | None = None, *, seed: int = 0
+    profile: Profile,
+    recipes: Mapping[str, Mapping],
+    store: ArtifactStore | None = None,
+    *,
+    seed: int = 0,
+    n_boot: int = N_BOOT,
 ) -> pd.DataFrame:
     """One row per recipe (and one for the length rule): its settings, training time and held-out
-    accuracy with a 95% interval, and its margin over the length rule with a paired interval."""
+    accuracy with a 95% interval, and its margin over the length rule with a paired interval
+    (``verdicts.interval`` of the per-pair differences; ``n_boot`` resamples)."""
     if not recipes:
         raise ConfigError("the study needs at least one recipe")
     store = store or ArtifactStore()
@@ -116,18 +123,20 @@ def run_recipe_study(
             "train seconds": trained.facts.get("train_seconds"),
             "final loss": _final_loss(trained.facts.get("loss_log", [])),
         }
-    accuracy = estimates(paired_bootstrap({**correct, "longer answer wins": length_rule}, pooled=False, seed=seed))
-    margin = estimates(paired_bootstrap({n: c - length_rule for n, c in correct.items()}, pooled=False, seed=seed))
+    accuracy = {
+        name: interval(values, n_boot=n_boot, seed=seed)
+        for name, values in {**correct, "longer answer wins": length_rule}.items()
+    }
+    margin = {name: interval(c - length_rule, n_boot=n_boot, seed=seed) for name, c in correct.items()}
     out = []
-    for est in accuracy:
-        row = {"recipe": est.name, **rows.get(est.name, {})}
-        row.update(accuracy=est.value, accuracy_low=est.ci_low, accuracy_high=est.ci_high, eval_pairs=est.n)
+    for name, est in accuracy.items():
+        row = {"recipe": name, **rows.get(name, {})}
+        row.update(accuracy=est.mean, accuracy_low=est.low, accuracy_high=est.high, eval_pairs=est.n)
         out.append(row)
     table = pd.DataFrame(out)
-    by_name = {e.name: e for e in margin}
-    table["margin over length rule"] = [by_name[r].value if r in by_name else math.nan for r in table.recipe]
-    table["margin_low"] = [by_name[r].ci_low if r in by_name else math.nan for r in table.recipe]
-    table["margin_high"] = [by_name[r].ci_high if r in by_name else math.nan for r in table.recipe]
+    table["margin over length rule"] = [margin[r].mean if r in margin else math.nan for r in table.recipe]
+    table["margin_low"] = [margin[r].low if r in margin else math.nan for r in table.recipe]
+    table["margin_high"] = [margin[r].high if r in margin else math.nan for r in table.recipe]
     return table
 
 

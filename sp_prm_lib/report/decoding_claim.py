@@ -1,5 +1,5 @@
 """A decoding table and its claim in one call (notebooks 08-10): run or load the table, show it
-next to the paper's and estimate the claim's effects; ``publish_decoding_figure`` draws it and
+next to the paper's and test the claim (``decoding_claims.check_claim``); ``publish_decoding_figure`` draws it and
 ``decoding_setting`` says in words what ran."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pandas as pd
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.experiments import comparison
 from sp_prm_lib.experiments.decoding import DecodingResult, ensure_decoding_table
-from sp_prm_lib.experiments.decoding_claims import claim_estimates
+from sp_prm_lib.experiments.decoding_claims import DecodingClaim, check_claim
 from sp_prm_lib.experiments.decoding_tables import compare_with_paper
 from sp_prm_lib.experiments.decoding_tasks import get_task
+from sp_prm_lib.experiments.verdicts import shown
 from sp_prm_lib.report.plots import plot_metric, publish_figure
 from sp_prm_lib.report.tables import labelled, show_decoding, show_side_by_side, show_table
 
@@ -23,27 +24,24 @@ from sp_prm_lib.report.tables import labelled, show_decoding, show_side_by_side,
 @dataclass
 class TableClaim:
     """What ``check_decoding_table`` computed: the decoding result, our table next to the
-    paper's (``side``), the claim's effects (``estimates``), its ``verdict`` and the pooled
-    estimate of each metric as text (``pooled``, by metric)."""
+    paper's (``side``) and the claim tested (``claim``: its results per test)."""
 
     result: DecodingResult
     side: pd.DataFrame
-    estimates: pd.DataFrame
-    verdict: str
-    pooled: pd.Series
+    claim: DecodingClaim
 
 
 def check_decoding_table(
     profile: Profile,
     task: str,
-    tests: Mapping[str, str],
     *,
     variants: Sequence[str],
     paper_metrics: Sequence[str],
 ) -> TableClaim:
     """Run (or load) ``task`` with the guiding RMs ``variants`` and show, in order: our table,
-    ours next to the paper's for ``paper_metrics``, and the effects of the claim ``tests``
-    (metric -> ``higher``/``lower``, SP-PRM against the ORM; ``decoding_claims.claim_estimates``)."""
+    ours next to the paper's for ``paper_metrics``, and the rows of the task's claim (the claim
+    id is the task's paper table, e.g. ``table3``), each test per method and pooled, SP-PRM
+    against the ORM (``decoding_claims.check_claim``; per-method rows are descriptive)."""
     from IPython.display import display
 
     t = get_task(task)
@@ -54,12 +52,17 @@ def check_decoding_table(
     display(show_decoding(result.table, caption=f"{t.label} decoding, ours: one row per method and guiding RM"))
     side = compare_with_paper(result, list(paper_metrics))
     display(show_side_by_side(side, caption=f"{paper}, the paper's values and ours, each on its own scale"))
-    estimates, verdict = claim_estimates(
-        result.generations, dict(tests), n_boot=profile.analysis.bootstrap, seed=profile.seed
-    )
-    display(show_table(estimates))
-    pooled = estimates[estimates.method == "pooled"].set_index("metric").estimate
-    return TableClaim(result, side, estimates, verdict, pooled)
+    claim = check_claim(profile, result.generations, t.table)
+    for name, tested in claim.results.items():
+        metric = claim.metrics[name]
+        display(
+            show_table(
+                shown(tested),
+                caption=f"{paper}, {name or metric}: SP-PRM minus the ORM per prompt ({metric}); "
+                f"rows are descriptive (Holm-adjusted p), the claim is decided as its test says",
+            )
+        )
+    return TableClaim(result, side, claim)
 
 
 def decoding_setting(profile: Profile, task: str, note: str | None = None) -> str:
