@@ -423,7 +423,7 @@ def _null_words(test: ClaimTest) -> str:
     if test.kind == "bound":
         return "the paper's bound"
     if test.kind == "non-inferiority":
-        return f"a shortfall of {test.margin:g} (the margin)"
+        return f"a shortfall of {test.margin:.3g} (the margin)"
     return "no effect"
 
 
