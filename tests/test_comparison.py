@@ -5,6 +5,7 @@ import math
 import types
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -377,3 +378,14 @@ def test_collected_in_notebook_order(home):
     _record(_profile("tiny"), "other")
     assert [e["id"] for e in comparison.collected("smoke")] == ["z", "a", "b"]
     assert comparison.collected("paper") == []
+
+
+def test_record_refuses_estimates_whose_test_names_are_not_the_claims(home):
+    from sp_prm_lib.experiments.verdicts import ClaimTest, evaluate
+
+    test = ClaimTest(estimand="e", paper_effect_from="f")
+    res = evaluate({"a": np.linspace(-1, 2, 12)}, test)
+    shown = pd.DataFrame({"test": ["other"], "part": ["a"], "estimate": ["+0.5"]})
+    with pytest.raises(ConfigError, match="names no rows of test 'growth'"):
+        comparison.record(_profile(), "t1", results={"growth": res}, estimates=shown, evidence="e", setting="s")
+    assert not (home / "build").exists()

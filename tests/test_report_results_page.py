@@ -231,10 +231,10 @@ def test_the_numbers_table_is_narrow(home):
     assert all(line.count(" | ") == 5 for line in table if line.startswith("| "))  # no stray column breaks
     rows = {line.split(" | ")[0][2:]: line for line in table[2:]}
     assert rows["Table 1 (reward)"] == (
-        "| Table 1 (reward) | inconclusive | pooled +0.015 [-0.005, +0.035] | +0.05 | 0.071 (n=16) | 2,400 |"
+        "| Table 1 (reward) | inconclusive | args +0.010 [-0.020, +0.040] | +0.05 | 0.071 (n=16) | 2,400 |"
     )
-    assert "| pooled +0.012 [+0.006, +0.018] | +0.0128 |" in rows["Table 2: rouge_l"]
-    assert "| pooled +0.200 [-0.100, +0.500] |" in rows["Table 2: reward"]
+    assert "| args +0.011 [+0.004, +0.018] | +0.0128 |" in rows["Table 2: rouge_l"]  # the deciding row, not the pool
+    assert "| args +0.1 [+0.0, +0.2] |" in rows["Table 2: reward"]
     assert rows["Fig. 5"].endswith("| +0.05 | 0.023 (n=300) | - |")
     assert rows["Table 3"] == "| Table 3 | not run here | - | - | - | - |"
     assert "Fig. 8 (appendix E)" not in rows  # views are not counted again
@@ -438,7 +438,9 @@ def test_the_page_reads_what_record_writes(home):
     assert set(table) >= {"Table 2: reward", "Table 2: rouge_l", "Fig. 2a, observation 2"}
     assert "Fig. 8 (appendix E)" not in table and "1 view of another claim not counted (Fig. 8" in page
     row = table["Table 2: reward"].split(" | ")
-    assert row[2].startswith("pooled ") and "(n=" not in row[2]
+    deciding = results["reward"].deciding()
+    weakest = deciding.loc[deciding.ci_low.idxmin(), "part"]  # the part closest to failing (higher is the paper's)
+    assert row[2].startswith(f"weakest of {len(deciding)}: {weakest} ") and "(n=" not in row[2]
     assert row[3] == f"+{results['reward'].test.paper_effect:.3g}"  # the relative effect times the scale
     assert row[5].rstrip(" |") == f"{math.ceil(results['reward'].units_needed):,}"
     assert table["Fig. 2a, observation 2"].split(" | ")[3] == "above +0.650"

@@ -177,8 +177,8 @@ faster = comparison.check(
 )
 shown = pd.concat(
     [
-        verdicts.shown(growth).assign(test="gap grows"),
-        verdicts.shown(faster).assign(test="larger RM faster"),
+        verdicts.shown(growth).assign(test="growth"),
+        verdicts.shown(faster).assign(test="faster"),
     ],
     ignore_index=True,
 )

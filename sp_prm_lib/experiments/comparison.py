@@ -274,6 +274,13 @@ def record(
         else:
             verdict, why = result.verdict, result.why
         summaries = [_test_summary(n, r) for n, r in named.items()]
+        if estimates is not None and results and "test" in estimates:
+            missing = sorted(set(named) - set(estimates["test"]))
+            if missing:
+                raise ConfigError(
+                    f"record {claim_id}: the estimates' test column names no rows of test {missing[0]!r} "
+                    f"(tests: {', '.join(named)})"
+                )
         if estimates is None:
             frames = [shown(r).assign(test=n) if n else shown(r) for n, r in named.items()]
             estimates = pd.concat(frames, ignore_index=True)

@@ -98,20 +98,50 @@ def _rows(table) -> list[dict]:
     return [dict(zip(columns, row)) for row in table["data"] if isinstance(row, list)]
 
 
+_INTERVAL = re.compile(r"([+-]?\d*\.?\d+) \[([+-]?\d*\.?\d+), ([+-]?\d*\.?\d+)\]")
+
+
+def _weakest(rows: list[dict], direction: str) -> dict:
+    """Of a claim's deciding parts, the one whose interval lies least on the paper's side of what
+    it is tested against (the part that holds the verdict back)."""
+
+    def slack(r: dict) -> float:
+        m = _INTERVAL.search(str(r.get("estimate", "")))
+        try:
+            against = float(str(r.get("tested against", "0")).split()[-1])
+        except ValueError:
+            against = 0.0
+        if not m:
+            return float("inf")
+        low, high = float(m.group(2)), float(m.group(3))
+        return low - against if direction != "lower" else against - high
+
+    return min(rows, key=slack)
+
+
 def _estimate(entry: dict, test: str = "") -> str:
-    """Our estimate of a claim's effect (of its test named ``test``): the pooled row where there is
-    one (the summary; a claim about every part is decided part by part), else the one deciding row,
-    else the last row. Old records (a ``method`` column, a ``metric`` per test) are read alike."""
+    """Our estimate of a claim's effect (of its test named ``test``): the row that decides it; for
+    a claim about every part, the weakest deciding part ("weakest of k"), since the pooled mean
+    does not decide it; old records (no ``role`` column: the pooled row, a ``metric`` per test)
+    are read as before."""
     rows = _rows(entry.get("estimates"))
     if test:
         rows = [r for r in rows if r.get("test", r.get("metric")) == test]
     if not rows:
         return ""
+    deciding = [r for r in rows if r.get("role") == "decides"]
+    if deciding:
+        summary = next((t for t in _tests(entry) if t.get("test", "") == test), {})
+        chosen = deciding[0] if len(deciding) == 1 else _weakest(deciding, summary.get("direction", "higher"))
+        text = str(chosen.get("estimate", ""))
+        part = str(chosen.get("part", ""))
+        if len(deciding) > 1:
+            return f"weakest of {len(deciding)}: {part} {text}"
+        return f"{part} {text}" if len(rows) > 1 and part else text
     pooled = [r for r in rows if "pooled" in (r.get("part"), r.get("method"))]
     if not test and len(pooled) > 1 and all("metric" in r for r in pooled):
         return "; ".join(f"{r['metric']} {r.get('estimate', '')}" for r in pooled)
-    deciding = [r for r in rows if r.get("role") == "decides"]
-    chosen = pooled[-1] if pooled else (deciding[0] if len(deciding) == 1 else rows[-1])
+    chosen = pooled[-1] if pooled else rows[-1]
     text = str(chosen.get("estimate", ""))
     return f"pooled {text}" if pooled and len(rows) > 1 else text
 
