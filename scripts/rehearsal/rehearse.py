@@ -113,6 +113,9 @@ def job_states(cluster: LocalSlurm) -> dict[str, dict]:
     return jobs
 
 
+KILL_AFTER_S = 3  # the training job is requeued after this many seconds of running
+
+
 def wait_for(what: str, ready, cluster: LocalSlurm, timeout: float, poll: float = 2.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -215,10 +218,18 @@ def rehearse(folder: Path, timeout: float) -> dict:
         log("submitted: " + ", ".join(f"{k} {v}" for k, v in ids.items()))
 
         # fault 1: kill the training job mid-way and requeue it
-        wait_for("the training job to run 15 s", lambda: running_for(cluster, ids["train"]) >= 15, cluster, timeout)
+        # (after KILL_AFTER_S of running: on a quiet machine the whole job takes about 13 s, mostly start-up,
+        # so a later kill can find it finished; that is a failed rehearsal, not a 30-minute wait)
+        def train_running_long_enough() -> bool:
+            state = job_states(cluster).get(ids["train"], {}).get("state", "")
+            if state in ("COMPLETED", "COMPLETING"):
+                raise Failed(f"the training job {ids['train']} finished before it could be killed")
+            return running_for(cluster, ids["train"]) >= KILL_AFTER_S
+
+        wait_for(f"the training job to run {KILL_AFTER_S} s", train_running_long_enough, cluster, timeout, poll=0.5)
         cluster.run("scontrol", "requeue", ids["train"])
-        log(f"fault: training job {ids['train']} killed after 15 s of running and requeued (scontrol requeue)")
-        summary["faults"]["train-requeue"] = {"job": ids["train"], "after_s": 15}
+        log(f"fault: training job {ids['train']} killed after {KILL_AFTER_S} s of running and requeued (scontrol requeue)")
+        summary["faults"]["train-requeue"] = {"job": ids["train"], "after_s": KILL_AFTER_S}
 
         # fault 2: cancel a running generation array task, resubmit it, re-point the merge's dependency
         task = f"{ids['generate']}_1"
