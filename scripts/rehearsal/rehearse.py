@@ -228,7 +228,10 @@ def rehearse(folder: Path, timeout: float) -> dict:
 
         wait_for(f"the training job to run {KILL_AFTER_S} s", train_running_long_enough, cluster, timeout, poll=0.5)
         cluster.run("scontrol", "requeue", ids["train"])
-        log(f"fault: training job {ids['train']} killed after {KILL_AFTER_S} s of running and requeued (scontrol requeue)")
+        log(
+            f"fault: training job {ids['train']} killed after {KILL_AFTER_S} s of running and requeued "
+            "(scontrol requeue)"
+        )
         summary["faults"]["train-requeue"] = {"job": ids["train"], "after_s": KILL_AFTER_S}
 
         # fault 2: cancel a running generation array task, resubmit it, re-point the merge's dependency
