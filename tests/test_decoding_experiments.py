@@ -455,7 +455,8 @@ def test_win_tie_table_counts_wins_and_ties_apart_and_views_take_the_parents_ver
     import json
 
     from sp_prm_lib.experiments import comparison
-    from sp_prm_lib.experiments.decoding_claims import view_verdict, win_tie_table
+    from sp_prm_lib.experiments.comparison import view_verdict
+    from sp_prm_lib.experiments.decoding_claims import win_tie_table
 
     g = _generations(n=10)
     rates = win_tie_table(g).set_index(["method", "variant"])
@@ -472,6 +473,12 @@ def test_win_tie_table_counts_wins_and_ties_apart_and_views_take_the_parents_ver
     assert verdict == "contradicted" and why == "a view of Table 1 (reward): not counted again"
     with pytest.raises(ConfigError, match="not a view_of claim"):
         view_verdict(P, "table1-reward")
+    comparison.record(P, "fig8", evidence="e", setting="s")  # a view filed without a verdict takes its parent's
+    filed = json.loads((tmp_path / P.name / "fig8.json").read_text())
+    assert (filed["verdict"], filed["why"]) == ("contradicted", "a view of Table 1 (reward): not counted again")
+    (tmp_path / P.name / "table1-reward.json").write_text('{"verdict": ')
+    with pytest.raises(ConfigError, match="table1-reward.json: not a verdict record"):
+        view_verdict(P, "fig8")
 
 
 def test_reward_metric_prefers_an_independent_judges_reward_else_the_fallback():

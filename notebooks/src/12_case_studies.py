@@ -33,7 +33,6 @@ from sp_prm_lib.experiments.decoding import ensure_decoding_table
 from sp_prm_lib.experiments.decoding_claims import (
     check_claim,
     reward_metric,
-    view_verdict,
 )
 from sp_prm_lib.experiments.decoding_tables import case_studies
 from sp_prm_lib.experiments.judges import judge_is_independent, judge_name
@@ -127,13 +126,11 @@ if "sp-prm" not in wins:
         P, "fig8", "the profile's decoding.variants leave out sp-prm", setting=setting
     )
 else:
-    verdict, why = view_verdict(P, "fig8")
+    # a view: filed with Table 1 (reward)'s verdict (comparison.view_verdict)
     fig8 = record(
         P,
         "fig8",
         setting=setting,
-        verdict=verdict,
-        why=why,
         evidence=(
             f"SP-PRM minus ORM per prompt: {fig8_view.evidence()} Best answer per "
             "prompt (reference-RM score) by guiding RM: "
@@ -200,13 +197,11 @@ if {"sp-prm", "sc"} <= set(table[table.method == "args"].variant):
         ignore_index=True,
     )
     display(show_table(fig4_estimates))
-    verdict, why = view_verdict(P, "fig4")
+    # a view: filed with the Table 1 ablation's verdict (comparison.view_verdict)
     out = record(
         P,
         "fig4",
         setting=setting,
-        verdict=verdict,
-        why=why,
         evidence=(
             "SP-PRM minus the ablation per prompt: "
             + fig4_view.evidence()

@@ -257,13 +257,16 @@ def record(
     ``claim_id`` names an entry of the values file's ``claims`` section, which gives the
     claim's ``ref``, its words, its notebook and its test. The verdict comes from ``result``
     (``verdicts.evaluate`` of the claim's test), from ``results`` (one per named test of a
-    claim of several, combined by ``verdicts.combine``) or, for a claim decided otherwise
-    (an equivalence, not run here), from ``verdict`` and ``why``. ``evidence`` is our numbers
+    claim of several, combined by ``verdicts.combine``), for a claim decided otherwise
+    (an equivalence, not run here) from ``verdict`` and ``why``, and for a ``view_of`` claim
+    given none of these from its parent (``view_verdict``). ``evidence`` is our numbers
     in one or two sentences, ``setting`` our profile's models, sizes and judge backend;
     ``estimates`` the rows shown next to the verdict (by default the results' rows). Returns
     a Markdown object for display.
     """
     claim = claim_entry(claim_id)
+    if "view_of" in claim and verdict is None and result is None and not results:
+        verdict, why = view_verdict(profile, claim_id)
     summaries = []
     if result is not None or results:
         if verdict is not None or (result is not None and results):
@@ -331,6 +334,26 @@ def _json_number(value):
     except (TypeError, ValueError):
         raise TypeError(f"not JSON serializable: {type(value).__name__}") from None
     return number if number == number and abs(number) != float("inf") else None
+
+
+def view_verdict(profile: Profile, claim_id: str) -> tuple[str, str]:
+    """The verdict a ``view_of`` claim (a figure showing another claim's numbers) is filed with:
+    its parent's, read from the profile's results when the parent's notebook filed one, else
+    ``inconclusive``; why says it is a view, not counted again. ``record`` uses it for a view
+    filed without a verdict."""
+    parent = claim_entry(claim_id).get("view_of")
+    if not parent:
+        raise ConfigError(f"{claim_id} is not a view_of claim: it has a test of its own")
+    path = results_dir(profile.name) / f"{parent}.json"
+    verdict = "inconclusive"
+    if path.is_file():
+        try:
+            verdict = json.loads(path.read_text(encoding="utf-8"))["verdict"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}: not a verdict record (no readable verdict)") from None
+        if verdict not in VERDICTS:
+            raise ConfigError(f"{path}: unknown verdict {verdict!r}")
+    return verdict, f"a view of {claim_entry(parent)['ref']}: not counted again"
 
 
 def record_not_run(profile: Profile, claim_id: str, reason: str, *, setting: str | None = None):

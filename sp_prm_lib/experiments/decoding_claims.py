@@ -14,7 +14,6 @@ inconclusive, both ways.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -229,16 +228,3 @@ def win_tie_table(generations: pd.DataFrame, variants=("orm", "sp-prm")) -> pd.D
         rates = win_tie_rates(part.outcome)
         rows.append({"method": method, "variant": variant, **rates, "win_tie": rates["win"] + rates["tie"]})
     return pd.DataFrame(rows, columns=["method", "variant", "win", "tie", "loss", "n", "win_tie"])
-
-
-def view_verdict(profile: Profile, claim_id: str) -> tuple[str, str]:
-    """The verdict a ``view_of`` claim (a figure showing another claim's numbers) is filed with:
-    its parent's, read from the profile's results when the parent's notebook filed one, else
-    ``inconclusive``; why says it is a view, not counted again."""
-    parent = comparison.claim_entry(claim_id).get("view_of")
-    if not parent:
-        raise ConfigError(f"{claim_id} is not a view_of claim: it has a test of its own")
-    path = comparison.results_dir(profile.name) / f"{parent}.json"
-    verdict = json.loads(path.read_text(encoding="utf-8"))["verdict"] if path.is_file() else "inconclusive"
-    ref = comparison.claim_entry(parent)["ref"]
-    return verdict, f"a view of {ref}: not counted again"
