@@ -540,3 +540,13 @@ def test_relative_claims_say_so_and_absolute_ones_do_not():
 def test_combine_names_each_test_in_its_reason():
     verdict, why = combine({"reward": _result("smaller than the paper's"), "asr": _result("inconclusive")})
     assert verdict == "smaller than the paper's" and why.startswith("reward: ")
+
+
+def test_resampling_takes_the_profiles_bootstrap_with_a_floor():
+    from sp_prm_lib.config.profile import load_profile
+    from sp_prm_lib.experiments.verdicts import MIN_BOOT, resampling
+
+    smoke, tiny = load_profile("smoke"), load_profile("tiny")
+    assert smoke.analysis.bootstrap < MIN_BOOT < tiny.analysis.bootstrap  # both branches of the floor
+    assert resampling(smoke) == {"n_boot": MIN_BOOT, "seed": smoke.seed}
+    assert resampling(tiny) == {"n_boot": tiny.analysis.bootstrap, "seed": tiny.seed}

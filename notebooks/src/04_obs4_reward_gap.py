@@ -147,7 +147,6 @@ show_table(
 from sp_prm_lib.core.intervals import statistic_interval
 
 q = {r: analysis.pair_quantities(P, r)["reward_gap"] for r in roles}
-n_boot = max(P.analysis.bootstrap, 199)
 growth = comparison.check(
     P,
     "obs4",
@@ -167,7 +166,7 @@ def larger_minus_smaller(idx):
 # contradict (1 - 0.05 / 2, the claim has two tests): stricter for reproduction
 level = 1 - verdicts.ALPHA / len(comparison.claim_test_names("obs4"))
 faster_interval = statistic_interval(
-    larger_minus_smaller, len(q["orm"]), level, n_boot=n_boot, seed=P.seed
+    larger_minus_smaller, len(q["orm"]), level, **verdicts.resampling(P)
 )
 faster = comparison.check(
     P,

@@ -215,7 +215,7 @@ show_table(side, digits=2, caption="Table 9: size of D_partial, the paper's and 
 # it lies wholly outside it, "inconclusive" when it straddles an edge.
 
 # %%
-from sp_prm_lib.experiments.verdicts import equivalence_verdict, interval
+from sp_prm_lib.experiments.verdicts import equivalence_verdict, interval, resampling
 
 rows_per_pair = (
     d_sc.groupby("pair")
@@ -223,9 +223,7 @@ rows_per_pair = (
     .reindex(range(prm.train_pairs), fill_value=0)
     .to_numpy(dtype=float)
 )
-per_pair_estimate = interval(
-    rows_per_pair, n_boot=max(P.analysis.bootstrap, 199), seed=P.seed
-)
+per_pair_estimate = interval(rows_per_pair, **resampling(P))
 paper_per_pair = hh.samples / hh.pairs
 band = comparison.claim_test("table9").band
 verdict, why = equivalence_verdict(per_pair_estimate, *band)

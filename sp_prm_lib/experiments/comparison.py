@@ -26,7 +26,7 @@ import yaml
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.core.settings import home
-from sp_prm_lib.experiments.verdicts import VERDICTS, ClaimResult, ClaimTest, combine, evaluate, shown
+from sp_prm_lib.experiments.verdicts import VERDICTS, ClaimResult, ClaimTest, combine, evaluate, resampling, shown
 
 VALUES_FILE = Path(__file__).with_name("paper_values.yaml")
 FIELDS = ("ref", "setting", "claim", "columns", "rows", "notes")
@@ -135,9 +135,7 @@ def check(profile: Profile, claim_id: str, effects, *, test: str | None = None, 
     ``verdicts.evaluate`` (``independent``, ``dependence``, ``nulls``, ``family``, ``scale``)."""
     names = claim_test_names(claim_id)
     options.setdefault("family", len(names) or 1)
-    return evaluate(
-        effects, claim_test(claim_id, test), n_boot=max(profile.analysis.bootstrap, 199), seed=profile.seed, **options
-    )
+    return evaluate(effects, claim_test(claim_id, test), **resampling(profile), **options)
 
 
 def claim_test_names(claim_id: str) -> list[str]:

@@ -87,7 +87,7 @@ def gold_report(profile: Profile, store: ArtifactStore | None = None) -> dict[st
     consistency by t) and ``noise`` (accuracy ceilings of noisy labels) for the profile's gold."""
     m = gold_measurements(profile, store)
     eps = profile.gold.tie_eps
-    boot = {"n_boot": max(profile.analysis.bootstrap, 199), "seed": profile.seed}
+    boot = verdicts.resampling(profile)
     diff = m["g_w"] - m["g_l"]
     sd = float(np.std(np.concatenate([m["g_w"], m["g_l"]])))
     longer = np.sign(m["words"][:, 0] - m["words"][:, 1])

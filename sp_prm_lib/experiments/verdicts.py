@@ -66,6 +66,7 @@ KINDS = ("difference", "bound", "non-inferiority", "equivalence", "check")
 OVER = ("every", "pooled")
 ALPHA = 0.05
 N_BOOT = 1999
+MIN_BOOT = 199  # the fewest resamples an interval gets, whatever a profile's analysis.bootstrap says
 MIN_UNITS = 8  # the intervals' coverage is checked from 8 units (tests/test_intervals.py); fewer decide nothing
 
 
@@ -475,6 +476,12 @@ def check_verdict(held: int, cases: int) -> tuple[str, str]:
     if held == cases:
         return "reproduced", f"it holds in every one of the {cases} cases checked (exhaustive ground truth)"
     return "contradicted", f"{cases - held} of {cases} cases are counterexamples"
+
+
+def resampling(profile) -> dict:
+    """A profile's resampling options for the intervals here: ``n_boot`` (its analysis.bootstrap,
+    at least ``MIN_BOOT``) and ``seed``."""
+    return {"n_boot": max(profile.analysis.bootstrap, MIN_BOOT), "seed": profile.seed}
 
 
 def interval(values, *, n_boot: int = N_BOOT, seed: int = 0) -> MeanInterval:
