@@ -48,8 +48,9 @@ from sp_prm_lib.report.tables import show_table
 
 P = start(profile)
 roles = ["orm", "reference"]
-for role in roles:
-    print(analysis.rm_description(P, role))
+# one print after both models are ready: on a cold cache training runs in between,
+# which would split the cell's text into several stored outputs
+print("\n".join(analysis.rm_description(P, role) for role in roles))
 table = analysis.agreement_many(P, roles)
 print(
     f"{P.analysis.pairs} held-out pairs, prefixes in reward-model tokens; last row: "
