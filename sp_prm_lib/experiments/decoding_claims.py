@@ -28,7 +28,12 @@ from sp_prm_lib.experiments.judges import judge_is_independent, judge_name
 from sp_prm_lib.experiments.verdicts import ClaimResult, ClaimTest, combine, win_tie_rates
 
 #: the metric of a claim of one test (a claim of several names its tests by metric)
-SINGLE_TEST_METRIC = {"table1-reward": "reward", "table1-win-tie": "win_tie", "table5": "reward"}
+SINGLE_TEST_METRIC = {
+    "table1-reward": "reward",
+    "table1-reward-average": "reward",
+    "table1-win-tie": "win_tie",
+    "table5": "reward",
+}
 #: metrics the generations hold in percent; the tests are in shares (the yaml's paper effects are)
 PERCENT_METRICS = ("asr", "asr_refusal", "accuracy")
 JUDGED = ("win", "tie", "win_tie")
