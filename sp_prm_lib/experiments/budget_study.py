@@ -46,9 +46,7 @@ def budget_profile(profile: Profile, budget: Mapping, name: str = "budget") -> P
         raise ConfigError(f"budget {name!r}: expected a mapping of reward.prm settings, got {type(budget).__name__}")
     unknown = sorted(set(map(str, budget)) - set(BUDGET_KEYS))
     if unknown:
-        raise ConfigError(
-            f"budget {name!r}: unknown key(s) {', '.join(unknown)} (known: {', '.join(BUDGET_KEYS)})"
-        )
+        raise ConfigError(f"budget {name!r}: unknown key(s) {', '.join(unknown)} (known: {', '.join(BUDGET_KEYS)})")
     raw = {**dataclasses.asdict(profile.reward.prm), **budget}
     prm = build(PrmSpec, raw, f"budget {name!r}", "reward.prm.")  # validated like a profile's keys
     if prm.train_pairs > profile.data.train_pairs:
@@ -115,12 +113,15 @@ def run_budget_study(
         raise ConfigError("the study needs at least one budget")
     unknown = [v for v in variants if v not in PRM_VARIANTS]
     if unknown or not variants:
-        raise ConfigError(f"unknown PRM variant(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(PRM_VARIANTS)}")
+        raise ConfigError(
+            f"unknown PRM variant(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(PRM_VARIANTS)}"
+        )
     options = resampling(profile)
     n_boot = options["n_boot"] if n_boot is None else n_boot
     seed = options["seed"] if seed is None else seed
     store = store or ArtifactStore()
-    laid = {str(name): budget_profile(profile, budget, str(name)) for name, budget in budgets.items()}  # all checked first
+    # every budget is checked before anything is trained
+    laid = {str(name): budget_profile(profile, budget, str(name)) for name, budget in budgets.items()}
     rows = []
     for name, setting in laid.items():
         for variant in variants:
