@@ -76,9 +76,11 @@ def _record(pooled_low: float) -> dict:
     for budget, shift in (("own", 0.0), ("3000 pairs", 0.01)):
         for variant in ("sp-prm", "sc"):
             for t in ("5", "10", "50", "pooled", "full"):
-                mean = -0.003 + shift
-                low = pooled_low + shift if (t == "pooled" and variant == "sp-prm") else -0.02
-                rows.append(_row(budget, variant, t, mean, low, 0.02 + shift))
+                if t == "pooled" and variant == "sp-prm":  # the row the answer is about
+                    low = pooled_low + shift
+                    rows.append(_row(budget, variant, t, low + 0.01, low, low + 0.03))
+                else:
+                    rows.append(_row(budget, variant, t, -0.003, -0.02, 0.02))
     return {
         "profile": "lab",
         "labels": "gold",
@@ -100,19 +102,23 @@ def _record(pooled_low: float) -> dict:
 
 def test_the_page_answers_from_the_numbers():
     none = budget_study_markdown([_record(-0.019)])
-    assert "SP-PRM's largest pooled effect is +0.007 [-0.009, +0.030] (*3000 pairs*)" in none
+    assert "SP-PRM's largest pooled effect is +0.001 [-0.009, +0.021] (*3000 pairs*)" in none
     assert "At none of the 2 budgets does its pooled interval exclude 0" in none
     assert "smaller than the paper's" in none and "+0.050" in none
     assert "commit `abc123`" in none and "`python scripts/budget_study.py --profile lab`" in none
     assert "1.0, 1.1, 1.2 at the start" in none and "about 0.023" in none
-    assert "| own | sp-prm | 800 | 1 | 0.0002 | 2 | 3439 | 100 | 61 | -0.003 [-0.019, +0.020] | "
-    "-0.003 [-0.020, +0.020] | -0.003 [-0.020, +0.020] | -0.003 [-0.020, +0.020] | inconclusive |" in none
+    assert (
+        "| own | sp-prm | 800 | 1 | 0.0002 | 2 | 3439 | 100 | 61 | -0.009 [-0.019, +0.011] | "
+        "-0.003 [-0.020, +0.020] | -0.003 [-0.020, +0.020] | -0.003 [-0.020, +0.020] | inconclusive |" in none
+    )
     assert "![" in none and "(budget_study_lab.png)" in none
     moved = budget_study_markdown([_record(0.001)])
     assert "lies above 0 at 2 of 2 budgets (*own* and *3000 pairs*)" in moved
     assert "At none of the 2 budgets" not in moved.split("SC's")[0]
     one = budget_study_markdown([_record(-0.005)])
     assert "lies above 0 at 1 of 2 budgets (*3000 pairs*)" in one
+    reached = budget_study_markdown([_record(0.04)])
+    assert "The paper's effect, +0.050, is reached at *own* and *3000 pairs*" in reached
     assert "No study results" in budget_study_markdown([])
     png = budget_figure(_record(0.001))
     assert png.startswith(b"\x89PNG") and png == budget_figure(_record(0.001))  # reproducible bytes
