@@ -118,7 +118,7 @@ def test_the_page_answers_from_the_numbers():
     one = budget_study_markdown([_record(-0.005)])
     assert "lies above 0 at 1 of 2 budgets (*3000 pairs*)" in one
     reached = budget_study_markdown([_record(0.04)])
-    assert "The paper's effect, +0.050, is reached at *own* and *3000 pairs*" in reached
+    assert "Its mean reaches the paper's effect, +0.050, at *own* and *3000 pairs*" in reached
     assert "No study results" in budget_study_markdown([])
     png = budget_figure(_record(0.001))
     assert png.startswith(b"\x89PNG") and png == budget_figure(_record(0.001))  # reproducible bytes

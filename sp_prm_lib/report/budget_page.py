@@ -64,11 +64,16 @@ def _names(items: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+def variant_label(variant: str) -> str:
+    """How the page names a PRM variant: SP-PRM, SC, else the variant's name."""
+    return {"sp-prm": "SP-PRM", "sc": "SC"}.get(variant, variant)
+
+
 def _variant_sentence(record: dict, variant: str) -> str:
     """What the pooled rows of one variant say: its largest effect, which budgets' intervals
     exclude 0 (either side), and how they stand to the paper's effect."""
     pooled = [r for (_, v), r in _rows(record, POOLED).items() if v == variant and _finite(r.get("mean"))]
-    label = "SP-PRM" if variant == "sp-prm" else variant.upper() if variant == "sc" else variant
+    label = variant_label(variant)
     if not pooled:
         return f"{label}: no budget was scored."
     best = max(pooled, key=lambda r: r["mean"])
@@ -95,7 +100,7 @@ def _variant_sentence(record: dict, variant: str) -> str:
         reach = [r["budget"] for r in pooled if r["mean"] >= paper]
         short = [r["budget"] for r in pooled if _finite(r.get("ci_high")) and r["ci_high"] < paper]
         if reach:
-            text += f" The paper's effect, {paper:+.3f}, is reached at {_names(reach)}."
+            text += f" Its mean reaches the paper's effect, {paper:+.3f}, at {_names(reach)}."
         elif len(short) == n:
             text += (
                 f" Every budget's interval lies below the paper's effect, {paper:+.3f}: "
@@ -114,7 +119,7 @@ def answer(record: dict) -> str:
     if _finite(mde):
         parts.append(
             f"On these {record.get('pairs', '?')} pairs the pooled effect that 80% power detects is about {mde:.3f} "
-            "(the largest over the rows)."
+            "(the largest over the budgets and variants)."
         )
     return " ".join(parts)
 
@@ -211,7 +216,7 @@ def budget_figure(record: dict) -> bytes:
             ys.append(row["mean"])
             lo.append(row["mean"] - row["ci_low"] if _finite(row.get("ci_low")) else 0.0)
             hi.append(row["ci_high"] - row["mean"] if _finite(row.get("ci_high")) else 0.0)
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=variant)
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=variant_label(variant))
     ax.axhline(0.0, color="0.3", lw=0.8)
     paper = record.get("paper_effect")
     if _finite(paper):
