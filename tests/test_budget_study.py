@@ -126,7 +126,19 @@ def test_the_page_answers_from_the_numbers():
 
 @pytest.mark.slow
 def test_the_study_on_the_smoke_lab_matches_a_naive_recomputation(tmp_path):
-    profile = load_profile("smoke-lab")
+    small = {  # the smoke lab, smaller still: seconds of training per model
+        "extends": "smoke-lab",
+        "data": {"train_pairs": 24, "eval_pairs": 12},
+        "analysis": {"pairs": 12},
+        "reward": {
+            "max_length": 96,
+            "orm": {"train": {"train_pairs": 12}},
+            "reference": {"train": {"train_pairs": 16}},
+            "prm": {"train_pairs": 12},
+        },
+    }
+    (tmp_path / "small-lab.yaml").write_text(yaml.safe_dump(small))
+    profile = load_profile(tmp_path / "small-lab.yaml")
     store = ArtifactStore(tmp_path / "cache")
     budgets = yaml.safe_load(STUDY.read_text())["smoke-lab"]
     table = run_budget_study(profile, budgets, store=store)  # the profile's resampling, as notebook 06
