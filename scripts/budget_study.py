@@ -42,6 +42,8 @@ def main() -> int:
         from sp_prm_lib.experiments.budget_study import run_budget_study, study_summary
 
         profile = load_profile(args.profile)
+        if not Path(args.study).is_file():
+            raise SpPrmError(f"{args.study}: no such study file")
         study = read_yaml(Path(args.study))
         if not isinstance(study, dict) or profile.name not in study:
             raise SpPrmError(f"{args.study}: no budgets for profile {profile.name!r}")

@@ -1,6 +1,8 @@
 """The SP-PRM training-budget study: budgets change only reward.prm, the Fig. 5 rows, the page."""
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,27 @@ def test_a_bad_budget_stops_the_study_before_anything_is_trained(tmp_path):
     with pytest.raises(ConfigError, match="budget 'bad'"):
         run_budget_study(load_profile("smoke-lab"), {"ok": {}, "bad": {"lr": 1.0}}, store=store)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize(
+    "study, message",
+    [
+        ("smoke-lab:\n  bad: {pairs: 3}\n", "budget 'bad': unknown key(s) pairs"),
+        ("smoke-lab: [1]\n", "give a mapping of budget name"),
+        ("lab: {own: {}}\n", "no budgets for profile 'smoke-lab'"),
+        (None, "no such study file"),
+    ],
+)
+def test_the_script_stops_on_a_bad_study_with_one_line_and_writes_nothing(tmp_path, study, message):
+    path = tmp_path / "study.yaml"
+    if study is not None:
+        path.write_text(study)
+    out = tmp_path / "out"
+    script = Path(__file__).parents[1] / "scripts" / "budget_study.py"
+    cmd = [sys.executable, str(script), "--profile", "smoke-lab", "--study", str(path), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and not out.exists()
 
 
 @pytest.mark.parametrize("name", ["lab", "smoke-lab"])
