@@ -18,7 +18,7 @@ LIB := $(shell find sp_prm_lib -name '*.py' 2>/dev/null) pyproject.toml
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md)
 
-.PHONY: all setup data models rehearse-paper slurm-submit test test-fast lint notebooks-src reproduce notebooks book bench recipe-study clean distclean help
+.PHONY: all setup data models rehearse-paper slurm-submit test test-fast lint notebooks-src reproduce notebooks book bench recipe-study budget-study clean distclean help
 all: reproduce
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make lint                                  ruff check and ruff format --check"
 	@echo "make notebooks-src                         rebuild notebooks/*.ipynb from notebooks/src/*.py"
 	@echo "make recipe-study                          train and score the reward-model recipes of configs/recipe_study.yaml"
+	@echo "make budget-study                          train SP-PRM and SC at the lab's budgets of configs/budget_study.yaml (Fig. 5 by budget)"
 	@echo "make rehearse-paper                        the paper run in miniature on a local Slurm cluster (root)"
 	@echo "make slurm-submit [PROFILE=paper]          submit the paper run to Slurm (cluster/slurm/)"
 	@echo "make setup | data | models | book | bench | clean | distclean"
@@ -117,6 +118,10 @@ bench: setup data
 recipe-study: setup data models
 	$(PY) scripts/recipe_study.py --profile tiny
 	$(PY) scripts/recipe_study.py --profile lab
+
+# The SP-PRM training-budget study of the gold lab (hours of CPU; its table is committed in results/)
+budget-study: setup data models
+	$(PY) scripts/budget_study.py --profile lab
 
 # --- housekeeping ----------------------------------------------------------
 clean:

@@ -4,8 +4,9 @@ First writes the generated pages (rendered by ``sp_prm_lib.report``): the
 results overview ``book/executed/results.md`` from the verdicts the notebooks
 filed (``sp_prm_lib.experiments.comparison.collected``) for the profile named
 in ``book/executed/profile.json`` (written by ``scripts/run_notebooks.py``),
-the gold lab's opening page, the execution, recipe-study and performance
-pages, and the run times ``book/teaching.md`` includes (``executed/teaching/``).
+the gold lab's opening page, the execution, recipe-study, budget-study and
+performance pages (the budget study's figures beside its page), and the run
+times ``book/teaching.md`` includes (``executed/teaching/``).
 Skips the build when its inputs (configuration, pages, executed notebooks,
 the generated pages, vendored JavaScript) are unchanged since the last
 successful build.
@@ -44,10 +45,35 @@ def _write(out: Path, text: str) -> Path:
     return out
 
 
+def _write_bytes(out: Path, data: bytes) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.is_file() or out.read_bytes() != data:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    return out
+
+
+def write_budget_page(executed: Path, records: list[dict]) -> Path:
+    """The budget study's page and its figures (``sp_prm_lib.report.budget_page``); figures of
+    profiles no longer in ``results/budget_study/`` are removed."""
+    from sp_prm_lib.report.budget_page import budget_figures, budget_study_markdown
+
+    figures = budget_figures(records)
+    for old in executed.glob("budget_study_*.png"):
+        if old.name not in figures:
+            old.unlink()
+    for name, data in figures.items():
+        _write_bytes(executed / name, data)
+    return _write(executed / "budget_study.md", budget_study_markdown(records))
+
+
 def write_results_page(executed: Path = EXECUTED) -> Path:
     """Write ``executed/results.md``, the lab's opening page, the execution page, the recipe
-    study's page from ``results/recipe_study/`` and the performance page from ``bench/results/``
-    (atomically; untouched when unchanged)."""
+    study's page from ``results/recipe_study/``, the budget study's page and figures from
+    ``results/budget_study/`` and the performance page from ``bench/results/`` (atomically;
+    untouched when unchanged)."""
+    from sp_prm_lib.report import budget_page
     from sp_prm_lib.report.book_runs import read_tracks
     from sp_prm_lib.report.execution_page import execution_markdown
     from sp_prm_lib.report.performance import performance_markdown
@@ -57,6 +83,7 @@ def write_results_page(executed: Path = EXECUTED) -> Path:
 
     _write(executed / "lab" / "index.md", lab_index_markdown(executed))
     _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
+    write_budget_page(executed, budget_page.load_records(ROOT / "results" / "budget_study"))
     _write(executed / "execution.md", execution_markdown(executed, TOC))
     _write(executed / "performance.md", performance_markdown(ROOT / "bench" / "results"))
     for name, text in teaching_snippets(

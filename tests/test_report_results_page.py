@@ -370,6 +370,8 @@ def test_build_book_writes_the_overview_and_its_companion_pages(home):
     assert "This build ran no gold lab" in (executed / "lab" / "index.md").read_text()
     study = (executed / "recipe_study.md").read_text()
     assert study.startswith("# How good can a small reward model get?")
+    budget = (executed / "budget_study.md").read_text()
+    assert budget.startswith("# Does SP-PRM training move the PRM?")
 
 
 def test_an_old_claim_over_two_metrics_shows_both_pooled_estimates(home):

@@ -18,7 +18,8 @@ Measurements:
 - ``sharding``: one decoding run split over processes or cluster jobs (``--shard I/N``) and merged;
 - ``decoding_tables``: the decoding tables with the paper's labels, next to the paper's;
 - ``probe``: the prefix probe's numbers (notebook 13);
-- ``recipe_study``: how good a CPU-sized ORM gets (the recipe study page).
+- ``recipe_study``: how good a CPU-sized ORM gets (the recipe study page);
+- ``budget_study``: Fig. 5's effect by SP-PRM training budget, SP-PRM and SC side by side (the budget study page).
 
 Claims:
 
