@@ -817,3 +817,29 @@ def test_alone_and_batched_give_the_same_output_when_equal_texts_tie(models, met
     alone = [decode(method, policy, BatchNoise(), [p], indices=[i], **settings)[0] for i, p in enumerate(PROMPTS)]
     assert [g.token_ids for g in batched] == [g.token_ids for g in alone]
     assert all(math.isclose(a.reward, b.reward, abs_tol=1e-4) for a, b in zip(batched, alone))  # up to the noise
+
+
+def test_common_random_numbers_every_guiding_rm_draws_the_same_samples(models):
+    """The decoding claims compare guiding RMs on the same prompts with the same random streams
+    (common random numbers): the streams are seeded by the run seed and the prompt, never by the
+    RM, so Best-of-N scores the very same N samples under two different RMs, and a reward that
+    ranks them the other way round picks from the same candidates."""
+    policy = models[0]
+    rm = reward_model(models, "closed")
+    first = Recording(RewardScorer(rm, kv_cache=False))
+    cfg = BoNConfig(n=4, max_new_tokens=6)
+    best_of_n(policy, first, PROMPTS, cfg)
+
+    def length_reward(prompt, text):  # another RM: longer is better
+        return float(len(text))
+
+    second = Recording(FunctionScorer(length_reward))
+    out = best_of_n(policy, second, PROMPTS, cfg)
+    assert first.seen[0][1] == second.seen[0][1]  # the same 4 x 3 samples, in the same order
+    texts = second.seen[0][1]
+    for b, g in enumerate(out):
+        assert g.response == max(texts[4 * b : 4 * b + 4], key=len)
+    # the guiding RM changes the choice, not the draws: another seed draws other samples
+    third = Recording(FunctionScorer(length_reward))
+    best_of_n(policy, third, PROMPTS, dataclasses.replace(cfg, seed=cfg.seed + 1))
+    assert third.seen[0][1] != texts

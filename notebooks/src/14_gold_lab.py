@@ -10,13 +10,25 @@
 # labels, and the gold judges the outcome; Gao, Schulman and Hilton 2022; the
 # IMDb sentiment task of DPO, Rafailov et al. 2023).
 #
-# **The gold in one sentence** is printed below from the profile's `gold` key:
-# a weighted sum of components computed by well-kept packages, such as the
-# VADER sentiment of the answer (the lexicon-and-rules scorer of the
-# `vaderSentiment` package) and the relevance of the answer to the last
-# question (cosine similarity in the MiniLM sentence embedding this project
-# already uses for coherence). The labels are noise-free unless `gold.beta` is
-# set; then each label is drawn from Bradley-Terry,
+# **The gold in one sentence** is printed below from the profile: in the
+# shipped lab it is itself a reward model, as in Gao et al.'s setting, where a
+# larger "gold" reward model trained on a rater's labels labels the pairs and
+# smaller proxy reward models learn from those labels. Our rater, the *teacher*,
+# is a weighted sum of components computed by well-kept packages (profile key
+# `gold.components`): the VADER sentiment of the answer (the lexicon-and-rules
+# scorer of the `vaderSentiment` package) and the relevance of the answer to
+# the last question (cosine similarity in the MiniLM sentence embedding this
+# project already uses for coherence). The gold reward model (profile key
+# `reward.gold`: 6 SmolLM2 layers) is trained on the teacher's labels; the ORM,
+# the reference RM and the PRMs are proxies trained on the gold's labels. Why
+# not the teacher itself as the gold: a 3-layer ORM learnt it to only 0.67 on
+# held-out pairs (the recipe-study page), because a lexicon-and-rules score of
+# the whole text is hard for a last-token reader of 2-3 layers, so the lab
+# could not tell a failure of SP-PRM from a failure to learn the gold. A gold
+# in the proxies' own function family keeps the proxies good at full
+# responses, which is what the paper's ORMs are. A profile without
+# `reward.gold` uses the teacher as the gold. The labels are noise-free unless
+# `gold.beta` is set; then each label is drawn from Bradley-Terry,
 # P(y1 preferred) = sigmoid((g(y1) - g(y2)) / beta), like a human rater's.
 #
 # This page measures what makes it a fair stand-in for a rater, on the
@@ -50,6 +62,8 @@ show_table(
 # %% [markdown]
 # How to read the rows:
 #
+# - *agrees with its teacher*: how much of the teacher's judgement the gold
+#   reward model kept (shown when the gold is a reward model).
 # - *agrees with the human labels*: the gold is a different rater from the
 #   HH-RLHF labellers; a value near 0.5 says the lab tests the paper's
 #   mechanisms with another rater, not the paper's numbers.

@@ -109,6 +109,11 @@ class RewardSpec:
     orm: RewardModelSpec = setting(help="the outcome reward model")
     reference: RewardModelSpec = setting(help="the reference RM r_phi of Eq. 3")
     prm: PrmSpec = setting(default_factory=PrmSpec, help="SP-PRM and ablation training")
+    gold: RewardModelSpec | None = setting(
+        None,
+        help="gold lab only: the gold is this reward model, trained on the labels of gold.components (its "
+        "teacher) as in Gao et al. 2022; null: the gold is gold.components itself",
+    )
     convention: str = setting(
         "closed", choices=("closed", "open"), help="closed: the response ends its turn; open: the turn is left open"
     )

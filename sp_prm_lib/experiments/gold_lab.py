@@ -11,6 +11,7 @@ import pandas as pd
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
 from sp_prm_lib.data import PairSet, pairs_digest
+from sp_prm_lib.experiments.reward_models import ensure_gold
 from sp_prm_lib.gold import GoldReward, gold_labels
 
 
@@ -22,14 +23,35 @@ def _embedder(spec):
 
 
 def profile_gold(profile: Profile, tokenizer=None) -> GoldReward:
-    """The profile's gold reward (``profile.gold``); ``tokenizer`` sets the unit of token prefixes."""
+    """The profile's gold reward: ``gold.components``, or the reward model ``reward.gold`` trained
+    on their labels (trained here when not cached); ``tokenizer`` sets the unit of token prefixes."""
+    if profile.reward.gold is not None:
+        trained = ensure_gold(profile)
+        rm = trained.load(profile)
+        described = gold_model_description(trained)
+        return GoldReward(profile.gold, tokenizer=tokenizer, model=rm, model_description=described)
     needs = profile.gold.components.get("relevance", 0) != 0
     return GoldReward(profile.gold, embedder=_embedder(profile.embedder) if needs else None, tokenizer=tokenizer)
 
 
+def gold_model_description(trained) -> str:
+    """The gold reward model in words: its size and training, and how well it learnt its teacher."""
+    f, m = trained.facts, trained.metrics
+    text = f"a reward model of {f.get('layers')} SmolLM2 layers ({f.get('parameters', 0) / 1e6:.1f}M parameters)"
+    if f.get("trained"):
+        text += f" trained on the teacher's labels of {f.get('train_pairs')} pairs"
+    if m.get("accuracy") is not None:
+        text += f" (it agrees with the teacher on {m['accuracy']:.0%} of {m.get('pairs')} held-out pairs)"
+    return text
+
+
 def gold_identity(profile: Profile) -> dict:
-    """What decides the gold's scores: its recipe and the embedder it uses (part of cache keys)."""
-    return {"gold": dataclasses.asdict(profile.gold), "embedder": dataclasses.asdict(profile.embedder)}
+    """What decides the gold's scores: its recipe and the embedder it uses, or the gold reward
+    model's cache entry (part of cache keys)."""
+    out = {"gold": dataclasses.asdict(profile.gold), "embedder": dataclasses.asdict(profile.embedder)}
+    if profile.reward.gold is not None:
+        out["gold_model"] = ensure_gold(profile).artifact.key
+    return out
 
 
 def gold_labelled(profile: Profile, split: PairSet, store: ArtifactStore | None = None) -> tuple[PairSet, dict]:

@@ -2,7 +2,8 @@
 
 On the profile's held-out pairs, with their original human labels kept for
 comparison, the report measures: how often the gold agrees with the human
-labels; whether "the longer answer wins" already predicts it; how many pairs
+labels and, when the gold is a reward model, with its teacher's; whether "the longer answer
+wins" already predicts it; how many pairs
 it ties; how well its order survives the reward models' window; how its own
 order of t-token prefixes matches its order of the full responses (what score
 consistency means for this rater); the accuracy ceilings that Bradley-Terry
@@ -26,7 +27,7 @@ from sp_prm_lib.experiments import verdicts
 from sp_prm_lib.experiments.gold_lab import gold_identity, profile_gold
 from sp_prm_lib.experiments.pairs import preference_splits, window_setting
 from sp_prm_lib.experiments.prefix_analysis import pair_quantities
-from sp_prm_lib.experiments.reward_models import ensure_orm
+from sp_prm_lib.experiments.reward_models import ensure_orm, teacher_profile
 from sp_prm_lib.gold import label_ceiling
 
 #: label temperatures shown, as multiples of the gold's standard deviation on the data
@@ -68,7 +69,11 @@ def gold_measurements(profile: Profile, store: ArtifactStore | None = None) -> d
         p_w = np.stack([s.numpy() for s in gold.score_prefixes(prompts, chosen, lengths)])
         p_l = np.stack([s.numpy() for s in gold.score_prefixes(prompts, rejected, lengths_l)])
         words = np.array([[len(c.split()), len(r.split())] for c, r in zip(chosen, rejected)], dtype=float)
-        np.savez(out / "gold.npz", g_w=g_w, g_l=g_l, v_w=v_w, v_l=v_l, p_w=p_w, p_l=p_l, words=words)
+        arrays = dict(g_w=g_w, g_l=g_l, v_w=v_w, v_l=v_l, p_w=p_w, p_l=p_l, words=words)
+        if profile.reward.gold is not None:  # the gold is a reward model: its teacher's scores too
+            teacher = profile_gold(teacher_profile(profile))
+            arrays.update(t_w=teacher.score(prompts, chosen).numpy(), t_l=teacher.score(prompts, rejected).numpy())
+        np.savez(out / "gold.npz", **arrays)
         return {"pairs": len(pairs)}
 
     art = store.ensure(
@@ -98,6 +103,9 @@ def gold_report(profile: Profile, store: ArtifactStore | None = None) -> dict[st
         "near ties (|gap| < 0.05 sd)": (np.abs(diff) < 0.05 * sd).astype(float),
         "order kept by the reward models' window": _sign_agree(m["v_w"] - m["v_l"], diff, eps),
     }
+    if "t_w" in m:
+        teacher = m["t_w"] - m["t_l"]
+        rows["agrees with its teacher (gold.components)"] = _sign_agree(diff, teacher, eps)
     orm_accuracy = pair_quantities(profile, "orm")["ar_rm_sc"][:, -1]
     rows["the ORM's held-out accuracy against the gold labels"] = orm_accuracy
     ests = {name: verdicts.interval(v, **boot) for name, v in rows.items()}

@@ -3,6 +3,7 @@
 - ``ensure_orm``: the outcome RM (trained here from a backbone, or a hub RM
   used as released when ``train.train_pairs`` is 0);
 - ``ensure_reference``: the reference RM r_phi of Eq. 3 (the same way);
+- ``ensure_gold``: the gold lab's gold RM, trained on its teacher's labels (``reward.gold``);
 - ``ensure_prm(profile, variant)``: a PRM trained *from the ORM* on D_partial:
   ``sp-prm`` (Eq. 3), ``sc`` (Eq. 2 ablation, no reference), ``sp-prm-tlt``
   (TLT instead of SST), ``sp-prm-released`` (filter only, as the released
@@ -160,6 +161,21 @@ def training_progress(desc: str):
 def ensure_orm(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
     """The profile's outcome reward model (trained on full pairs, paper Eq. 1)."""
     return _ensure_base(profile, "orm", profile.reward.orm, store or ArtifactStore())
+
+
+def teacher_profile(profile: Profile) -> Profile:
+    """``profile`` without its gold reward model: its gold is then ``gold.components``, the
+    teacher whose labels the gold reward model (``reward.gold``) is trained on."""
+    return dataclasses.replace(profile, reward=dataclasses.replace(profile.reward, gold=None))
+
+
+def ensure_gold(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
+    """The gold lab's gold reward model (``reward.gold``; Gao et al. 2022): trained like an ORM on
+    the pairs of the profile labelled by the teacher ``gold.components``; its ``metrics`` are its
+    held-out agreement with the teacher's labels."""
+    if profile.reward.gold is None:
+        raise ConfigError(f"{profile.path}: reward.gold: this profile's gold is not a reward model")
+    return _ensure_base(teacher_profile(profile), "gold", profile.reward.gold, store or ArtifactStore())
 
 
 def ensure_reference(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:

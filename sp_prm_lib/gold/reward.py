@@ -1,4 +1,5 @@
-"""``GoldReward``: g(x, y) = sum of weight x component, a reward model whose scores are known."""
+"""``GoldReward``: g(x, y) = sum of weight x component, a reward model whose scores are known; or,
+as in Gao et al. (2022), a reward model trained on that sum's labels (``model=``)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,23 @@ class GoldReward:
     ``score_prefixes`` (a prefix is scored as the text of its tokens).
     """
 
-    def __init__(self, weights: Mapping[str, float] | GoldSpec, embedder=None, tokenizer=None, name: str = "gold"):
+    def __init__(
+        self,
+        weights: Mapping[str, float] | GoldSpec,
+        embedder=None,
+        tokenizer=None,
+        name: str = "gold",
+        *,
+        model=None,
+        model_description: str = "",
+    ):
         spec = weights if isinstance(weights, GoldSpec) else GoldSpec(components=dict(weights))
         self.weights = dict(spec.components)
         self.spec = spec
-        needs_embedder = self.weights.get("relevance", 0) != 0
+        # model: a reward model (``score(prompts, responses)``) trained on the labels of the
+        # components, which are then its teacher; the gold's scores are the model's.
+        self.model, self.model_description = model, model_description
+        needs_embedder = self.weights.get("relevance", 0) != 0 and model is None
         if needs_embedder and embedder is None:
             raise ConfigError("gold.components.relevance needs the profile's embedder")
         self.embedder, self.tokenizer, self.name = embedder, tokenizer, name
@@ -34,7 +47,13 @@ class GoldReward:
     def describe(self) -> str:
         """One sentence a reader can check: the recipe and what each part measures."""
         parts = "; ".join(f"{name}: {GOLD_COMPONENTS[name]}" for name in self.weights)
-        return f"g(x, y) = {self.spec.describe()} ({parts})."
+        teacher = f"{self.spec.describe()} ({parts})"
+        if self.model is None:
+            return f"g(x, y) = {teacher}."
+        return (
+            f"g(x, y) = the reward of {self.model_description or 'a reward model trained on the teacher labels'}; "
+            f"the teacher: {teacher}."
+        )
 
     def components(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
         """Each component's value per (prompt, response), unweighted."""
@@ -46,7 +65,10 @@ class GoldReward:
         """g of each (prompt, response), as a float tensor like ``RewardModel.score``."""
         keys = list(zip(prompts, responses, strict=True))
         missing = list(dict.fromkeys(k for k in keys if k not in self._memo))
-        if missing:
+        if missing and self.model is not None:
+            total = self.model.score([p for p, _ in missing], [r for _, r in missing]).float().numpy()
+            self._memo.update(zip(missing, (float(v) for v in np.atleast_1d(total))))
+        elif missing:
             parts = self.components([p for p, _ in missing], [r for _, r in missing])
             total = sum(self.weights[name] * parts[name] for name in self.weights)
             self._memo.update(zip(missing, (float(v) for v in np.atleast_1d(total))))
