@@ -28,3 +28,8 @@ Claims:
 - ``verdicts``: the rules that turn an estimate with its interval into a verdict;
 - ``decoding_claims``: the statistics of the decoding claims (per-prompt paired effects).
 """
+
+# reward_models registers the gold reward model's trainer with gold_lab (gold_lab labels the
+# pairs that trainer learns from, so it cannot import it): importing any experiments module
+# runs this first.
+from sp_prm_lib.experiments import reward_models as _reward_models  # noqa: E402, F401

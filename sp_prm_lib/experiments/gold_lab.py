@@ -10,9 +10,22 @@ import pandas as pd
 
 from sp_prm_lib.config.profile import Profile
 from sp_prm_lib.core.artifacts import ArtifactStore, code_closure
+from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import PairSet, pairs_digest
-from sp_prm_lib.experiments.reward_models import ensure_gold
 from sp_prm_lib.gold import GoldReward, gold_labels
+
+#: how a profile's gold reward model (``reward.gold``) is trained or found in the cache:
+#: ``reward_models.ensure_gold``, set when that module is imported (``sp_prm_lib.experiments``
+#: imports it first). The gold model is trained on pairs that this module labels with its
+#: teacher, so this module cannot import the trainer itself.
+GOLD_MODEL: dict = {}
+
+
+def ensure_gold(profile: Profile):
+    """The profile's trained gold reward model (a ``reward_models.TrainedRM``)."""
+    if "ensure" not in GOLD_MODEL:
+        raise ConfigError("the gold reward model's trainer is not registered: import sp_prm_lib.experiments")
+    return GOLD_MODEL["ensure"](profile)
 
 
 @lru_cache(maxsize=4)

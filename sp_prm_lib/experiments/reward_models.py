@@ -34,6 +34,7 @@ from sp_prm_lib.core.artifacts import Artifact, ArtifactStore, code_closure
 from sp_prm_lib.core.errors import ConfigError
 from sp_prm_lib.data import pairs_digest
 from sp_prm_lib.evaluation import agreement
+from sp_prm_lib.experiments import gold_lab
 from sp_prm_lib.experiments import pairs as pairs_mod
 from sp_prm_lib.experiments.pairs import preference_splits, reward_setting, training_pairs
 from sp_prm_lib.scoring.reward_model import RewardModel
@@ -176,6 +177,9 @@ def ensure_gold(profile: Profile, store: ArtifactStore | None = None) -> Trained
     if profile.reward.gold is None:
         raise ConfigError(f"{profile.path}: reward.gold: this profile's gold is not a reward model")
     return _ensure_base(teacher_profile(profile), "gold", profile.reward.gold, store or ArtifactStore())
+
+
+gold_lab.GOLD_MODEL["ensure"] = ensure_gold  # the gold's labels need it (see gold_lab)
 
 
 def ensure_reference(profile: Profile, store: ArtifactStore | None = None) -> TrainedRM:
