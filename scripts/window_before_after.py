@@ -9,7 +9,8 @@ two sides of a pair saw different contexts. The new one (``scoring/inputs.py``)
 cuts the context by the prompt only. This script takes a profile's cached
 reward models as they are (trained under the old rule by an earlier
 ``make reproduce``: it looks their entries up by the profile's settings and
-never trains), scores the profile's analysis pairs under both rules, and
+never trains; ``--models current``: the RMs of today's code, trained under the
+new rule), scores the profile's analysis pairs under both rules, and
 prints each agreement quantity at every prefix length with its 95%
 interval (``verdicts.interval``), before, after and the paired change
 (after - before), plus the share of pairs whose two sides got different contexts under the old rule.
@@ -37,7 +38,7 @@ from sp_prm_lib.core.errors import SpPrmError
 from sp_prm_lib.evaluation import agreement
 from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import UNIT, analysis_pairs, profile_judge
-from sp_prm_lib.experiments.reward_models import TrainedRM, default_device, prm_train_config
+from sp_prm_lib.experiments.reward_models import TrainedRM, default_device, prm_train_config, trained_rm
 from sp_prm_lib.experiments.verdicts import interval
 from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
 
@@ -120,13 +121,13 @@ def context_split(rm, pairs) -> dict:
     }
 
 
-def measure(profile, roles: list[str], store: ArtifactStore, device: str) -> dict:
+def measure(profile, roles: list[str], store: ArtifactStore, device: str, models: str = "old") -> dict:
     pairs = analysis_pairs(profile)
     ts = list(profile.analysis.prefix_tokens)
     labels = [str(t) for t in ts] + ["full"]
     rms = {}
     for role in roles:
-        trained = cached_rm(store, profile, role)
+        trained = cached_rm(store, profile, role) if models == "old" else trained_rm(profile, role, store)
         rm = trained.load(profile, device)
         rms[role] = {"new": rm, "old": with_old_window(rm), "key": trained.artifact.key}
     unit_tok = rms[roles[0]]["new"].tokenizer
@@ -230,6 +231,13 @@ def main() -> int:
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "smoke"))
     parser.add_argument("--roles", nargs="+", default=["orm", "reference", "sp-prm"])
     parser.add_argument("--out", default=str(ROOT / "results" / "window"))
+    parser.add_argument(
+        "--models",
+        choices=("old", "current"),
+        default="old",
+        help="old: the RMs trained under the old window (cached by an earlier run; never trains); "
+        "current: the profile's RMs of today's code (trained if missing), scored under both windows",
+    )
     args = parser.parse_args()
     try:
         import torch
@@ -237,7 +245,8 @@ def main() -> int:
         torch.set_num_threads(int(os.environ.get("SP_PRM_THREADS", "2")))
         profile = load_profile(args.profile)
         started = time.time()
-        result = measure(profile, args.roles, ArtifactStore(), default_device())
+        result = measure(profile, args.roles, ArtifactStore(), default_device(), args.models)
+        result["models"] = args.models
         result["seconds"] = round(time.time() - started, 1)
         result["load_average"] = os.getloadavg()
     except SpPrmError as exc:

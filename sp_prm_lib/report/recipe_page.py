@@ -79,6 +79,7 @@ def recipe_study_markdown(records: list[dict]) -> str:
             "",
             f"Run on {record['date']}, {record['machine']}, commit `{record['commit']}`: `{record['command']}`.",
             "",
+            *([record["note"], ""] if record.get("note") else []),
             _best_sentence(record),
             "",
             "| recipe | layers | trained layers | pairs | epochs | lr | head lr | train s | final loss | "

@@ -406,9 +406,13 @@ SUMMARIES = {
     "HH-RLHF pairs with their human labels. It shows what the paper's recipe gives at this size. It cannot "
     "show the paper's observations about human preference on prefixes (no human judges prefixes here: a "
     "reward model stands in, which is not independent of the models it judges), and its reward models are "
-    "close to chance on held-out full pairs, so most effects are too small to tell from noise.",
+    "close to chance on held-out full pairs, so most effects are too small to tell from noise. Its decoding "
+    "runs few prompts on purpose: with guiding reward models at chance, no number of prompts would make its "
+    "decoding verdicts say something about SP-PRM, and the time goes to the lab's power instead.",
     "lab/": "The same code and claims where the human is a known function: a gold reward labels the same "
-    "HH-RLHF pairs and judges every prefix and every decoded answer. Reward models can learn its labels, "
+    "HH-RLHF pairs and judges every prefix and every decoded answer. As in Gao et al.'s controlled setting, "
+    "the gold is itself a larger reward model trained on a teacher's labels (sentiment and relevance), and "
+    "the ORM, the reference RM and the PRMs learn the gold's labels. Reward models can learn its labels, "
     "human preference on prefixes is exact, and every claim gets an interval that means something. It "
     "cannot say how real people judge: the gold is a different rater from the HH-RLHF labellers (it "
     "agrees with their labels about half of the time), so the lab tests the paper's mechanisms, not its "
