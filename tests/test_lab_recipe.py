@@ -1,5 +1,5 @@
 """The gold lab's reward-model recipe learns its gold (issue 23): the lab's own gold (a 6-layer
-SmolLM2 reward model trained on the teacher's labels) and ORM recipe (2 layers, both trained),
+SmolLM2 reward model trained on the teacher's labels) and ORM recipe (3 layers, top 2 trained),
 at a fifth of the lab's pairs so that it runs in CI, must beat the rule "the longer answer wins"
 by a clear margin on held-out pairs, with the margin's 95% interval (paired over pairs) above it.
 

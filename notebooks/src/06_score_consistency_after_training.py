@@ -157,7 +157,11 @@ publish_figure(fig, "06_agreement_by_pair", P, glue="fig-06-agreement-by-pair")
 # track), there is little order for the PRM to make consistent; the gold lab's
 # ORM learned its labels, so its column tests the claim. SC-only training
 # (which pushes every prefix towards the full pair's label) is the more direct
-# way to raise AR<sub>RM-SC</sub>: compare its curve with SP-PRM's.
+# way to raise AR<sub>RM-SC</sub>: compare its curve with SP-PRM's. Whether a
+# larger training budget (more pairs, more passes, a higher learning rate,
+# more trained layers) moves the PRM is measured for the gold lab on the
+# book's page "Does SP-PRM training move the PRM?" (`make budget-study`), SP-PRM
+# and SC side by side with the same intervals as the test above.
 
 # %% [markdown] tags=["exercises"]
 # ## Exercises
