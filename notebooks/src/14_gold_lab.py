@@ -142,28 +142,36 @@ show_table(report["noise"], caption="The accuracy ceiling that label noise would
 #
 # ::::{exercise}
 # :label: ex-14-your-answers
-# Score answers you write yourself with the lab's gold (`profile_gold(P)`). Take one HH-RLHF-style
-# question and three answers: a kind answer on topic, the same answer ending with a rude sentence, and
-# a cheerful answer about something else. Predict the order of their sentiment and of their relevance
-# before you look at `gold.components`, then check that the gold score is the weighted sum of the
-# components. Which of your answers would a sentiment-only gold prefer, and is that a good rater?
+# Score answers you write yourself with the lab's teacher and its gold. The teacher is
+# `profile_gold(teacher_profile(P))` (`teacher_profile` is in `sp_prm_lib.experiments.reward_models`:
+# the profile without `reward.gold`); the gold is `profile_gold(P)`. Take one HH-RLHF-style question
+# and three answers: a kind answer on topic, the same answer ending with a rude sentence, and a
+# cheerful answer about something else. Predict the order of their sentiment and of their relevance
+# before you look at `teacher.components`, check that the teacher's score is the weighted sum of the
+# components, then compare with the gold reward model's order. Which of your answers would a
+# sentiment-only rater prefer, and does the gold, which learnt the teacher from 3000 labels, keep
+# that judgement?
 # ::::
 #
 # ::::{solution} ex-14-your-answers
 # :class: dropdown
 #
 # VADER gives the rude ending a lower compound sentiment than the kind one; the off-topic cheerful
-# answer has high sentiment but low relevance. The gold is exactly $\sum_c w_c \cdot c(x, y)$ (up to
-# float32 rounding in `score`). With the lab's weights (sentiment 1, relevance 0.5) a large enough
+# answer has high sentiment but low relevance. The teacher is exactly $\sum_c w_c \cdot c(x, y)$ (up
+# to float32 rounding in `score`). With the lab's weights (sentiment 1, relevance 0.5) a large enough
 # sentiment gap beats the relevance term, so a cheerful off-topic answer can win: a rater with a known
-# blind spot, worth remembering when a guided decoder drifts towards upbeat text.
+# blind spot, worth remembering when a guided decoder drifts towards upbeat text. The gold reward
+# model agrees with its teacher on about two pairs in three (the table above), so on your three
+# answers it may or may not keep the teacher's order: it is a rater of its own, learnt from the
+# teacher's labels, as a human-trained gold reward model is in Gao et al.
 #
 # ```python
 # import numpy as np
 # import pandas as pd
+# from sp_prm_lib.experiments.reward_models import teacher_profile
 # from sp_prm_lib.gold.components import sentiment
 #
-# gold = profile_gold(P)
+# gold = profile_gold(teacher_profile(P))  # the teacher: gold.components
 # prompt = "\n\nHuman: How do I bake bread at home?\n\nAssistant:"
 # answers = {
 #     "kind, on topic": (
@@ -183,7 +191,10 @@ show_table(report["noise"], caption="The accuracy ceiling that label noise would
 # parts = gold.components(prompts, texts)
 # score = gold.score(prompts, texts).numpy()
 # print(
-#     pd.DataFrame(parts, index=list(answers)).assign(gold=score).round(3)
+#     pd.DataFrame(parts, index=list(answers))
+#     .assign(teacher=score)
+#     .assign(gold_model=profile_gold(P).score(prompts, texts).numpy())
+#     .round(3)
 # )
 # assert np.allclose(
 #     score,
