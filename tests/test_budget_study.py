@@ -155,6 +155,7 @@ def test_the_study_on_the_smoke_lab_matches_a_naive_recomputation(tmp_path):
         "analysis": {"pairs": 12},
         "reward": {
             "max_length": 96,
+            "gold": {"train": {"train_pairs": 20}},
             "orm": {"train": {"train_pairs": 12}},
             "reference": {"train": {"train_pairs": 16}},
             "prm": {"train_pairs": 12},
