@@ -115,6 +115,14 @@ def answer(record: dict) -> str:
     """The page's answer for one record, written from its numbers."""
     variants = _in_order(r["variant"] for r in record["rows"])
     parts = [_variant_sentence(record, v) for v in variants]
+    budgets = len(_in_order(r["budget"] for r in record["rows"]))
+    if budgets > 1:
+        chance = 1 - 0.975**budgets
+        parts.append(
+            f"Read single budgets with the whole curve: with no effect at all, each 95% interval lies above 0 "
+            f"with probability 0.025, so at least one of {budgets} budgets does so {chance:.0%} of the time "
+            "for each variant."
+        )
     mde = record.get("pooled_mde")
     if _finite(mde):
         parts.append(
