@@ -236,7 +236,13 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
                 return 1
             seconds = time.time() - started
             tmp.replace(out)
-            ran = {"commit": commit, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            ran = {
+                "commit": commit,
+                "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                # the machine's load when the notebook finished (1-minute average): a time measured
+                # beside other heavy jobs is not a measurement of the code
+                "load": round(os.getloadavg()[0], 2),
+            }
             meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name, **ran}))
             print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)
             timings[nb.stem] = {"seconds": seconds, "cached": False, **ran}

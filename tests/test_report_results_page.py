@@ -447,3 +447,23 @@ def test_the_page_reads_what_record_writes(home):
     assert row[5].rstrip(" |") == f"{math.ceil(results['reward'].units_needed):,}"
     assert table["Fig. 2a, observation 2"].split(" | ")[3] == "above +0.650"
     assert f"**{obs2.verdict[0].upper() + obs2.verdict[1:]}" in page
+
+
+def test_execution_page_shows_each_notebooks_load_and_says_what_it_means(tmp_path):
+    from sp_prm_lib.report.execution_page import execution_markdown
+
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    timings = {
+        "02_obs1_score_consistency": {"seconds": 70.3, "cached": False, "commit": "abc", "finished": "x", "load": 3.1},
+        "03_obs2_3_human_preference": {"seconds": 12.0, "cached": True, "commit": "abc", "finished": "y"},
+    }
+    (executed / "profile.json").write_text(json.dumps({"profile": "smoke", "path": "smoke", "timings": timings}))
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\n")
+    page = execution_markdown(executed, toc)
+    rows = [line for line in page.splitlines() if line.startswith("| `0")]
+    assert rows[0].endswith("| 3.10 |")  # the load when 02 finished
+    assert rows[1].endswith("| y |  |")  # no load recorded: an empty cell, not a made-up number
+    assert "Load at the end" in page and "not a clean measurement" in page
+    assert "| **total** | **82.3** | | | | |" in page

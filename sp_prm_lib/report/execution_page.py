@@ -30,19 +30,25 @@ def execution_markdown(executed: Path, toc: Path) -> str:
         if not t.timings:
             lines += ["No timings recorded.", ""]
             continue
-        lines += ["| Notebook | Seconds | This build | Commit | Finished |", "|---|--:|---|---|---|"]
+        lines += [
+            "| Notebook | Seconds | This build | Commit | Finished | Load at the end |",
+            "|---|--:|---|---|---|--:|",
+        ]
         for nb, tm in t.timings.items():
+            load = tm.get("load")
             lines.append(
                 f"| {notebook_link(nb, executed, toc, t.sub)} | {float(tm.get('seconds', 0)):.1f} | "
                 f"{'cached' if tm.get('cached') else 'run'} | `{tm.get('commit', 'unknown')}` | "
-                f"{tm.get('finished', 'unknown')} |"
+                f"{tm.get('finished', 'unknown')} | {'' if load is None else f'{float(load):.2f}'} |"
             )
         total = sum(float(tm.get("seconds", 0)) for tm in t.timings.values())
         lines += [
-            f"| **total** | **{total:.1f}** | | | |",
+            f"| **total** | **{total:.1f}** | | | | |",
             "",
             f"The notebooks of this track took {total / 60:.1f} minutes in all (set-up, data, models, "
-            "the book build and the browser test not included).",
+            "the book build and the browser test not included). *Load at the end* is the machine's "
+            "1-minute load average when each notebook finished (2 cores here: above 2, other work shared "
+            "the machine and the time is not a clean measurement of the code).",
             "",
         ]
     return "\n".join(lines)
