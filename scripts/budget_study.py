@@ -14,20 +14,15 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 from sp_prm_lib.config.profile import load_profile
-from sp_prm_lib.config.schema import read_yaml
+from sp_prm_lib.config.studies import read_study
 from sp_prm_lib.core.errors import SpPrmError
-from sp_prm_lib.core.provenance import git_commit
+from sp_prm_lib.core.provenance import load_average, run_record
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> int:
@@ -36,20 +31,13 @@ def main() -> int:
     parser.add_argument("--study", default=str(ROOT / "configs" / "budget_study.yaml"))
     parser.add_argument("--out", default=str(ROOT / "results" / "budget_study"))
     args = parser.parse_args()
-    load_start = _load()
+    load_start = load_average()
     started = datetime.datetime.now(datetime.UTC)
     try:
         from sp_prm_lib.experiments.budget_study import run_budget_study, study_summary
 
         profile = load_profile(args.profile)
-        if not Path(args.study).is_file():
-            raise SpPrmError(f"{args.study}: no such study file")
-        study = read_yaml(Path(args.study))
-        if not isinstance(study, dict) or profile.name not in study:
-            raise SpPrmError(f"{args.study}: no budgets for profile {profile.name!r}")
-        budgets = study[profile.name]
-        if not isinstance(budgets, dict) or not all(isinstance(b, dict) for b in budgets.values()):
-            raise SpPrmError(f"{args.study}: {profile.name}: give a mapping of budget name -> reward.prm settings")
+        budgets = read_study(args.study, profile.name, "budget")
         table = run_budget_study(profile, budgets)
         summary = study_summary(table)
     except SpPrmError as err:
@@ -63,13 +51,7 @@ def main() -> int:
     record = {
         "profile": profile.name,
         "labels": profile.data.labels,
-        "date": started.date().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "commit": git_commit(ROOT, ("sp_prm_lib", "profiles", "configs")),
-        "command": command,
-        "wall seconds": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
-        "load average at start": load_start,
-        "load average at end": _load(),
+        **run_record(ROOT, command, started, load_start),
         "prefix_tokens": list(profile.analysis.prefix_tokens),
         **summary,
         "rows": json.loads(table.to_json(orient="records")),

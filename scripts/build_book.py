@@ -71,8 +71,8 @@ def write_budget_page(executed: Path, records: list[dict]) -> Path:
 def write_results_page(executed: Path = EXECUTED) -> Path:
     """Write ``executed/results.md``, the lab's opening page, the execution page, the recipe
     study's page from ``results/recipe_study/``, the budget study's page and figures from
-    ``results/budget_study/`` and the performance page from ``bench/results/`` (atomically;
-    untouched when unchanged)."""
+    ``results/budget_study/``, the window fix's page from ``results/window/`` and the performance
+    page from ``bench/results/`` (atomically; untouched when unchanged)."""
     from sp_prm_lib.report import budget_page
     from sp_prm_lib.report.book_runs import read_tracks
     from sp_prm_lib.report.execution_page import execution_markdown
@@ -80,10 +80,12 @@ def write_results_page(executed: Path = EXECUTED) -> Path:
     from sp_prm_lib.report.recipe_page import load_records, recipe_study_markdown
     from sp_prm_lib.report.results_page import lab_index_markdown
     from sp_prm_lib.report.teaching_times import teaching_snippets
+    from sp_prm_lib.report.window_page import window_markdown
 
     _write(executed / "lab" / "index.md", lab_index_markdown(executed))
     _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
     write_budget_page(executed, budget_page.load_records(ROOT / "results" / "budget_study"))
+    _write(executed / "window_fix.md", window_markdown(load_records(ROOT / "results" / "window")))
     _write(executed / "execution.md", execution_markdown(executed, TOC))
     _write(executed / "performance.md", performance_markdown(ROOT / "bench" / "results"))
     for name, text in teaching_snippets(

@@ -13,14 +13,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 from sp_prm_lib.config.profile import load_profile
-from sp_prm_lib.config.schema import read_yaml
+from sp_prm_lib.config.studies import read_study
 from sp_prm_lib.core.errors import SpPrmError
-from sp_prm_lib.core.provenance import git_commit
+from sp_prm_lib.core.provenance import load_average, run_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,29 +30,26 @@ def main() -> int:
     parser.add_argument("--study", default=str(ROOT / "configs" / "recipe_study.yaml"))
     parser.add_argument("--out", default=str(ROOT / "results" / "recipe_study"))
     args = parser.parse_args()
+    load_start = load_average()
+    started = datetime.datetime.now(datetime.UTC)
     try:
         from sp_prm_lib.experiments.recipe_study import run_recipe_study
 
         profile = load_profile(args.profile)
-        study = read_yaml(Path(args.study))
-        if not isinstance(study, dict) or profile.name not in study:
-            raise SpPrmError(f"{args.study}: no recipes for profile {profile.name!r}")
-        recipes = study[profile.name]
-        if not isinstance(recipes, dict) or not all(isinstance(r, dict) for r in recipes.values()):
-            raise SpPrmError(f"{args.study}: {profile.name}: give a mapping of recipe name -> settings")
+        recipes = read_study(args.study, profile.name, "recipe")
         table = run_recipe_study(profile, recipes)
     except SpPrmError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    command = f"python scripts/recipe_study.py --profile {profile.name}"
+    if Path(args.study).resolve() != (ROOT / "configs" / "recipe_study.yaml").resolve():
+        command += f" --study {args.study}"
     record = {
         "profile": profile.name,
         "labels": profile.data.labels,
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "commit": git_commit(ROOT, ("sp_prm_lib", "profiles", "configs")),
-        "command": f"python scripts/recipe_study.py --profile {profile.name}",
+        **run_record(ROOT, command, started, load_start),
         "rows": json.loads(table.to_json(orient="records")),
     }
     path = out / f"{profile.name}.json"

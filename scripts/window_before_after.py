@@ -40,6 +40,7 @@ from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import UNIT, analysis_pairs, profile_judge
 from sp_prm_lib.experiments.reward_models import TrainedRM, default_device, prm_train_config, trained_rm
 from sp_prm_lib.experiments.verdicts import interval
+from sp_prm_lib.report.window_page import record_markdown
 from sp_prm_lib.scoring.inputs import Encoded, RewardFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,32 +201,6 @@ def measure(profile, roles: list[str], store: ArtifactStore, device: str, models
     }
 
 
-def fmt(v: list[float]) -> str:
-    return f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
-
-
-def markdown(result: dict) -> str:
-    lines = [
-        f"### {result['profile']}: {result['pairs']} pairs, judge {result['judge']}, "
-        f"window {result['max_length']} tokens, response budget {result['response_budget']}",
-        "",
-    ]
-    for role, c in result["old_window_contexts"].items():
-        lines.append(
-            f"- old window, {role}: the two sides of {c['different_contexts']:.0%} of {c['pairs']} pairs got "
-            f"different contexts (by {c['mean_abs_token_difference']:.1f} tokens on average where they differ)"
-        )
-    lines += [
-        "",
-        "| quantity | rm | t | old window | new window | change (new - old) | n |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in result["rows"]:
-        cells = [r["quantity"], r["rm"], r["t"], fmt(r["old"]), fmt(r["new"]), fmt(r["change"]), str(r["n"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "smoke"))
@@ -255,7 +230,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{profile.name}.json").write_text(json.dumps(result, indent=1))
-    print(markdown(result))
+    print(record_markdown(result))
     print(f"\n({result['seconds']} s, load average {result['load_average'][0]:.2f})")
     return 0
 

@@ -46,6 +46,57 @@ def test_batch_equals_single_under_either_padding(arch, convention, side):
     assert _max_diff(batch, single) <= 1e-5
 
 
+@pytest.mark.parametrize("arch", CAUSAL)
+@pytest.mark.parametrize("convention", ["open", "closed"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_texts_that_nest_are_scored_as_if_each_ran_alone(arch, convention, side):
+    # the prefix texts of each response (as a judge is asked about them), duplicates, an empty
+    # text, texts that share a start but do not nest, and another prompt's identical text:
+    # each must get the score it gets when it is the only input (the per-prefix reference)
+    model, _ = tiny_model(arch, seed=8)
+    tok = byte_tokenizer(padding_side=side)
+    fast = RewardModel(model, tok, convention=convention, batch_size=4)
+    slow = RewardModel(model, tok, convention=convention, strategy="per-prefix", batch_size=4)
+    prompts, texts = [], []
+    for p, r in zip(PROMPTS, RESPONSES, strict=True):
+        for cut in (0, 1, 3, len(r) // 2, len(r), len(r)):
+            prompts.append(p)
+            texts.append(r[:cut])
+    prompts += [PROMPTS[0], PROMPTS[0], PROMPTS[1]]
+    texts += ["hello, who are you?", "hello, how can I help you today?!", "ok"]
+    got = fast.score(prompts, texts)
+    alone = torch.stack([slow.score([p], [t])[0] for p, t in zip(prompts, texts, strict=True)])
+    assert got.shape == (len(texts),)
+    assert (got - alone).abs().max().item() <= 1e-4
+    # identical inputs are read from one place: exactly equal
+    assert got[4] == got[5]
+
+
+def test_nesting_shares_rows_only_between_inputs_that_nest():
+    from sp_prm_lib.scoring.inputs import Encoded
+    from sp_prm_lib.scoring.reward_model import nest_inputs
+
+    enc = [
+        Encoded([1, 2], [5, 6], [9], 2),  # a prefix of the next one
+        Encoded([1, 2], [5, 6, 7], [9], 3),
+        Encoded([1, 3], [5, 6], [9], 2),  # another context: its own row
+        Encoded([1, 2], [5, 8], [9], 2),  # shares 5 but does not nest
+        Encoded([1, 2], [5, 6, 7], [9], 3),  # the same as input 1
+        Encoded([1, 2], [], [9], 0),  # the empty response nests in every row of its context
+        Encoded([1, 2], [5, 6], [4], 2),  # another closing: its own row
+    ]
+    carriers, reads, where = nest_inputs(enc)
+    assert sorted(carriers) == [1, 2, 3, 6]
+    for i, (slot, j) in enumerate(where):
+        carrier = enc[carriers[slot]]
+        t = reads[slot][j]
+        assert t == enc[i].kept
+        assert carrier.context == enc[i].context and carrier.closing == enc[i].closing
+        assert carrier.response[:t] == enc[i].response
+    assert where[1] == where[4]
+    assert nest_inputs([]) == ([], [], [])
+
+
 @pytest.mark.parametrize("arch", CAUSAL + ["deberta-v2-reward"])
 def test_full_score_is_the_last_prefix_score(arch):
     model, tok = tiny_model(arch, seed=5)
@@ -238,6 +289,8 @@ def test_long_scoring_shows_a_terminal_bar_and_short_scoring_none(monkeypatch, s
     rm.score(PROMPTS, RESPONSES)  # 3 batches: too short for a bar
     assert terminal.getvalue() == ""
     n = module.SHOWN_BATCHES
-    got = rm.score(PROMPTS[:1] * n, RESPONSES[:1] * n)
+    texts = [f"{i}: {RESPONSES[0]}" for i in range(n)]  # n inputs that do not nest: n batches
+    got = rm.score(PROMPTS[:1] * n, texts)
     assert "scoring (my-rm)" in terminal.getvalue()
-    assert torch.allclose(got, rm.score(PROMPTS[:1], RESPONSES[:1]).expand(n), atol=1e-5)
+    alone = torch.cat([rm.score(PROMPTS[:1], [t]) for t in texts])
+    assert torch.allclose(got, alone, atol=1e-5)

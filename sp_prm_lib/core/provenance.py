@@ -1,7 +1,11 @@
-"""Where a result came from: the git commit of the checkout that produced it."""
+"""Where a result came from: the git commit of the checkout that produced it, and the record of
+where and when a study ran."""
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
 import subprocess
 from pathlib import Path
 
@@ -22,3 +26,23 @@ def git_commit(root: Path, watched: tuple[str, ...] = WATCHED) -> str:
     except OSError:
         return "unknown"
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def load_average() -> list[float]:
+    """The machine's 1-, 5- and 15-minute load averages (a time measured beside other heavy jobs
+    is not a measurement of the code)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_record(root: Path, command: str, started: datetime.datetime, load_at_start: list[float]) -> dict:
+    """Where and when a study ran, for the JSON record its book page is generated from: the date,
+    the machine, the commit, the command, the wall time and the load average at start and end."""
+    return {
+        "date": started.date().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "commit": git_commit(root, ("sp_prm_lib", "profiles", "configs")),
+        "command": command,
+        "wall seconds": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
+        "load average at start": load_at_start,
+        "load average at end": load_average(),
+    }

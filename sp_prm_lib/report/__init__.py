@@ -5,6 +5,7 @@
 decoding table next to the paper's with its claim's effects (notebooks 08-10).
 
 The pages: ``results_page`` (results overview, the gold lab's opening page), ``execution_page``,
-``performance``, ``recipe_page``, ``budget_page`` (its figures too); ``book_runs`` reads the notebook runs they show and
-``markdown.cell`` escapes every table cell.
+``performance``, ``recipe_page``, ``budget_page`` (its figures too), ``window_page`` (the window fix,
+before and after); ``book_runs`` reads the notebook runs they show and ``markdown.cell`` escapes every
+table cell.
 """

@@ -113,6 +113,34 @@ def _read_matrix(reads: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return read, valid
 
 
+def nest_inputs(encoded: list[Encoded]) -> tuple[list[int], list[list[int]], list[tuple[int, int]]]:
+    """Share rows between inputs that nest: input i is read at ``kept`` tokens from the row of a
+    longer input with the same context and closing whose kept response starts with i's.
+
+    Returns the carriers (indices into ``encoded``, one row each), the prefix lengths read from
+    each carrier, and for every input its (carrier, read) position. Longest inputs come first, so
+    each carrier is the longest of what it carries; identical inputs share one read.
+    """
+    carriers: list[int] = []
+    reads: list[list[int]] = []
+    slots: dict[tuple, list[int]] = {}
+    where: list[tuple[int, int]] = [(0, 0)] * len(encoded)
+    for i in sorted(range(len(encoded)), key=lambda k: -encoded[k].kept):
+        enc = encoded[i]
+        empty = None if enc.empty_closing is None else tuple(enc.empty_closing)
+        group = slots.setdefault((tuple(enc.context), tuple(enc.closing), empty), [])
+        slot = next((s for s in group if encoded[carriers[s]].response[: enc.kept] == enc.response), None)
+        if slot is None:
+            slot = len(carriers)
+            carriers.append(i)
+            reads.append([])
+            group.append(slot)
+        if enc.kept not in reads[slot]:
+            reads[slot].append(enc.kept)
+        where[i] = (slot, reads[slot].index(enc.kept))
+    return carriers, reads, where
+
+
 def pack_open(encoded: list[Encoded], lengths: list[list[int]], pad: int, side: str = "right") -> Packed:
     """One row per response, ``context + response``; reads at each prefix's last token."""
     rows, reads = [], []
@@ -285,11 +313,21 @@ class RewardModel:
         """Lengths of responses in this reward model's tokens."""
         return [len(ids) for ids in self.response_ids(responses)]
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
-        """Rewards (n,) of whole responses (or partial ones given as text)."""
+    def score(self, prompts: Sequence[str], responses: Sequence[str], *, share_rows: bool = True) -> torch.Tensor:
+        """Rewards (n,) of whole responses (or partial ones given as text).
+
+        In one pass (causal models, ``share_rows``), an input whose ids are a prefix of another's
+        (the same context and closing; e.g. the prefix texts a judge is asked about) is read from
+        that input's row instead of being run again: the same ids, the same positions, the same
+        mask. ``share_rows=False``: one row per input (the reference the benchmark compares with).
+        """
         encoded = self.formatter.encode(list(prompts), list(responses))
-        out = self._score_encoded(encoded, [[e.length] for e in encoded])
-        return torch.stack([r[0] for r in out]) if out else torch.zeros(0)
+        if not (self.one_pass and share_rows):
+            out = self._score_encoded(encoded, [[e.length] for e in encoded])
+            return torch.stack([r[0] for r in out]) if out else torch.zeros(0)
+        carriers, reads, where = nest_inputs(encoded)
+        out = self._score_encoded([encoded[c] for c in carriers], reads)
+        return torch.stack([out[s][j] for s, j in where]) if where else torch.zeros(0)
 
     def score_prefixes(
         self, prompts: Sequence[str], responses: Sequence[str], lengths: Sequence[Sequence[int]] | None = None
