@@ -79,18 +79,17 @@ def write_results_page(executed: Path = EXECUTED) -> Path:
     from sp_prm_lib.report.performance import performance_markdown
     from sp_prm_lib.report.recipe_page import load_records, recipe_study_markdown
     from sp_prm_lib.report.results_page import lab_index_markdown
-    from sp_prm_lib.report.teaching_times import teaching_snippets
+    from sp_prm_lib.report.teaching_times import load_reference, teaching_snippets
     from sp_prm_lib.report.window_page import window_markdown
 
     _write(executed / "lab" / "index.md", lab_index_markdown(executed))
     _write(executed / "recipe_study.md", recipe_study_markdown(load_records(ROOT / "results" / "recipe_study")))
     write_budget_page(executed, budget_page.load_records(ROOT / "results" / "budget_study"))
     _write(executed / "window_fix.md", window_markdown(load_records(ROOT / "results" / "window")))
-    _write(executed / "execution.md", execution_markdown(executed, TOC))
+    run_times = ROOT / "results" / "run_times" / "reference.json"
+    _write(executed / "execution.md", execution_markdown(executed, TOC, load_reference(run_times)))
     _write(executed / "performance.md", performance_markdown(ROOT / "bench" / "results"))
-    for name, text in teaching_snippets(
-        read_tracks(executed), ROOT / "results" / "run_times" / "reference.json"
-    ).items():
+    for name, text in teaching_snippets(read_tracks(executed), run_times).items():
         _write(executed / "teaching" / name, text)  # included by book/teaching.md
     return _write(executed / "results.md", results_page(executed))
 

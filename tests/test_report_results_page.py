@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -467,3 +468,37 @@ def test_execution_page_shows_each_notebooks_load_and_says_what_it_means(tmp_pat
     assert rows[1].endswith("| y |  |")  # no load recorded: an empty cell, not a made-up number
     assert "Load at the end" in page and "not a clean measurement" in page
     assert "| **total** | **82.3** | | | | |" in page
+
+
+def test_execution_page_lists_the_fresh_clone_runs_against_the_budget(tmp_path):
+    from sp_prm_lib.report.execution_page import execution_markdown, fresh_clone_markdown
+    from sp_prm_lib.report.teaching_times import load_reference
+
+    reference = {
+        "budget": {"seconds": 2700},
+        "runs": [
+            {
+                "date": "2026-12-01",
+                "commit": "aaa",
+                "reproduce_seconds": 2459,
+                "cached_reproduce_seconds": 53,
+                "machine": "quiet",
+            },
+            {"date": "2026-12-02", "commit": "bbb", "track_seconds": {"tiny": 1}},  # no whole-run time: left out
+            {"date": "2026-12-07", "commit": "ccc", "reproduce_seconds": 3534, "machine": "load 1.0-2.1"},
+        ],
+    }
+    page = "\n".join(fresh_clone_markdown(reference))
+    assert "| 2026-12-01 | `aaa` | 40 min 59 s | 0 min 53 s | quiet |" in page
+    assert "| 2026-12-07 | `ccc` | 58 min 54 s |  | load 1.0-2.1 |" in page and "`bbb`" not in page
+    assert "the budget is 45 min 00 s cold" in page
+    assert "The latest measured cold run (2026-12-07) is over the budget by 13 min 54 s." in page
+    reference["runs"][-1]["reproduce_seconds"] = 2600
+    assert "within the budget by 1 min 40 s" in "\n".join(fresh_clone_markdown(reference))
+    assert fresh_clone_markdown({"runs": []}) == []
+    # the page itself, with no notebook run in the build, still shows the committed record
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    committed = load_reference(Path(__file__).parents[1] / "results" / "run_times" / "reference.json")
+    shown = execution_markdown(executed, tmp_path / "_toc.yml", committed)
+    assert "No run is recorded in this build." in shown and "## Whole runs on fresh clones" in shown

@@ -1,16 +1,53 @@
 """The book's page on how it was built (``book/executed/execution.md``): per track, each
-notebook's wall time, whether this build re-ran it, and the commit and time of its run."""
+notebook's wall time, whether this build re-ran it, and the commit and time of its run; then the
+whole ``make reproduce`` runs measured on fresh clones, against the time budget."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from sp_prm_lib.report.book_runs import notebook_link, read_tracks
 
 
-def execution_markdown(executed: Path, toc: Path) -> str:
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(round(seconds % 60)):02d} s"
+
+
+def fresh_clone_markdown(reference: Mapping) -> list[str]:
+    """The measured whole runs (``results/run_times/reference.json``): cold and cached times, the
+    machine and its load, each against the budget the record names."""
+    runs = [r for r in reference.get("runs", []) if "reproduce_seconds" in r]
+    if not runs:
+        return []
+    budget = (reference.get("budget") or {}).get("seconds")
+    lines = [
+        "## Whole runs on fresh clones",
+        "",
+        "`make reproduce` (both tracks, set-up and the book included) on a fresh clone, from "
+        "`results/run_times/reference.json`" + (f"; the budget is {_minutes(float(budget))} cold." if budget else "."),
+        "",
+        "| Date | Commit | Cold | Everything cached | Machine and load |",
+        "|---|---|--:|--:|---|",
+    ]
+    for r in runs:
+        cached = r.get("cached_reproduce_seconds")
+        lines.append(
+            f"| {r['date']} | `{r.get('commit', '?')}` | {_minutes(float(r['reproduce_seconds']))} | "
+            f"{'' if cached is None else _minutes(float(cached))} | {r.get('machine', '')} |"
+        )
+    last = runs[-1]
+    if budget:
+        over = float(last["reproduce_seconds"]) - float(budget)
+        verdict = f"over the budget by {_minutes(over)}" if over > 0 else f"within the budget by {_minutes(-over)}"
+        lines += ["", f"The latest measured cold run ({last['date']}) is {verdict}."]
+    return lines + [""]
+
+
+def execution_markdown(executed: Path, toc: Path, reference: Mapping | None = None) -> str:
     """The Markdown of ``executed/execution.md``: per track, each notebook's profile, wall time,
-    cached or run, and the commit and time of the run that produced its page."""
+    cached or run, and the commit and time of the run that produced its page; then the whole runs
+    measured on fresh clones (``reference``: the record of ``results/run_times/reference.json``)."""
     lines = [
         "# How this build ran",
         "",
@@ -23,8 +60,9 @@ def execution_markdown(executed: Path, toc: Path) -> str:
         "",
     ]
     tracks = read_tracks(executed)
+    measured = fresh_clone_markdown(reference or {})
     if not tracks:
-        return "\n".join(lines + ["No run is recorded in this build.", ""])
+        return "\n".join(lines + ["No run is recorded in this build.", "", *measured])
     for t in tracks:
         lines += [f"## {t.title}", "", f"Profile `{t.profile}`.", ""]
         if not t.timings:
@@ -51,4 +89,4 @@ def execution_markdown(executed: Path, toc: Path) -> str:
             "the machine and the time is not a clean measurement of the code).",
             "",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + measured)
