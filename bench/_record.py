@@ -18,7 +18,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sp_prm_lib.core.provenance import git_commit
+from sp_prm_lib.core.provenance import git_commit, load_average
 from sp_prm_lib.report.performance import RATIO_KINDS, check_record, target_met
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +45,6 @@ def machine() -> dict:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -56,7 +52,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "gpu": gpu,
         "python": platform.python_version(),
-        "load_average": load,
+        "load_average": load_average(),
     }
 
 

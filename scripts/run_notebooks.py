@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sp_prm_lib.config.profile import load_profile
 from sp_prm_lib.core.errors import SpPrmError
-from sp_prm_lib.core.provenance import git_commit
+from sp_prm_lib.core.provenance import git_commit, load_average
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -241,7 +241,7 @@ def run(notebooks: list[Path], profile_name: str, track: str = "") -> int:
                 "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 # the machine's load when the notebook finished (1-minute average): a time measured
                 # beside other heavy jobs is not a measurement of the code
-                "load": round(os.getloadavg()[0], 2),
+                "load": (load_average() or [None])[0],
             }
             meta_path.write_text(json.dumps({"key": key, "seconds": seconds, "profile": profile.name, **ran}))
             print(f"[done] {nb.name} in {seconds:.1f}s", flush=True)

@@ -35,6 +35,7 @@ import numpy as np
 from sp_prm_lib.config.profile import load_profile
 from sp_prm_lib.core.artifacts import ArtifactStore
 from sp_prm_lib.core.errors import SpPrmError
+from sp_prm_lib.core.provenance import load_average
 from sp_prm_lib.evaluation import agreement
 from sp_prm_lib.experiments.pairs import reward_setting
 from sp_prm_lib.experiments.prefix_analysis import UNIT, analysis_pairs, profile_judge
@@ -223,7 +224,7 @@ def main() -> int:
         result = measure(profile, args.roles, ArtifactStore(), default_device(), args.models)
         result["models"] = args.models
         result["seconds"] = round(time.time() - started, 1)
-        result["load_average"] = os.getloadavg()
+        result["load_average"] = load_average()
     except SpPrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -231,7 +232,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{profile.name}.json").write_text(json.dumps(result, indent=1))
     print(record_markdown(result))
-    print(f"\n({result['seconds']} s, load average {result['load_average'][0]:.2f})")
+    load = result["load_average"]
+    print(f"\n({result['seconds']} s, load average {'not reported' if load is None else f'{load[0]:.2f}'})")
     return 0
 
 

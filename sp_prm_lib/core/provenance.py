@@ -28,13 +28,16 @@ def git_commit(root: Path, watched: tuple[str, ...] = WATCHED) -> str:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-def load_average() -> list[float]:
+def load_average() -> list[float] | None:
     """The machine's 1-, 5- and 15-minute load averages (a time measured beside other heavy jobs
-    is not a measurement of the code)."""
-    return [round(x, 2) for x in os.getloadavg()]
+    is not a measurement of the code); None where the system does not report them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
-def run_record(root: Path, command: str, started: datetime.datetime, load_at_start: list[float]) -> dict:
+def run_record(root: Path, command: str, started: datetime.datetime, load_at_start: list[float] | None) -> dict:
     """Where and when a study ran, for the JSON record its book page is generated from: the date,
     the machine, the commit, the command, the wall time and the load average at start and end."""
     return {
